@@ -1,0 +1,66 @@
+//! Every check doctor has. Adding one: a file here and a line in `all()`.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::engine::{Check, Snapshot};
+use crate::platform::ProcessInfo;
+use crate::redact;
+use crate::timefmt;
+
+pub mod ports;
+
+pub fn all() -> Vec<Arc<dyn Check>> {
+    vec![Arc::new(ports::Ports)]
+}
+
+/// A process as evidence: what a user needs to recognise it and verify by hand.
+pub fn process_evidence(snapshot: &Snapshot, p: &ProcessInfo) -> Value {
+    let mut v = json!({
+        "pid": p.pid,
+        "name": p.name,
+        "command": p.command(),
+        "state": p.state.as_str(),
+        "started": timefmt::utc(p.start_time),
+    });
+    if let Some(user) = p.user.as_ref().or(p.uid.as_ref()) {
+        v["user"] = json!(user);
+    }
+    if let Some(cwd) = &p.cwd {
+        v["cwd"] = json!(redact::home(cwd));
+    }
+    if let Some(parent) = p.parent {
+        v["parent"] = match snapshot.process(parent) {
+            Some(pp) => json!({"pid": parent, "command": pp.command()}),
+            None => json!({"pid": parent}),
+        };
+    }
+    v
+}
+
+/// `pid 1234 (python3 -m http.server 8000)`, command shortened for titles.
+pub fn describe_pid(snapshot: &Snapshot, pid: u32) -> String {
+    match snapshot.process(pid) {
+        Some(p) => format!("pid {pid} ({})", shorten(&p.command(), 60)),
+        None => format!("pid {pid}"),
+    }
+}
+
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The shell words to end a process, as shown in a fix plan.
+pub fn terminate_commands(pid: u32) -> Vec<String> {
+    if cfg!(windows) {
+        vec![format!("taskkill /PID {pid} /T")]
+    } else {
+        vec![format!("kill -TERM {pid}"), format!("sleep 3; kill -0 {pid} 2>/dev/null && kill -KILL {pid}")]
+    }
+}

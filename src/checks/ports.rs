@@ -1,0 +1,429 @@
+//! PORT001–PORT007: who holds each port the project expects, in every TCP
+//! state, and why that refuses the client.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::{describe_pid, process_evidence, terminate_commands};
+use crate::engine::{Check, Context, Snapshot};
+use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::platform::{Owners, ProcessInfo, Socket, TcpState};
+use crate::project::{canonical_ip, Project, Service, LOOPBACK_V4, LOOPBACK_V6};
+
+pub struct Ports;
+
+const ID: &str = "ports";
+/// CLOSE_WAIT sockets of one process on one port before it counts as a leak.
+const CLOSE_WAIT_PILE: usize = 5;
+/// Programs that hold a port on behalf of something else (a container, a VM,
+/// a tunnel): the holder's identity says nothing about the service behind it.
+const FORWARDERS: &[&str] = &[
+    "docker-proxy",
+    "com.docker.backend",
+    "com.docker.vpnkit",
+    "vpnkit",
+    "rootlessport",
+    "wslrelay",
+    "gvproxy",
+    "ssh",
+    "kubectl",
+];
+
+impl Check for Ports {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "who holds each expected port, in every TCP state"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+        let snapshot = ctx.snapshot()?;
+        let mut findings = Vec::new();
+        for port in ctx.project.ports() {
+            check_port(&ctx.project, snapshot, port, &mut findings);
+        }
+        Ok(findings)
+    }
+}
+
+/// Counts of sockets per state, for evidence: `{"LISTEN": 1, "TIME_WAIT": 3}`.
+pub fn state_counts<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for s in sockets {
+        *counts.entry(s.state.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<Finding>) {
+    let touching: Vec<&Socket> = snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.local.port() == port || s.remote.port() == port)
+        .collect();
+    let listeners: Vec<&Socket> = snapshot
+        .on_port(port)
+        .filter(|s| s.state == TcpState::Listen)
+        .collect();
+    let services: Vec<&Service> = project.services_on(port).collect();
+    let states = state_counts(touching.iter().copied());
+
+    if listeners.is_empty() {
+        if let Some(first) = services.first() {
+            out.push(nothing_listens(first, &services, port, &states));
+        }
+        if !touching.is_empty() && touching.iter().all(|s| s.state.is_closing_leftover()) {
+            out.push(only_leftovers(port, &states));
+        }
+    } else {
+        let hidden: Vec<&&Socket> = listeners.iter().filter(|s| s.owners == Owners::Hidden).collect();
+        if !hidden.is_empty() {
+            out.push(hidden_owner(port, &hidden));
+        }
+        let holders: BTreeSet<u32> = listeners.iter().flat_map(|s| s.pids().iter().copied()).collect();
+        if holders.len() > 1 && !is_one_process_tree(snapshot, &holders) {
+            out.push(shared_listener(snapshot, port, &holders));
+        }
+        if let Some(first) = services.first() {
+            let foreign: Vec<&ProcessInfo> = holders
+                .iter()
+                .filter_map(|pid| snapshot.process(*pid))
+                .filter(|p| belongs_to(p, first, project) == Some(false))
+                .collect();
+            if !foreign.is_empty() && foreign.len() == holders.len() {
+                out.push(held_by_other(snapshot, first, port, &foreign, &states));
+            }
+        }
+        for service in &services {
+            if let Some(f) = address_mismatch(service, port, &listeners) {
+                out.push(f);
+            }
+        }
+    }
+    out.extend(close_wait_piles(snapshot, port, &touching));
+}
+
+fn sources(services: &[&Service]) -> String {
+    services
+        .iter()
+        .map(|s| s.source.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn nothing_listens(service: &Service, all: &[&Service], port: u16, states: &BTreeMap<&str, usize>) -> Finding {
+    let host = display_host(&service.host);
+    let mut f = Finding::new(
+        "PORT001",
+        ID,
+        format!("nothing listens on {host}:{port} ({}, from {})", service.name, sources(all)),
+    )
+    .evidence("port", port)
+    .evidence("host", service.host.clone())
+    .evidence("expected_by", all.iter().map(|s| json!({"service": s.name, "source": s.source})).collect::<Vec<_>>())
+    .evidence("states", json!(states))
+    .with_fix(Fix::manual(
+        format!("start {} so that it listens on port {port}", service.name),
+        vec![
+            format!("start the service named '{}' (its start command, or see its README)", service.name),
+            format!("or change {} to the port where it listens", service.source),
+        ],
+    ));
+    if let Some(url) = &service.url {
+        f = f.evidence("url", url.clone());
+    }
+    f
+}
+
+fn only_leftovers(port: u16, states: &BTreeMap<&str, usize>) -> Finding {
+    let total: usize = states.values().sum();
+    let names: Vec<&str> = states.keys().copied().collect();
+    Finding::new(
+        "PORT004",
+        ID,
+        format!("only {} sockets remain on port {port} ({total}); nothing listens", names.join("/")),
+    )
+    .evidence("port", port)
+    .evidence("states", json!(states))
+}
+
+fn hidden_owner(port: u16, hidden: &[&&Socket]) -> Finding {
+    let uids: BTreeSet<u32> = hidden.iter().filter_map(|s| s.uid).collect();
+    let whose = match uids.iter().next() {
+        Some(uid) => format!(" (socket owned by uid {uid})"),
+        None => String::new(),
+    };
+    let see = if cfg!(windows) {
+        format!("netstat -ano | findstr :{port}   (in an elevated prompt)")
+    } else if cfg!(target_os = "macos") {
+        format!("sudo lsof -nP -iTCP:{port}")
+    } else {
+        format!("sudo ss -tlnp 'sport = :{port}'")
+    };
+    Finding::new(
+        "PORT006",
+        ID,
+        format!("port {port} is held by a process doctor cannot see{whose}; the port is not free"),
+    )
+    .evidence("port", port)
+    .evidence("listening", hidden.iter().map(|s| s.local.to_string()).collect::<Vec<_>>())
+    .evidence("uids", uids.into_iter().collect::<Vec<_>>())
+    .with_fix(Fix::manual("look with elevated rights", vec![see, format!("sudo doctor port {port}")]))
+}
+
+/// A supervisor and its workers share the listening socket by design; only
+/// holders that are not one parent-child tree are worth a warning.
+fn is_one_process_tree(snapshot: &Snapshot, holders: &BTreeSet<u32>) -> bool {
+    let roots = holders
+        .iter()
+        .filter(|pid| {
+            snapshot
+                .process(**pid)
+                .and_then(|p| p.parent)
+                .is_none_or(|parent| !holders.contains(&parent))
+        })
+        .count();
+    roots == 1
+}
+
+fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> Finding {
+    let names: Vec<String> = holders.iter().map(|p| describe_pid(snapshot, *p)).collect();
+    Finding::new(
+        "PORT007",
+        ID,
+        format!("{} processes listen on port {port}: {}", holders.len(), names.join(", ")),
+    )
+    .evidence("port", port)
+    .evidence(
+        "processes",
+        holders
+            .iter()
+            .map(|pid| snapshot.process(*pid).map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Whether `p` is (part of) the project's service: `Some(false)` only with
+/// evidence that it is something else; `None` when doctor cannot tell.
+fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<bool> {
+    let name = p.name.to_ascii_lowercase();
+    if FORWARDERS.iter().any(|f| name == *f || name.starts_with(&format!("{f}."))) {
+        return None;
+    }
+    if let Some(kind) = &service.kind {
+        let daemon = match kind.as_str() {
+            "postgres" => "postgres",
+            "redis" => "redis",
+            "mysql" => "mysql",
+            "mongodb" => "mongo",
+            _ => "",
+        };
+        if !daemon.is_empty() {
+            let cmd = p.command().to_ascii_lowercase();
+            return Some(name.contains(daemon) || cmd.contains(daemon) || (kind == "mysql" && name.contains("mariadb")));
+        }
+    }
+    let under = |path: &Path| path.starts_with(&project.root) || service.folder.as_deref().is_some_and(|f| path.starts_with(f));
+    let cwd = p.cwd.as_deref()?;
+    if under(cwd) {
+        return Some(true);
+    }
+    // `python /home/me/shop/backend/main.py` started from elsewhere.
+    if p.cmdline.iter().any(|arg| Path::new(arg).is_absolute() && under(Path::new(arg))) {
+        return Some(true);
+    }
+    Some(false)
+}
+
+fn held_by_other(
+    snapshot: &Snapshot,
+    service: &Service,
+    port: u16,
+    foreign: &[&ProcessInfo],
+    states: &BTreeMap<&str, usize>,
+) -> Finding {
+    let holder = foreign[0];
+    let mut f = Finding::new(
+        "PORT002",
+        ID,
+        format!(
+            "port {port} is held by {}, not by {} (expected by {})",
+            describe_pid(snapshot, holder.pid),
+            service.name,
+            service.source
+        ),
+    )
+    .explain(format!(
+        "{} Its working folder is outside the project, so it is not this project's {}.",
+        crate::codes::lookup("PORT002").map_or("", |c| c.summary()),
+        service.name
+    ))
+    .evidence("port", port)
+    .evidence("expected_by", json!({"service": service.name, "source": service.source}))
+    .evidence("holders", foreign.iter().map(|p| process_evidence(snapshot, p)).collect::<Vec<_>>())
+    .evidence("states", json!(states));
+    if foreign.len() == 1 {
+        f = f.with_fix(Fix {
+            title: format!("end {} (SIGTERM, then SIGKILL after a grace period)", describe_pid(snapshot, holder.pid)),
+            safety: Safety::Confirm,
+            commands: terminate_commands(holder.pid),
+            action: Some(FixAction::Terminate {
+                pid: holder.pid,
+                start_time: holder.start_time,
+                cmdline: holder.command(),
+            }),
+        });
+    }
+    f
+}
+
+/// What the URL's host resolves to, in resolver order (the order clients try).
+fn resolve(host: &str, port: u16) -> Vec<IpAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return vec![ip];
+    }
+    if bare == "localhost" {
+        // Ask the resolver, but never let a broken resolver make localhost "nothing".
+        let mut ips: Vec<IpAddr> = (bare, port)
+            .to_socket_addrs()
+            .map(|a| a.map(|s| s.ip()).collect())
+            .unwrap_or_default();
+        ips.dedup();
+        if ips.is_empty() {
+            ips = vec![LOOPBACK_V4, LOOPBACK_V6];
+        }
+        return ips;
+    }
+    (bare, port)
+        .to_socket_addrs()
+        .map(|a| a.map(|s| s.ip()).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a socket listening on `listen` accepts a client connecting to `client`.
+pub fn covers(listen: IpAddr, client: IpAddr) -> bool {
+    let (listen, client) = (canonical_ip(listen), canonical_ip(client));
+    match listen {
+        // `::` is dual-stack unless IPV6_V6ONLY, which /proc does not show.
+        IpAddr::V6(v6) if v6.is_unspecified() => true,
+        IpAddr::V4(v4) if v4.is_unspecified() => client.is_ipv4(),
+        _ => listen == client,
+    }
+}
+
+fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Option<Finding> {
+    let resolved = resolve(&service.host, port);
+    if resolved.is_empty() {
+        return None;
+    }
+    let refused: Vec<IpAddr> = resolved
+        .iter()
+        .copied()
+        .filter(|ip| !listeners.iter().any(|l| covers(l.local.ip(), *ip)))
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let listening: BTreeSet<String> = listeners.iter().map(|l| l.local.ip().to_string()).collect();
+    let listening: Vec<String> = listening.into_iter().collect();
+    let refused_text: Vec<String> = refused.iter().map(|ip| ip.to_string()).collect();
+    let how = if refused.len() == resolved.len() {
+        "every client is refused".to_string()
+    } else {
+        format!("clients that try {} first are refused", refused_text.join(", "))
+    };
+    let host = display_host(&service.host);
+    let bind_to = if refused.iter().any(IpAddr::is_ipv6) && refused.iter().any(IpAddr::is_ipv4) {
+        "::".to_string()
+    } else {
+        refused_text[0].clone()
+    };
+    Some(
+        Finding::new(
+            "PORT003",
+            ID,
+            format!(
+                "port {port} listens on {} only, but {host} ({}) means {}: {how}",
+                listening.join(", "),
+                service.source,
+                resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .evidence("port", port)
+        .evidence("host", service.host.clone())
+        .evidence("resolved", resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>())
+        .evidence("listening_on", listening.clone())
+        .evidence("refused", refused_text)
+        .evidence("source", service.source.clone())
+        .with_fix(Fix::manual(
+            "make the listener and the URL agree on an address",
+            vec![
+                format!("start the server bound to {bind_to} (e.g. `--host {bind_to}`)"),
+                format!("or write the URL in {} with the address it listens on: {}", service.source, url_host(&listening[0], port)),
+            ],
+        )),
+    )
+}
+
+fn display_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn url_host(ip: &str, port: u16) -> String {
+    format!("http://{}:{port}", display_host(ip))
+}
+
+fn close_wait_piles(snapshot: &Snapshot, port: u16, touching: &[&Socket]) -> Vec<Finding> {
+    let mut per_pid: BTreeMap<u32, usize> = BTreeMap::new();
+    for s in touching.iter().filter(|s| s.state == TcpState::CloseWait) {
+        for pid in s.pids() {
+            *per_pid.entry(*pid).or_insert(0) += 1;
+        }
+    }
+    per_pid
+        .into_iter()
+        .filter(|(_, n)| *n >= CLOSE_WAIT_PILE)
+        .map(|(pid, n)| {
+            let process: Value = snapshot.process(pid).map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p));
+            Finding::new(
+                "PORT005",
+                ID,
+                format!("{} holds {n} CLOSE_WAIT sockets on port {port}", describe_pid(snapshot, pid)),
+            )
+            .evidence("port", port)
+            .evidence("close_wait", n)
+            .evidence("process", process)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn address_coverage() {
+        assert!(covers(ip("0.0.0.0"), ip("127.0.0.1")));
+        assert!(!covers(ip("0.0.0.0"), ip("::1")));
+        assert!(covers(ip("::"), ip("127.0.0.1")));
+        assert!(covers(ip("::ffff:127.0.0.1"), ip("127.0.0.1")));
+        assert!(!covers(ip("127.0.0.1"), ip("::1")));
+        assert!(!covers(ip("::1"), ip("127.0.0.1")));
+        assert!(covers(ip("::1"), ip("::1")));
+    }
+}

@@ -1,0 +1,162 @@
+//! Command-line parsing. clap's types end here: the rest of doctor sees `Config`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{parse_duration, ColorChoice, Command, Config, Format};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "doctor",
+    version,
+    about = "Why does my local stack say \"connection refused\"? Findings with evidence, and fixes with your consent.",
+    after_help = "Exit codes: 0 no error findings, 1 at least one error finding (or a warning with --strict), 2 doctor could not run."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+
+    /// Print the report as one JSON document (schema doctor/v1)
+    #[arg(long, global = true)]
+    json: bool,
+    /// The project folder
+    #[arg(long, global = true, value_name = "PATH", default_value = ".")]
+    dir: PathBuf,
+    /// An extra port to examine (repeatable)
+    #[arg(long = "port", global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    ports: Vec<u16>,
+    /// An extra service URL to check (repeatable)
+    #[arg(long = "url", global = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// The frontend origin for CORS checks (repeatable)
+    #[arg(long = "origin", global = true, value_name = "URL")]
+    origins: Vec<String>,
+    /// Time limit of each probe (2s, 500ms)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Run only these checks (comma-separated ids, see `doctor checks`)
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CHECK,...")]
+    only: Vec<String>,
+    /// Skip these checks
+    #[arg(long, global = true, value_delimiter = ',', value_name = "CHECK,...")]
+    skip: Vec<String>,
+    /// Warnings fail too (exit 1)
+    #[arg(long, global = true)]
+    strict: bool,
+    /// When to use colour (auto honours NO_COLOR and a non-terminal stdout)
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    /// Also show passing checks, timings and the discovered services
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// After the report, offer each available fix
+    #[arg(long)]
+    fix: bool,
+    /// With --fix: apply safe and confirm fixes without asking
+    #[arg(long, requires = "fix")]
+    yes: bool,
+    /// With --fix: print the plan, change nothing
+    #[arg(long, requires = "fix")]
+    dry_run: bool,
+    /// Poll until every service is healthy or DURATION passes
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    wait: Option<Duration>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Every socket on these ports in every TCP state, its owner, and the findings
+    Port {
+        #[arg(required = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+        ports: Vec<u16>,
+    },
+    /// The long explanation of a finding code
+    Explain {
+        #[arg(value_name = "CODE", required_unless_present = "all")]
+        code: Option<String>,
+        /// Every code
+        #[arg(long, conflicts_with = "code")]
+        all: bool,
+    },
+    /// The checks and the codes each can emit
+    Checks,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Parse the process's arguments; on a usage error clap prints it and exits 2.
+pub fn parse() -> Config {
+    into_config(Cli::parse())
+}
+
+/// For tests and embedding: parse these arguments (the first is the program name).
+pub fn try_parse_from<I, T>(args: I) -> Result<Config, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(args).map(into_config)
+}
+
+fn into_config(cli: Cli) -> Config {
+    Config {
+        command: match cli.command {
+            None => Command::Report,
+            Some(Sub::Port { ports }) => Command::Port(ports),
+            Some(Sub::Explain { code, all }) => Command::Explain(if all { None } else { code }),
+            Some(Sub::Checks) => Command::Checks,
+        },
+        dir: cli.dir,
+        ports: cli.ports,
+        urls: cli.urls,
+        origins: cli.origins,
+        timeout: cli.timeout,
+        only: cli.only,
+        skip: cli.skip,
+        strict: cli.strict,
+        color: match cli.color {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        },
+        verbose: cli.verbose,
+        format: if cli.json { Format::Json } else { Format::Table },
+        fix: cli.fix,
+        yes: cli.yes,
+        dry_run: cli.dry_run,
+        wait: cli.wait,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_reach_config() {
+        let c = try_parse_from(["doctor", "--json", "--port", "8000", "--port", "5173", "--only", "ports,processes", "--timeout", "500ms"]).unwrap();
+        assert_eq!(c.ports, [8000, 5173]);
+        assert_eq!(c.only, ["ports", "processes"]);
+        assert_eq!(c.format, Format::Json);
+        assert_eq!(c.timeout, Duration::from_millis(500));
+        let c = try_parse_from(["doctor", "port", "8000", "8001"]).unwrap();
+        assert_eq!(c.command, Command::Port(vec![8000, 8001]));
+        let c = try_parse_from(["doctor", "explain", "--all"]).unwrap();
+        assert_eq!(c.command, Command::Explain(None));
+    }
+
+    #[test]
+    fn bad_ports_are_usage_errors() {
+        for bad in ["0", "65536", "-1", "http"] {
+            assert!(try_parse_from(["doctor", "port", bad]).is_err(), "{bad}");
+        }
+        assert!(try_parse_from(["doctor", "--yes"]).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The check engine: every check has the same shape, runs on its own thread
+//! under a time bound, and whatever it does (finish, fail, panic, hang) ends as
+//! one outcome in the report without holding up the others.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::finding::Finding;
+use crate::platform::{self, PortSet, ProcessInfo, Socket};
+use crate::project::Project;
+
+/// One diagnosis. Adding a check is one file implementing this, one line in
+/// `checks::all()`, and a `checks/CODE.md` per code.
+pub trait Check: Send + Sync {
+    /// Stable id, used by `--only`/`--skip` and in JSON `checks[].id`.
+    fn id(&self) -> &'static str;
+    /// One line for `doctor checks`.
+    fn description(&self) -> &'static str;
+    /// The finding codes this check can emit.
+    fn codes(&self) -> &'static [&'static str];
+    /// Diagnose; read-only. `Err` is "could not run", shown as `crashed`.
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String>;
+}
+
+/// What the OS says about the project's ports, built once on first use and
+/// shared by every check that asks.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub sockets: Vec<Socket>,
+    /// Owners of those sockets and the owners' parents.
+    pub processes: HashMap<u32, ProcessInfo>,
+}
+
+impl Snapshot {
+    pub fn build(ports: &PortSet) -> Result<Snapshot, String> {
+        let sockets = platform::sockets(ports).map_err(|e| format!("cannot list TCP sockets: {e}"))?;
+        let mut pids: Vec<u32> = sockets.iter().flat_map(|s| s.pids().iter().copied()).collect();
+        let mut processes = platform::processes(&pids);
+        pids = processes.values().filter_map(|p| p.parent).collect();
+        pids.retain(|p| !processes.contains_key(p));
+        processes.extend(platform::processes(&pids));
+        Ok(Snapshot { sockets, processes })
+    }
+
+    pub fn on_port(&self, port: u16) -> impl Iterator<Item = &Socket> {
+        self.sockets.iter().filter(move |s| s.local.port() == port)
+    }
+
+    pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {
+        self.processes.get(&pid)
+    }
+}
+
+pub struct Context {
+    pub config: Config,
+    pub project: Project,
+    snapshot: OnceLock<Result<Snapshot, String>>,
+}
+
+impl Context {
+    pub fn new(config: Config, project: Project) -> Context {
+        Context {
+            config,
+            project,
+            snapshot: OnceLock::new(),
+        }
+    }
+
+    /// The socket/process snapshot; the first caller builds it, concurrent
+    /// callers wait for that one build.
+    pub fn snapshot(&self) -> Result<&Snapshot, String> {
+        self.snapshot
+            .get_or_init(|| Snapshot::build(&PortSet(self.project.ports().into_iter().collect())))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Findings,
+    Skipped,
+    TimedOut,
+    Crashed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRun {
+    pub id: &'static str,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+impl CheckRun {
+    pub fn skipped(id: &'static str, reason: impl Into<String>) -> CheckRun {
+        CheckRun {
+            id,
+            outcome: Outcome::Skipped,
+            duration_ms: 0,
+            reason: Some(reason.into()),
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// Threads running checks are named so the panic hook can keep them quiet:
+/// a check's panic is reported as `crashed`, not as a backtrace on stderr.
+pub const CHECK_THREAD_PREFIX: &str = "doctor-check:";
+
+fn panic_text(payload: Box<dyn Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// Run `checks` concurrently; each gets `bound`. Results come back in the
+/// order of `checks`. A check still running at its bound is reported
+/// `timed_out` and left behind: its thread ends with the process.
+pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration) -> Vec<CheckRun> {
+    let (tx, rx) = mpsc::channel();
+    let start = Instant::now();
+    let mut runs: Vec<Option<CheckRun>> = vec![None; checks.len()];
+    for (index, check) in checks.iter().enumerate() {
+        let id = check.id();
+        let (tx, ctx, check) = (tx.clone(), Arc::clone(ctx), Arc::clone(check));
+        let spawned = std::thread::Builder::new()
+            .name(format!("{CHECK_THREAD_PREFIX}{id}"))
+            .spawn(move || {
+                let began = Instant::now();
+                let result = catch_unwind(AssertUnwindSafe(|| check.run(&ctx)));
+                let _ = tx.send((index, result, began.elapsed()));
+            });
+        if let Err(e) = spawned {
+            runs[index] = Some(CheckRun {
+                id,
+                outcome: Outcome::Crashed,
+                duration_ms: 0,
+                reason: Some(format!("could not start a thread: {e}")),
+                findings: Vec::new(),
+            });
+        }
+    }
+    drop(tx);
+    let deadline = start + bound;
+    while runs.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((index, result, took)) = rx.recv_timeout(left) else {
+            break; // deadline passed
+        };
+        let id = checks[index].id();
+        let duration_ms = took.as_millis() as u64;
+        runs[index] = Some(match result {
+            Ok(Ok(mut findings)) => {
+                findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
+                CheckRun {
+                    id,
+                    outcome: if findings.is_empty() { Outcome::Ok } else { Outcome::Findings },
+                    duration_ms,
+                    reason: None,
+                    findings,
+                }
+            }
+            Ok(Err(reason)) => CheckRun {
+                id,
+                outcome: Outcome::Crashed,
+                duration_ms,
+                reason: Some(reason),
+                findings: Vec::new(),
+            },
+            Err(payload) => CheckRun {
+                id,
+                outcome: Outcome::Crashed,
+                duration_ms,
+                reason: Some(format!("internal error: {}", panic_text(payload))),
+                findings: Vec::new(),
+            },
+        });
+    }
+    runs.into_iter()
+        .enumerate()
+        .map(|(index, run)| {
+            run.unwrap_or_else(|| CheckRun {
+                id: checks[index].id(),
+                outcome: Outcome::TimedOut,
+                duration_ms: bound.as_millis() as u64,
+                reason: Some(format!("did not finish within {} ms", bound.as_millis())),
+                findings: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    struct Fixed(&'static str, fn() -> Result<Vec<Finding>, String>);
+    impl Check for Fixed {
+        fn id(&self) -> &'static str {
+            self.0
+        }
+        fn description(&self) -> &'static str {
+            "test"
+        }
+        fn codes(&self) -> &'static [&'static str] {
+            &["PORT001"]
+        }
+        fn run(&self, _ctx: &Context) -> Result<Vec<Finding>, String> {
+            (self.1)()
+        }
+    }
+
+    #[test]
+    fn a_panicking_a_failing_and_a_hanging_check_do_not_stop_the_others() {
+        let ctx = Arc::new(Context::new(Config::default(), Project::default()));
+        let checks: Vec<Arc<dyn Check>> = vec![
+            Arc::new(Fixed("panics", || panic!("boom"))),
+            Arc::new(Fixed("fails", || Err("no /proc".into()))),
+            Arc::new(Fixed("hangs", || {
+                std::thread::sleep(Duration::from_secs(30));
+                Ok(vec![])
+            })),
+            Arc::new(Fixed("finds", || {
+                Ok(vec![
+                    Finding::new("PORT004", "finds", "info"),
+                    Finding::new("PORT003", "finds", "warning"),
+                    Finding::new("PORT001", "finds", "error"),
+                ])
+            })),
+        ];
+        let runs = run_checks(&ctx, &checks, Duration::from_millis(300));
+        let outcomes: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Crashed, Outcome::Crashed, Outcome::TimedOut, Outcome::Findings]
+        );
+        assert!(runs[0].reason.as_deref().unwrap().contains("boom"));
+        let codes: Vec<_> = runs[3].findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["PORT001", "PORT003", "PORT004"]);
+    }
+}

@@ -1,0 +1,122 @@
+//! What a check reports: a finding with a stable code, its evidence and an optional fix.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    // Declaration order is the report order: errors first.
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// How much a fix can cost the user if it goes wrong (CONTRACT.md, "A fix").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Safety {
+    /// Cannot lose work.
+    Safe,
+    /// Changes running state or existing files: asks unless `--yes`.
+    Confirm,
+    /// doctor prints the steps and does not run them.
+    Manual,
+}
+
+/// What doctor itself would do to apply a fix. Kept apart from `commands`
+/// (which are for the human) so that nothing is ever run by parsing text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixAction {
+    /// End this process (and its children) after re-checking its identity.
+    Terminate {
+        pid: u32,
+        start_time: u64,
+        cmdline: String,
+    },
+    /// Copy `from` to `to`; refuses when `to` exists.
+    CopyFile {
+        from: std::path::PathBuf,
+        to: std::path::PathBuf,
+    },
+    /// Remove a file (only ever a PID file whose process is gone).
+    RemoveFile { path: std::path::PathBuf },
+    /// Send SIGCONT to a stopped process.
+    Continue { pid: u32, start_time: u64 },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fix {
+    pub title: String,
+    pub safety: Safety,
+    /// What would be run, exactly as shown to the user before anything happens.
+    pub commands: Vec<String>,
+    #[serde(skip)]
+    pub action: Option<FixAction>,
+}
+
+impl Fix {
+    pub fn manual(title: impl Into<String>, commands: Vec<String>) -> Fix {
+        Fix {
+            title: title.into(),
+            safety: Safety::Manual,
+            commands,
+            action: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub check: &'static str,
+    pub severity: Severity,
+    pub title: String,
+    pub explanation: String,
+    pub evidence: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A finding whose severity and default explanation come from the code's
+    /// registry entry, so the two can never disagree.
+    pub fn new(code: &'static str, check: &'static str, title: impl Into<String>) -> Finding {
+        let doc = crate::codes::lookup(code)
+            .unwrap_or_else(|| panic!("finding code {code} is not registered in codes.rs"));
+        Finding {
+            code,
+            check,
+            severity: doc.severity,
+            title: title.into(),
+            explanation: doc.summary().to_string(),
+            evidence: Map::new(),
+            fix: None,
+        }
+    }
+
+    pub fn explain(mut self, text: impl Into<String>) -> Finding {
+        self.explanation = text.into();
+        self
+    }
+
+    pub fn evidence(mut self, key: &str, value: impl Into<Value>) -> Finding {
+        self.evidence.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn with_fix(mut self, fix: Fix) -> Finding {
+        self.fix = Some(fix);
+        self
+    }
+}

@@ -1,0 +1,171 @@
+//! The one place that knows the operating system: TCP sockets with their
+//! owners, and facts about processes. Everything above this module works with
+//! these plain types, so the checks are the same on every OS.
+//!
+//! - Linux: `/proc/net/tcp{,6}` (every state, the accept queue of LISTEN
+//!   sockets), owners by scanning `/proc/PID/fd` only until the sockets asked
+//!   about are found, and `/proc/PID/task/*/fd` for defunct leaders.
+//! - Windows: netstat2 (the OS's TCP table carries the owning pid).
+//! - macOS: `lsof` (always installed there; netstat2 needs the SDK to build).
+//!
+//! Process facts come from sysinfo everywhere, refreshed only for the pids asked.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as os;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+use macos as os;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as os;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+mod unsupported;
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+use unsupported as os;
+
+mod process;
+pub use process::{process_info, processes, ProcState, ProcessInfo};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TcpState {
+    Listen,
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+    Close,
+    Unknown,
+}
+
+impl TcpState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// States that outlive a closed connection and clear by themselves.
+    pub fn is_closing_leftover(self) -> bool {
+        matches!(
+            self,
+            TcpState::TimeWait
+                | TcpState::FinWait1
+                | TcpState::FinWait2
+                | TcpState::Closing
+                | TcpState::LastAck
+                | TcpState::Close
+        )
+    }
+}
+
+/// Who owns a socket, as far as this user can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owners {
+    /// The processes holding it (several when inherited or passed).
+    Pids(Vec<u32>),
+    /// The socket belongs to no process (TIME_WAIT and friends): nothing to see.
+    NoProcess,
+    /// A process holds it, but not one this user may look into.
+    Hidden,
+}
+
+#[derive(Debug, Clone)]
+pub struct Socket {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: TcpState,
+    /// The socket's owning uid where the OS says it (Linux).
+    pub uid: Option<u32>,
+    /// LISTEN only: connections waiting for accept() (Linux `rx_queue`, `ss` Recv-Q).
+    pub accept_queue: Option<u32>,
+    pub owners: Owners,
+}
+
+impl Socket {
+    pub fn pids(&self) -> &[u32] {
+        match &self.owners {
+            Owners::Pids(p) => p,
+            _ => &[],
+        }
+    }
+}
+
+/// Which sockets to report: those whose local or remote port is in the set.
+#[derive(Debug, Clone, Default)]
+pub struct PortSet(pub BTreeSet<u16>);
+
+impl PortSet {
+    pub fn contains(&self, port: u16) -> bool {
+        self.0.contains(&port)
+    }
+}
+
+/// Every TCP socket (v4 and v6, every state) touching one of `ports`, with
+/// owners resolved. An OS table that cannot be read is an error; a single
+/// process that vanishes or cannot be read is not.
+pub fn sockets(ports: &PortSet) -> std::io::Result<Vec<Socket>> {
+    if ports.0.is_empty() {
+        return Ok(Vec::new());
+    }
+    os::sockets(ports)
+}
+
+/// Extra facts that only some platforms know; `None` where unknown.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessExtras {
+    /// The executable was deleted or replaced after the process started.
+    pub exe_deleted: Option<bool>,
+}
+
+pub fn process_extras(pid: u32) -> ProcessExtras {
+    os::process_extras(pid)
+}
+
+/// The pids of doctor itself and all its ancestors: never to be ended.
+pub fn self_and_ancestors() -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        out.insert(pid);
+        match process_info(pid).and_then(|p| p.parent) {
+            Some(parent) if parent != pid && parent != 0 => pid = parent,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// A home folder to shorten paths with (`~/…`).
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
+}

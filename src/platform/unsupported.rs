@@ -1,0 +1,16 @@
+//! Platforms without a socket table implementation: say so, never "free".
+
+use std::io;
+
+use super::{PortSet, ProcessExtras, Socket};
+
+pub fn sockets(_ports: &PortSet) -> io::Result<Vec<Socket>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "doctor cannot list TCP sockets on this operating system",
+    ))
+}
+
+pub fn process_extras(_pid: u32) -> ProcessExtras {
+    ProcessExtras::default()
+}

@@ -1,0 +1,137 @@
+//! The report: what every printer prints. Built once from the check runs,
+//! redacted once (`Report::redacted`), then handed to a printer.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::{CheckRun, Outcome};
+use crate::finding::{Finding, Severity};
+use crate::project::{Service, Unreadable};
+use crate::redact;
+
+pub mod json;
+pub mod table;
+
+pub const SCHEMA: &str = "doctor/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectView {
+    /// `~/code/shop`
+    pub root: String,
+    pub services: Vec<Service>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<Unreadable>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+/// One socket for `doctor port`: every state, with owners.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketView {
+    pub local: String,
+    pub remote: String,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_queue: Option<u32>,
+    /// `visible`, `hidden` (another user's) or `none` (TIME_WAIT and friends).
+    pub owner: &'static str,
+    pub processes: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortView {
+    pub port: u16,
+    pub sockets: Vec<SocketView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub doctor_version: &'static str,
+    pub status: Status,
+    pub project: ProjectView,
+    pub checks: Vec<CheckRun>,
+    /// Only for `doctor port`: every socket on the ports asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<PortView>>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn new(project: ProjectView, mut checks: Vec<CheckRun>, ports: Option<Vec<PortView>>) -> Report {
+        let mut findings: Vec<Finding> = checks.iter_mut().flat_map(|c| std::mem::take(&mut c.findings)).collect();
+        findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
+        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let summary = Summary {
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+        };
+        let status = if summary.errors > 0 {
+            Status::Fail
+        } else if summary.warnings > 0 {
+            Status::Warn
+        } else {
+            Status::Ok
+        };
+        Report {
+            schema: SCHEMA,
+            doctor_version: env!("CARGO_PKG_VERSION"),
+            status,
+            project,
+            checks,
+            ports,
+            findings,
+            summary,
+        }
+    }
+
+    /// Checks that could not give an answer: never to be read as "all good".
+    pub fn incomplete_checks(&self) -> impl Iterator<Item = &CheckRun> {
+        self.checks
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::TimedOut | Outcome::Crashed))
+    }
+
+    /// The report with every secret masked. Printers only ever get this.
+    pub fn redacted(mut self) -> Report {
+        for f in &mut self.findings {
+            f.title = redact::text(&f.title);
+            f.explanation = redact::text(&f.explanation);
+            f.evidence.values_mut().for_each(redact::value);
+            if let Some(fix) = &mut f.fix {
+                fix.title = redact::text(&fix.title);
+                fix.commands.iter_mut().for_each(|c| *c = redact::text(c));
+            }
+        }
+        for s in &mut self.project.services {
+            s.url = s.url.as_deref().map(redact::text);
+        }
+        for u in &mut self.project.unreadable {
+            u.error = redact::text(&u.error);
+        }
+        for c in &mut self.checks {
+            c.reason = c.reason.as_deref().map(redact::text);
+        }
+        for p in self.ports.iter_mut().flatten() {
+            for s in &mut p.sockets {
+                s.processes.iter_mut().for_each(redact::value);
+            }
+        }
+        self
+    }
+}

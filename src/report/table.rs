@@ -1,0 +1,232 @@
+//! The human report: a table of findings, each with its explanation, evidence
+//! and fix under the title, then a summary line.
+
+use std::fmt::Write as _;
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use owo_colors::OwoColorize;
+use serde_json::Value;
+
+use super::{PortView, Report, Status};
+use crate::engine::Outcome;
+use crate::finding::{Safety, Severity};
+
+/// How the terminal can show things.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    pub unicode: bool,
+    pub width: u16,
+    pub verbose: bool,
+}
+
+impl Style {
+    fn paint(&self, text: &str, severity: Severity) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        match severity {
+            Severity::Error => text.red().bold().to_string(),
+            Severity::Warning => text.yellow().bold().to_string(),
+            Severity::Info => text.cyan().to_string(),
+        }
+    }
+    fn dim(&self, text: &str) -> String {
+        if self.color { text.dimmed().to_string() } else { text.to_string() }
+    }
+    fn bold(&self, text: &str) -> String {
+        if self.color { text.bold().to_string() } else { text.to_string() }
+    }
+    fn green(&self, text: &str) -> String {
+        if self.color { text.green().bold().to_string() } else { text.to_string() }
+    }
+    pub fn symbol(&self, severity: Severity) -> &'static str {
+        match (severity, self.unicode) {
+            (Severity::Error, true) => "✖",
+            (Severity::Warning, true) => "⚠",
+            (Severity::Info, true) => "ℹ",
+            (Severity::Error, false) => "x",
+            (Severity::Warning, false) => "!",
+            (Severity::Info, false) => "i",
+        }
+    }
+    fn ok_symbol(&self) -> &'static str {
+        if self.unicode { "✔" } else { "ok" }
+    }
+    fn dot(&self) -> &'static str {
+        if self.unicode { "·" } else { "-" }
+    }
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_style(if self.unicode { presets::UTF8_FULL } else { presets::ASCII_FULL })
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(self.width);
+        t
+    }
+}
+
+pub fn render(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
+    let dot = style.dot();
+    let _ = writeln!(
+        out,
+        "{} {} {dot} {} {dot} {} expected service{}",
+        style.bold("doctor"),
+        report.doctor_version,
+        report.project.root,
+        report.project.services.len(),
+        if report.project.services.len() == 1 { "" } else { "s" }
+    );
+    if style.verbose {
+        for s in &report.project.services {
+            let _ = writeln!(
+                out,
+                "  {} {} port {} {}{}",
+                dot,
+                s.name,
+                s.port,
+                s.url.as_deref().map(|u| format!("{u} ")).unwrap_or_default(),
+                style.dim(&format!("(from {})", s.source))
+            );
+        }
+    }
+    for u in &report.project.unreadable {
+        let _ = writeln!(out, "{} could not read {}: {}", style.paint(style.symbol(Severity::Warning), Severity::Warning), u.path, u.error);
+    }
+    if let Some(ports) = &report.ports {
+        out.push('\n');
+        out.push_str(&sockets_table(ports, style));
+    }
+    out.push('\n');
+    if !report.findings.is_empty() {
+        let mut table = style.table();
+        table.set_header(vec![Cell::new("severity"), Cell::new("code"), Cell::new("finding")]);
+        for f in &report.findings {
+            let sev = style.paint(&format!("{} {}", style.symbol(f.severity), f.severity.as_str()), f.severity);
+            let mut body = style.bold(&f.title);
+            let _ = write!(body, "\n\n{}", f.explanation);
+            let evidence = evidence_lines(&f.evidence);
+            if !evidence.is_empty() {
+                let _ = write!(body, "\n\n{}", style.dim(&evidence.join("\n")));
+            }
+            if let Some(fix) = &f.fix {
+                let safety = match fix.safety {
+                    Safety::Safe => "safe",
+                    Safety::Confirm => "asks first",
+                    Safety::Manual => "manual",
+                };
+                let _ = write!(body, "\n\n{} ({safety}): {}", style.bold("fix"), fix.title);
+                // Commands doctor would run get a prompt; manual steps are steps.
+                let prompt = if fix.safety == Safety::Manual { "-" } else { "$" };
+                for c in &fix.commands {
+                    let _ = write!(body, "\n{prompt} {c}");
+                }
+            }
+            table.add_row(vec![Cell::new(sev), Cell::new(f.code), Cell::new(body)]);
+        }
+        let _ = writeln!(out, "{table}");
+    }
+    for c in report.incomplete_checks() {
+        let what = if c.outcome == Outcome::TimedOut { "timed out" } else { "could not run" };
+        let _ = writeln!(
+            out,
+            "{} check {} {what}: {} (its part of the stack is unknown, not fine)",
+            style.paint(style.symbol(Severity::Warning), Severity::Warning),
+            c.id,
+            c.reason.as_deref().unwrap_or("")
+        );
+    }
+    if style.verbose {
+        for c in &report.checks {
+            let outcome = match c.outcome {
+                Outcome::Ok => "ok",
+                Outcome::Findings => "findings",
+                Outcome::Skipped => "skipped",
+                Outcome::TimedOut => "timed out",
+                Outcome::Crashed => "crashed",
+            };
+            let reason = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let _ = writeln!(out, "  check {:<10} {outcome:<9} {:>5} ms{reason}", c.id, c.duration_ms);
+        }
+    }
+    let s = &report.summary;
+    let counts = format!(
+        "{} error{}, {} warning{}, {} info",
+        s.errors,
+        if s.errors == 1 { "" } else { "s" },
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        s.infos
+    );
+    let ran = report.checks.iter().filter(|c| c.outcome != Outcome::Skipped).count();
+    let line = match report.status {
+        Status::Fail => style.paint(&format!("{} {counts}", style.symbol(Severity::Error)), Severity::Error),
+        Status::Warn => style.paint(&format!("{} {counts}", style.symbol(Severity::Warning)), Severity::Warning),
+        Status::Ok if report.project.services.is_empty() && report.ports.is_none() => format!(
+            "{} no services found to check: doctor read .env files and vite configs here; name one with --port or --url",
+            style.paint(style.symbol(Severity::Info), Severity::Info)
+        ),
+        Status::Ok => style.green(&format!("{} no problems found ({counts})", style.ok_symbol())),
+    };
+    let _ = writeln!(out, "{line} {dot} {ran} check{} ran", if ran == 1 { "" } else { "s" });
+    out
+}
+
+fn sockets_table(ports: &[PortView], style: &Style) -> String {
+    let mut table = style.table();
+    table.set_header(vec!["port", "state", "local", "remote", "owner"]);
+    for p in ports {
+        if p.sockets.is_empty() {
+            table.add_row(vec![p.port.to_string(), "-".into(), "no socket on this port".into(), String::new(), String::new()]);
+            continue;
+        }
+        for s in &p.sockets {
+            let state = match s.accept_queue {
+                Some(q) if q > 0 => format!("{} (queue {q})", s.state),
+                _ => s.state.to_string(),
+            };
+            let owner = match s.owner {
+                "hidden" => "hidden (another user's process)".to_string(),
+                "none" => "- (no process: kernel leftover)".to_string(),
+                _ => s
+                    .processes
+                    .iter()
+                    .map(|p| {
+                        let mut text = format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
+                        if let Some(user) = p["user"].as_str() {
+                            let _ = write!(text, " (user {user})");
+                        }
+                        text
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            table.add_row(vec![p.port.to_string(), state, s.local.clone(), s.remote.clone(), owner]);
+        }
+    }
+    format!("{table}\n")
+}
+
+/// Evidence as `key: value` lines, objects flattened without JSON quoting.
+fn evidence_lines(evidence: &serde_json::Map<String, Value>) -> Vec<String> {
+    evidence.iter().map(|(k, v)| format!("{k}: {}", compact(v))).collect()
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join("; "),
+        Value::Object(map) if map.is_empty() => "none".into(),
+        Value::Array(items) if items.is_empty() => "none".into(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Object(_) => format!("{k} {{{}}}", compact(v)),
+                _ => format!("{k} {}", compact(v)),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
