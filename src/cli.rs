@@ -127,7 +127,11 @@ fn into_config(cli: Cli) -> Config {
             ColorArg::Never => ColorChoice::Never,
         },
         verbose: cli.verbose,
-        format: if cli.json { Format::Json } else { Format::Table },
+        format: if cli.json {
+            Format::Json
+        } else {
+            Format::Table
+        },
         fix: cli.fix,
         yes: cli.yes,
         dry_run: cli.dry_run,
@@ -141,7 +145,19 @@ mod tests {
 
     #[test]
     fn flags_reach_config() {
-        let c = try_parse_from(["doctor", "--json", "--port", "8000", "--port", "5173", "--only", "ports,processes", "--timeout", "500ms"]).unwrap();
+        let c = try_parse_from([
+            "doctor",
+            "--json",
+            "--port",
+            "8000",
+            "--port",
+            "5173",
+            "--only",
+            "ports,processes",
+            "--timeout",
+            "500ms",
+        ])
+        .unwrap();
         assert_eq!(c.ports, [8000, 5173]);
         assert_eq!(c.only, ["ports", "processes"]);
         assert_eq!(c.format, Format::Json);

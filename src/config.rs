@@ -89,7 +89,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("'{text}': unknown unit '{unit}' (use ms, s or m)")),
     };
     if !seconds.is_finite() || seconds <= 0.0 || seconds > 3600.0 {
-        return Err(format!("'{text}' is out of range (more than 0, at most 1h)"));
+        return Err(format!(
+            "'{text}' is out of range (more than 0, at most 1h)"
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

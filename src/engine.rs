@@ -39,8 +39,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn build(ports: &PortSet) -> Result<Snapshot, String> {
-        let sockets = platform::sockets(ports).map_err(|e| format!("cannot list TCP sockets: {e}"))?;
-        let mut pids: Vec<u32> = sockets.iter().flat_map(|s| s.pids().iter().copied()).collect();
+        let sockets =
+            platform::sockets(ports).map_err(|e| format!("cannot list TCP sockets: {e}"))?;
+        let mut pids: Vec<u32> = sockets
+            .iter()
+            .flat_map(|s| s.pids().iter().copied())
+            .collect();
         let mut processes = platform::processes(&pids);
         pids = processes.values().filter_map(|p| p.parent).collect();
         pids.retain(|p| !processes.contains_key(p));
@@ -168,7 +172,11 @@ pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration
                 findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
                 CheckRun {
                     id,
-                    outcome: if findings.is_empty() { Outcome::Ok } else { Outcome::Findings },
+                    outcome: if findings.is_empty() {
+                        Outcome::Ok
+                    } else {
+                        Outcome::Findings
+                    },
                     duration_ms,
                     reason: None,
                     findings,
@@ -247,7 +255,12 @@ mod tests {
         let outcomes: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
         assert_eq!(
             outcomes,
-            [Outcome::Crashed, Outcome::Crashed, Outcome::TimedOut, Outcome::Findings]
+            [
+                Outcome::Crashed,
+                Outcome::Crashed,
+                Outcome::TimedOut,
+                Outcome::Findings
+            ]
         );
         assert!(runs[0].reason.as_deref().unwrap().contains("boom"));
         let codes: Vec<_> = runs[3].findings.iter().map(|f| f.code).collect();

@@ -82,7 +82,9 @@ fn explain(code: Option<&str>) -> Exit {
                 emit(doc.doc);
                 Exit::Clean
             }
-            None => fail(&format!("unknown finding code '{code}' (`doctor explain --all` lists every code)")),
+            None => fail(&format!(
+                "unknown finding code '{code}' (`doctor explain --all` lists every code)"
+            )),
         },
     }
 }
@@ -94,11 +96,19 @@ fn list_checks(config: &Config) -> Exit {
             .iter()
             .map(|c| serde_json::json!({"id": c.id(), "description": c.description(), "codes": c.codes()}))
             .collect();
-        emit(&format!("{}\n", serde_json::to_string_pretty(&list).unwrap_or_default()));
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        ));
     } else {
         let mut text = String::new();
         for c in &checks {
-            text.push_str(&format!("{:<10} {}\n           codes: {}\n", c.id(), c.description(), c.codes().join(", ")));
+            text.push_str(&format!(
+                "{:<10} {}\n           codes: {}\n",
+                c.id(),
+                c.description(),
+                c.codes().join(", ")
+            ));
         }
         emit(&text);
     }
@@ -121,14 +131,19 @@ fn diagnose(config: Config) -> Exit {
     };
     for url in &config.urls {
         if project::parse_url(url).is_none() {
-            return fail(&format!("--url '{url}' is not a URL like http://localhost:8000/health"));
+            return fail(&format!(
+                "--url '{url}' is not a URL like http://localhost:8000/health"
+            ));
         }
     }
     let all = checks::all();
     let known = known_check_ids(&all);
     for id in config.only.iter().chain(&config.skip) {
         if !known.contains(&id.as_str()) {
-            return fail(&format!("unknown check '{id}' (known: {})", known.join(", ")));
+            return fail(&format!(
+                "unknown check '{id}' (known: {})",
+                known.join(", ")
+            ));
         }
     }
 
@@ -141,7 +156,8 @@ fn diagnose(config: Config) -> Exit {
         }
         _ => false,
     };
-    let (selected, mut skipped): (Vec<Arc<dyn Check>>, Vec<CheckRun>) = select_checks(all, &config, focus);
+    let (selected, mut skipped): (Vec<Arc<dyn Check>>, Vec<CheckRun>) =
+        select_checks(all, &config, focus);
     let ctx = Arc::new(Context::new(config, project));
     // A check's own probes are bounded by --timeout; the check as a whole gets
     // a little more, so a hung server costs one timeout, not the whole run.
@@ -166,10 +182,15 @@ fn validate_dir(dir: &Path) -> Result<std::path::PathBuf, String> {
         return Err(format!("--dir {}: not a folder", dir.display()));
     }
     std::fs::read_dir(dir).map_err(|e| format!("--dir {}: cannot list it: {e}", dir.display()))?;
-    dir.canonicalize().map_err(|e| format!("--dir {}: {e}", dir.display()))
+    dir.canonicalize()
+        .map_err(|e| format!("--dir {}: {e}", dir.display()))
 }
 
-fn select_checks(all: Vec<Arc<dyn Check>>, config: &Config, focus: bool) -> (Vec<Arc<dyn Check>>, Vec<CheckRun>) {
+fn select_checks(
+    all: Vec<Arc<dyn Check>>,
+    config: &Config,
+    focus: bool,
+) -> (Vec<Arc<dyn Check>>, Vec<CheckRun>) {
     let mut selected = Vec::new();
     let mut skipped = Vec::new();
     for check in all {
@@ -179,7 +200,10 @@ fn select_checks(all: Vec<Arc<dyn Check>>, config: &Config, focus: bool) -> (Vec
         } else if !config.only.is_empty() && !config.only.iter().any(|s| s == id) {
             skipped.push(CheckRun::skipped(id, "not in --only"));
         } else if focus && !matches!(id, "ports" | "processes") {
-            skipped.push(CheckRun::skipped(id, "doctor port looks at ports and processes only"));
+            skipped.push(CheckRun::skipped(
+                id,
+                "doctor port looks at ports and processes only",
+            ));
         } else {
             selected.push(check);
         }
@@ -216,7 +240,9 @@ fn port_views(ctx: &Context) -> Vec<PortView> {
                         .map(|pid| {
                             snapshot
                                 .process(*pid)
-                                .map_or(serde_json::json!({"pid": pid}), |p| checks::process_evidence(snapshot, p))
+                                .map_or(serde_json::json!({"pid": pid}), |p| {
+                                    checks::process_evidence(snapshot, p)
+                                })
                         })
                         .collect(),
                 })
@@ -245,7 +271,10 @@ pub fn table_style(config: &Config) -> report::table::Style {
     let width = if terminal {
         comfy_table::Table::new().width().unwrap_or(100)
     } else {
-        std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100)
     };
     report::table::Style {
         color,
@@ -259,7 +288,8 @@ pub fn table_style(config: &Config) -> report::table::Style {
 /// Windows console, so doctor falls back to ASCII unless it is sure.
 fn utf8_terminal() -> bool {
     if cfg!(windows) {
-        return std::env::var_os("WT_SESSION").is_some() || std::env::var("TERM_PROGRAM").is_ok_and(|t| t == "vscode");
+        return std::env::var_os("WT_SESSION").is_some()
+            || std::env::var("TERM_PROGRAM").is_ok_and(|t| t == "vscode");
     }
     ["LC_ALL", "LC_CTYPE", "LANG"]
         .iter()

@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 /// Env files read for service URLs (root and one folder down).
-pub const ENV_FILES: &[&str] = &[".env", ".env.local", ".env.development", ".env.development.local"];
+pub const ENV_FILES: &[&str] = &[
+    ".env",
+    ".env.local",
+    ".env.development",
+    ".env.development.local",
+];
 pub const VITE_CONFIGS: &[&str] = &[
     "vite.config.js",
     "vite.config.ts",
@@ -220,7 +225,11 @@ pub fn parse_env_line(line: &str) -> Option<(&str, &str)> {
     let line = line.strip_prefix("export ").unwrap_or(line);
     let (key, value) = line.split_once('=')?;
     let key = key.trim();
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
         return None;
     }
     let mut value = value.trim();
@@ -235,7 +244,13 @@ pub fn parse_env_line(line: &str) -> Option<(&str, &str)> {
 /// `VITE_API_URL` → `api`, `DATABASE_URL` → `database`.
 fn service_name(key: &str) -> String {
     let mut name = key.to_ascii_lowercase();
-    for prefix in ["vite_", "react_app_", "next_public_", "nuxt_public_", "public_"] {
+    for prefix in [
+        "vite_",
+        "react_app_",
+        "next_public_",
+        "nuxt_public_",
+        "public_",
+    ] {
         if let Some(rest) = name.strip_prefix(prefix) {
             name = rest.to_string();
         }
@@ -283,7 +298,11 @@ pub struct UrlParts {
 pub fn parse_url(url: &str) -> Option<UrlParts> {
     let (scheme, rest) = url.trim().split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
         return None;
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -309,7 +328,11 @@ pub fn parse_url(url: &str) -> Option<UrlParts> {
         scheme,
         host: host.to_ascii_lowercase(),
         port,
-        path: if path.is_empty() { "/".into() } else { path.into() },
+        path: if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
     })
 }
 
@@ -364,7 +387,12 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
 pub const LOOPBACK_V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const LOOPBACK_V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
-fn service_from_url(url: &str, name: String, source: String, folder: Option<PathBuf>) -> Option<Service> {
+fn service_from_url(
+    url: &str,
+    name: String,
+    source: String,
+    folder: Option<PathBuf>,
+) -> Option<Service> {
     let parts = parse_url(url)?;
     if !is_local_host(&parts.host) {
         return None;
@@ -400,7 +428,10 @@ mod tests {
         let u = parse_url("postgresql://app:SECRET@localhost:5433/app").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("localhost", 5433));
         let u = parse_url("http://[::1]:8000/health").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 8000, "/health"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 8000, "/health")
+        );
         assert_eq!(parse_url("http://localhost").unwrap().port, 80);
         assert!(parse_url("http://localhost:99999").is_none());
         assert!(parse_url("http://localhost:0").is_none());
@@ -414,11 +445,13 @@ mod tests {
         assert_eq!(service_name("VITE_API_URL"), "api");
         assert_eq!(service_name("DATABASE_URL"), "database");
         assert_eq!(service_name("URL"), "url");
-        assert!(is_local_host("127.0.0.1") && is_local_host("[::1]") && is_local_host("app.localhost"));
+        assert!(
+            is_local_host("127.0.0.1") && is_local_host("[::1]") && is_local_host("app.localhost")
+        );
         assert!(!is_local_host("example.com") && !is_local_host("10.0.0.1"));
-        assert_eq!(quoted_urls("target: 'http://localhost:8000', x: \"ws://127.0.0.1:9\""), [
-            "http://localhost:8000",
-            "ws://127.0.0.1:9"
-        ]);
+        assert_eq!(
+            quoted_urls("target: 'http://localhost:8000', x: \"ws://127.0.0.1:9\""),
+            ["http://localhost:8000", "ws://127.0.0.1:9"]
+        );
     }
 }

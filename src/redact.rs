@@ -9,14 +9,40 @@ use serde_json::Value;
 pub const MASK: &str = "***";
 
 /// Words that make a flag or a variable name secret-looking.
-const SECRET_WORDS: &[&str] = &["password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "auth", "credential", "private"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "auth",
+    "credential",
+    "private",
+];
 /// Variable-name endings the contract names (`*_KEY`, `*_SECRET`, `*_TOKEN`).
 const SECRET_SUFFIXES: &[&str] = &["_key", "_secret", "_token", "_pass"];
-const SECRET_QUERY: &[&str] = &["token", "access_token", "key", "api_key", "apikey", "secret", "password", "pass", "pwd", "sig", "signature", "auth"];
+const SECRET_QUERY: &[&str] = &[
+    "token",
+    "access_token",
+    "key",
+    "api_key",
+    "apikey",
+    "secret",
+    "password",
+    "pass",
+    "pwd",
+    "sig",
+    "signature",
+    "auth",
+];
 
 fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|w| lower.contains(w)) || SECRET_SUFFIXES.iter().any(|s| lower.ends_with(s))
+    SECRET_WORDS.iter().any(|w| lower.contains(w))
+        || SECRET_SUFFIXES.iter().any(|s| lower.ends_with(s))
 }
 
 /// Scrub one piece of text: URL passwords, secret query values, secret flags'
@@ -61,7 +87,10 @@ fn split_keep_space(s: &str) -> Vec<&str> {
 
 fn word(w: &str, mask_next: &mut bool) -> String {
     // --password X, --token=X, -p is a port and left alone.
-    if let Some(flag) = w.strip_prefix("--").or_else(|| w.strip_prefix('-').filter(|f| f.len() > 1)) {
+    if let Some(flag) = w
+        .strip_prefix("--")
+        .or_else(|| w.strip_prefix('-').filter(|f| f.len() > 1))
+    {
         let (name, value) = match flag.split_once('=') {
             Some((n, v)) => (n, Some(v)),
             None => (flag, None),
@@ -79,7 +108,11 @@ fn word(w: &str, mask_next: &mut bool) -> String {
     // NAME=value with a secret-looking NAME.
     if let Some((name, _)) = w.split_once('=') {
         let bare = name.trim_start_matches(['"', '\'', '(', '[', '{']);
-        if !bare.is_empty() && !bare.contains("://") && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && is_secret_name(bare) {
+        if !bare.is_empty()
+            && !bare.contains("://")
+            && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && is_secret_name(bare)
+        {
             return format!("{name}={MASK}");
         }
     }
@@ -113,11 +146,18 @@ pub fn url(w: &str) -> String {
         Some((path, query)) => {
             out.push_str(path);
             out.push('?');
-            let (query, fragment) = query.split_once('#').map_or((query, None), |(q, f)| (q, Some(f)));
+            let (query, fragment) = query
+                .split_once('#')
+                .map_or((query, None), |(q, f)| (q, Some(f)));
             let pairs: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if SECRET_QUERY.contains(&k.to_ascii_lowercase().as_str()) || is_secret_name(k) => format!("{k}={MASK}"),
+                    Some((k, _))
+                        if SECRET_QUERY.contains(&k.to_ascii_lowercase().as_str())
+                            || is_secret_name(k) =>
+                    {
+                        format!("{k}={MASK}")
+                    }
                     _ => pair.to_string(),
                 })
                 .collect();
@@ -161,20 +201,44 @@ mod tests {
 
     #[test]
     fn url_passwords_and_tokens() {
-        assert_eq!(url("postgresql://app:SECRET@localhost:5432/app"), "postgresql://app:***@localhost:5432/app");
-        assert_eq!(url("redis://:hunter2@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
-        assert_eq!(url("https://ghp_abc@github.com/x"), "https://***@github.com/x");
-        assert_eq!(url("http://localhost:8000/x?token=abc&page=2#f"), "http://localhost:8000/x?token=***&page=2#f");
-        assert_eq!(url("postgres://user@localhost/db"), "postgres://user@localhost/db");
+        assert_eq!(
+            url("postgresql://app:SECRET@localhost:5432/app"),
+            "postgresql://app:***@localhost:5432/app"
+        );
+        assert_eq!(
+            url("redis://:hunter2@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(
+            url("https://ghp_abc@github.com/x"),
+            "https://***@github.com/x"
+        );
+        assert_eq!(
+            url("http://localhost:8000/x?token=abc&page=2#f"),
+            "http://localhost:8000/x?token=***&page=2#f"
+        );
+        assert_eq!(
+            url("postgres://user@localhost/db"),
+            "postgres://user@localhost/db"
+        );
         assert_eq!(url("http://localhost:8000"), "http://localhost:8000");
     }
 
     #[test]
     fn command_lines() {
-        assert_eq!(text("app --password hunter2 --port 8000"), "app --password *** --port 8000");
+        assert_eq!(
+            text("app --password hunter2 --port 8000"),
+            "app --password *** --port 8000"
+        );
         assert_eq!(text("app --token=abc -p 80"), "app --token=*** -p 80");
-        assert_eq!(text("env API_KEY=xyz AWS_SECRET=s DB_PASSWORD=p HOME=/root run"), "env API_KEY=*** AWS_SECRET=*** DB_PASSWORD=*** HOME=/root run");
-        assert_eq!(text("nothing (DATABASE_URL=postgres://a:b@h/d)"), "nothing (DATABASE_URL=postgres://a:***@h/d)");
+        assert_eq!(
+            text("env API_KEY=xyz AWS_SECRET=s DB_PASSWORD=p HOME=/root run"),
+            "env API_KEY=*** AWS_SECRET=*** DB_PASSWORD=*** HOME=/root run"
+        );
+        assert_eq!(
+            text("nothing (DATABASE_URL=postgres://a:b@h/d)"),
+            "nothing (DATABASE_URL=postgres://a:***@h/d)"
+        );
         assert_eq!(text("  spaced\tout  "), "  spaced\tout  ");
     }
 
@@ -182,6 +246,9 @@ mod tests {
     fn json_values() {
         let mut v = serde_json::json!({"a": ["x --secret y"], "b": {"c": "mysql://u:p@h"}});
         value(&mut v);
-        assert_eq!(v, serde_json::json!({"a": ["x --secret ***"], "b": {"c": "mysql://u:***@h"}}));
+        assert_eq!(
+            v,
+            serde_json::json!({"a": ["x --secret ***"], "b": {"c": "mysql://u:***@h"}})
+        );
     }
 }

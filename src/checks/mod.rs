@@ -61,6 +61,9 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
     if cfg!(windows) {
         vec![format!("taskkill /PID {pid} /T")]
     } else {
-        vec![format!("kill -TERM {pid}"), format!("sleep 3; kill -0 {pid} 2>/dev/null && kill -KILL {pid}")]
+        vec![
+            format!("kill -TERM {pid}"),
+            format!("sleep 3; kill -0 {pid} 2>/dev/null && kill -KILL {pid}"),
+        ]
     }
 }

@@ -40,7 +40,9 @@ impl Check for Ports {
         "who holds each expected port, in every TCP state"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007"]
+        &[
+            "PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007",
+        ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
         let snapshot = ctx.snapshot()?;
@@ -53,7 +55,9 @@ impl Check for Ports {
 }
 
 /// Counts of sockets per state, for evidence: `{"LISTEN": 1, "TIME_WAIT": 3}`.
-pub fn state_counts<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<&'static str, usize> {
+pub fn state_counts<'a>(
+    sockets: impl Iterator<Item = &'a Socket>,
+) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for s in sockets {
         *counts.entry(s.state.as_str()).or_insert(0) += 1;
@@ -82,11 +86,17 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             out.push(only_leftovers(port, &states));
         }
     } else {
-        let hidden: Vec<&&Socket> = listeners.iter().filter(|s| s.owners == Owners::Hidden).collect();
+        let hidden: Vec<&&Socket> = listeners
+            .iter()
+            .filter(|s| s.owners == Owners::Hidden)
+            .collect();
         if !hidden.is_empty() {
             out.push(hidden_owner(port, &hidden));
         }
-        let holders: BTreeSet<u32> = listeners.iter().flat_map(|s| s.pids().iter().copied()).collect();
+        let holders: BTreeSet<u32> = listeners
+            .iter()
+            .flat_map(|s| s.pids().iter().copied())
+            .collect();
         if holders.len() > 1 && !is_one_process_tree(snapshot, &holders) {
             out.push(shared_listener(snapshot, port, &holders));
         }
@@ -117,21 +127,38 @@ fn sources(services: &[&Service]) -> String {
         .join(", ")
 }
 
-fn nothing_listens(service: &Service, all: &[&Service], port: u16, states: &BTreeMap<&str, usize>) -> Finding {
+fn nothing_listens(
+    service: &Service,
+    all: &[&Service],
+    port: u16,
+    states: &BTreeMap<&str, usize>,
+) -> Finding {
     let host = display_host(&service.host);
     let mut f = Finding::new(
         "PORT001",
         ID,
-        format!("nothing listens on {host}:{port} ({}, from {})", service.name, sources(all)),
+        format!(
+            "nothing listens on {host}:{port} ({}, from {})",
+            service.name,
+            sources(all)
+        ),
     )
     .evidence("port", port)
     .evidence("host", service.host.clone())
-    .evidence("expected_by", all.iter().map(|s| json!({"service": s.name, "source": s.source})).collect::<Vec<_>>())
+    .evidence(
+        "expected_by",
+        all.iter()
+            .map(|s| json!({"service": s.name, "source": s.source}))
+            .collect::<Vec<_>>(),
+    )
     .evidence("states", json!(states))
     .with_fix(Fix::manual(
         format!("start {} so that it listens on port {port}", service.name),
         vec![
-            format!("start the service named '{}' (its start command, or see its README)", service.name),
+            format!(
+                "start the service named '{}' (its start command, or see its README)",
+                service.name
+            ),
             format!("or change {} to the port where it listens", service.source),
         ],
     ));
@@ -147,7 +174,10 @@ fn only_leftovers(port: u16, states: &BTreeMap<&str, usize>) -> Finding {
     Finding::new(
         "PORT004",
         ID,
-        format!("only {} sockets remain on port {port} ({total}); nothing listens", names.join("/")),
+        format!(
+            "only {} sockets remain on port {port} ({total}); nothing listens",
+            names.join("/")
+        ),
     )
     .evidence("port", port)
     .evidence("states", json!(states))
@@ -172,9 +202,18 @@ fn hidden_owner(port: u16, hidden: &[&&Socket]) -> Finding {
         format!("port {port} is held by a process doctor cannot see{whose}; the port is not free"),
     )
     .evidence("port", port)
-    .evidence("listening", hidden.iter().map(|s| s.local.to_string()).collect::<Vec<_>>())
+    .evidence(
+        "listening",
+        hidden
+            .iter()
+            .map(|s| s.local.to_string())
+            .collect::<Vec<_>>(),
+    )
     .evidence("uids", uids.into_iter().collect::<Vec<_>>())
-    .with_fix(Fix::manual("look with elevated rights", vec![see, format!("sudo doctor port {port}")]))
+    .with_fix(Fix::manual(
+        "look with elevated rights",
+        vec![see, format!("sudo doctor port {port}")],
+    ))
 }
 
 /// A supervisor and its workers share the listening socket by design; only
@@ -197,14 +236,22 @@ fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> F
     Finding::new(
         "PORT007",
         ID,
-        format!("{} processes listen on port {port}: {}", holders.len(), names.join(", ")),
+        format!(
+            "{} processes listen on port {port}: {}",
+            holders.len(),
+            names.join(", ")
+        ),
     )
     .evidence("port", port)
     .evidence(
         "processes",
         holders
             .iter()
-            .map(|pid| snapshot.process(*pid).map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p)))
+            .map(|pid| {
+                snapshot
+                    .process(*pid)
+                    .map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p))
+            })
             .collect::<Vec<_>>(),
     )
 }
@@ -213,7 +260,10 @@ fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> F
 /// evidence that it is something else; `None` when doctor cannot tell.
 fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<bool> {
     let name = p.name.to_ascii_lowercase();
-    if FORWARDERS.iter().any(|f| name == *f || name.starts_with(&format!("{f}."))) {
+    if FORWARDERS
+        .iter()
+        .any(|f| name == *f || name.starts_with(&format!("{f}.")))
+    {
         return None;
     }
     if let Some(kind) = &service.kind {
@@ -226,16 +276,29 @@ fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<b
         };
         if !daemon.is_empty() {
             let cmd = p.command().to_ascii_lowercase();
-            return Some(name.contains(daemon) || cmd.contains(daemon) || (kind == "mysql" && name.contains("mariadb")));
+            return Some(
+                name.contains(daemon)
+                    || cmd.contains(daemon)
+                    || (kind == "mysql" && name.contains("mariadb")),
+            );
         }
     }
-    let under = |path: &Path| path.starts_with(&project.root) || service.folder.as_deref().is_some_and(|f| path.starts_with(f));
+    let under = |path: &Path| {
+        path.starts_with(&project.root)
+            || service
+                .folder
+                .as_deref()
+                .is_some_and(|f| path.starts_with(f))
+    };
     let cwd = p.cwd.as_deref()?;
     if under(cwd) {
         return Some(true);
     }
     // `python /home/me/shop/backend/main.py` started from elsewhere.
-    if p.cmdline.iter().any(|arg| Path::new(arg).is_absolute() && under(Path::new(arg))) {
+    if p.cmdline
+        .iter()
+        .any(|arg| Path::new(arg).is_absolute() && under(Path::new(arg)))
+    {
         return Some(true);
     }
     Some(false)
@@ -265,12 +328,24 @@ fn held_by_other(
         service.name
     ))
     .evidence("port", port)
-    .evidence("expected_by", json!({"service": service.name, "source": service.source}))
-    .evidence("holders", foreign.iter().map(|p| process_evidence(snapshot, p)).collect::<Vec<_>>())
+    .evidence(
+        "expected_by",
+        json!({"service": service.name, "source": service.source}),
+    )
+    .evidence(
+        "holders",
+        foreign
+            .iter()
+            .map(|p| process_evidence(snapshot, p))
+            .collect::<Vec<_>>(),
+    )
     .evidence("states", json!(states));
     if foreign.len() == 1 {
         f = f.with_fix(Fix {
-            title: format!("end {} (SIGTERM, then SIGKILL after a grace period)", describe_pid(snapshot, holder.pid)),
+            title: format!(
+                "end {} (SIGTERM, then SIGKILL after a grace period)",
+                describe_pid(snapshot, holder.pid)
+            ),
             safety: Safety::Confirm,
             commands: terminate_commands(holder.pid),
             action: Some(FixAction::Terminate {
@@ -337,7 +412,10 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
     let how = if refused.len() == resolved.len() {
         "every client is refused".to_string()
     } else {
-        format!("clients that try {} first are refused", refused_text.join(", "))
+        format!(
+            "clients that try {} first are refused",
+            refused_text.join(", ")
+        )
     };
     let host = display_host(&service.host);
     let bind_to = if refused.iter().any(IpAddr::is_ipv6) && refused.iter().any(IpAddr::is_ipv4) {
@@ -353,12 +431,19 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
                 "port {port} listens on {} only, but {host} ({}) means {}: {how}",
                 listening.join(", "),
                 service.source,
-                resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ")
+                resolved
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
         .evidence("port", port)
         .evidence("host", service.host.clone())
-        .evidence("resolved", resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>())
+        .evidence(
+            "resolved",
+            resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>(),
+        )
         .evidence("listening_on", listening.clone())
         .evidence("refused", refused_text)
         .evidence("source", service.source.clone())
@@ -366,7 +451,11 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
             "make the listener and the URL agree on an address",
             vec![
                 format!("start the server bound to {bind_to} (e.g. `--host {bind_to}`)"),
-                format!("or write the URL in {} with the address it listens on: {}", service.source, url_host(&listening[0], port)),
+                format!(
+                    "or write the URL in {} with the address it listens on: {}",
+                    service.source,
+                    url_host(&listening[0], port)
+                ),
             ],
         )),
     )
@@ -395,11 +484,16 @@ fn close_wait_piles(snapshot: &Snapshot, port: u16, touching: &[&Socket]) -> Vec
         .into_iter()
         .filter(|(_, n)| *n >= CLOSE_WAIT_PILE)
         .map(|(pid, n)| {
-            let process: Value = snapshot.process(pid).map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p));
+            let process: Value = snapshot
+                .process(pid)
+                .map_or(json!({"pid": pid}), |p| process_evidence(snapshot, p));
             Finding::new(
                 "PORT005",
                 ID,
-                format!("{} holds {n} CLOSE_WAIT sockets on port {port}", describe_pid(snapshot, pid)),
+                format!(
+                    "{} holds {n} CLOSE_WAIT sockets on port {port}",
+                    describe_pid(snapshot, pid)
+                ),
             )
             .evidence("port", port)
             .evidence("close_wait", n)

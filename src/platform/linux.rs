@@ -20,7 +20,11 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
         match fs::read_to_string(path) {
             Ok(text) => {
                 any_table = true;
-                raw.extend(text.lines().skip(1).filter_map(|l| parse_line(l, v6, ports)));
+                raw.extend(
+                    text.lines()
+                        .skip(1)
+                        .filter_map(|l| parse_line(l, v6, ports)),
+                );
             }
             // tcp6 is absent when IPv6 is disabled: that is not an error.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -69,7 +73,7 @@ fn parse_line(line: &str, v6: bool, ports: &PortSet) -> Option<RawSocket> {
     // Ports first: most lines are dropped here, before any other parsing.
     let lport = u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()?;
     let rport = u16::from_str_radix(remote.rsplit_once(':')?.1, 16).ok()?;
-    if !ports.contains(lport) && !(rport != 0 && ports.contains(rport)) {
+    if !ports.touches(lport, rport) {
         return None;
     }
     let state = parse_state(f.next()?);
@@ -244,7 +248,10 @@ fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for tid in numeric_dirs(&format!("/proc/{pid}/task")) {
         if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/task/{tid}/children")) {
-            out.extend(text.split_ascii_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            out.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
         }
     }
     out

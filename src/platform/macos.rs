@@ -25,7 +25,7 @@ fn parse_lsof(text: &str, ports: &PortSet) -> Vec<Socket> {
     let mut pending: Option<(SocketAddr, SocketAddr)> = None;
     let mut push = |pending: &mut Option<(SocketAddr, SocketAddr)>, state: TcpState, pid: u32| {
         if let Some((local, remote)) = pending.take() {
-            if pid == me || !(ports.contains(local.port()) || ports.contains(remote.port())) {
+            if pid == me || !ports.touches(local.port(), remote.port()) {
                 return;
             }
             if let Some(s) = out

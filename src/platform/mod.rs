@@ -125,6 +125,12 @@ impl PortSet {
     pub fn contains(&self, port: u16) -> bool {
         self.0.contains(&port)
     }
+
+    /// A socket touches the set when either end's port is in it (remote port
+    /// 0 is a listener's "no peer", not a port).
+    pub fn touches(&self, local: u16, remote: u16) -> bool {
+        self.contains(local) || (remote != 0 && self.contains(remote))
+    }
 }
 
 /// Every TCP socket (v4 and v6, every state) touching one of `ports`, with

@@ -21,9 +21,7 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
             let ProtocolSocketInfo::Tcp(tcp) = info.protocol_socket_info else {
                 return None;
             };
-            if !ports.contains(tcp.local_port)
-                && !(tcp.remote_port != 0 && ports.contains(tcp.remote_port))
-            {
+            if !ports.touches(tcp.local_port, tcp.remote_port) {
                 return None;
             }
             let pids: Vec<u32> = info

@@ -72,8 +72,15 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(project: ProjectView, mut checks: Vec<CheckRun>, ports: Option<Vec<PortView>>) -> Report {
-        let mut findings: Vec<Finding> = checks.iter_mut().flat_map(|c| std::mem::take(&mut c.findings)).collect();
+    pub fn new(
+        project: ProjectView,
+        mut checks: Vec<CheckRun>,
+        ports: Option<Vec<PortView>>,
+    ) -> Report {
+        let mut findings: Vec<Finding> = checks
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.findings))
+            .collect();
         findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
         let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
         let summary = Summary {

@@ -32,13 +32,25 @@ impl Style {
         }
     }
     fn dim(&self, text: &str) -> String {
-        if self.color { text.dimmed().to_string() } else { text.to_string() }
+        if self.color {
+            text.dimmed().to_string()
+        } else {
+            text.to_string()
+        }
     }
     fn bold(&self, text: &str) -> String {
-        if self.color { text.bold().to_string() } else { text.to_string() }
+        if self.color {
+            text.bold().to_string()
+        } else {
+            text.to_string()
+        }
     }
     fn green(&self, text: &str) -> String {
-        if self.color { text.green().bold().to_string() } else { text.to_string() }
+        if self.color {
+            text.green().bold().to_string()
+        } else {
+            text.to_string()
+        }
     }
     pub fn symbol(&self, severity: Severity) -> &'static str {
         match (severity, self.unicode) {
@@ -51,16 +63,28 @@ impl Style {
         }
     }
     fn ok_symbol(&self) -> &'static str {
-        if self.unicode { "✔" } else { "ok" }
+        if self.unicode {
+            "✔"
+        } else {
+            "ok"
+        }
     }
     fn dot(&self) -> &'static str {
-        if self.unicode { "·" } else { "-" }
+        if self.unicode {
+            "·"
+        } else {
+            "-"
+        }
     }
     fn table(&self) -> Table {
         let mut t = Table::new();
-        t.load_style(if self.unicode { presets::UTF8_FULL } else { presets::ASCII_FULL })
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(self.width);
+        t.load_style(if self.unicode {
+            presets::UTF8_FULL
+        } else {
+            presets::ASCII_FULL
+        })
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(self.width);
         t
     }
 }
@@ -75,7 +99,11 @@ pub fn render(report: &Report, style: &Style) -> String {
         report.doctor_version,
         report.project.root,
         report.project.services.len(),
-        if report.project.services.len() == 1 { "" } else { "s" }
+        if report.project.services.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
     );
     if style.verbose {
         for s in &report.project.services {
@@ -85,13 +113,22 @@ pub fn render(report: &Report, style: &Style) -> String {
                 dot,
                 s.name,
                 s.port,
-                s.url.as_deref().map(|u| format!("{u} ")).unwrap_or_default(),
+                s.url
+                    .as_deref()
+                    .map(|u| format!("{u} "))
+                    .unwrap_or_default(),
                 style.dim(&format!("(from {})", s.source))
             );
         }
     }
     for u in &report.project.unreadable {
-        let _ = writeln!(out, "{} could not read {}: {}", style.paint(style.symbol(Severity::Warning), Severity::Warning), u.path, u.error);
+        let _ = writeln!(
+            out,
+            "{} could not read {}: {}",
+            style.paint(style.symbol(Severity::Warning), Severity::Warning),
+            u.path,
+            u.error
+        );
     }
     if let Some(ports) = &report.ports {
         out.push('\n');
@@ -100,9 +137,16 @@ pub fn render(report: &Report, style: &Style) -> String {
     out.push('\n');
     if !report.findings.is_empty() {
         let mut table = style.table();
-        table.set_header(vec![Cell::new("severity"), Cell::new("code"), Cell::new("finding")]);
+        table.set_header(vec![
+            Cell::new("severity"),
+            Cell::new("code"),
+            Cell::new("finding"),
+        ]);
         for f in &report.findings {
-            let sev = style.paint(&format!("{} {}", style.symbol(f.severity), f.severity.as_str()), f.severity);
+            let sev = style.paint(
+                &format!("{} {}", style.symbol(f.severity), f.severity.as_str()),
+                f.severity,
+            );
             let mut body = style.bold(&f.title);
             let _ = write!(body, "\n\n{}", f.explanation);
             let evidence = evidence_lines(&f.evidence);
@@ -117,7 +161,11 @@ pub fn render(report: &Report, style: &Style) -> String {
                 };
                 let _ = write!(body, "\n\n{} ({safety}): {}", style.bold("fix"), fix.title);
                 // Commands doctor would run get a prompt; manual steps are steps.
-                let prompt = if fix.safety == Safety::Manual { "-" } else { "$" };
+                let prompt = if fix.safety == Safety::Manual {
+                    "-"
+                } else {
+                    "$"
+                };
                 for c in &fix.commands {
                     let _ = write!(body, "\n{prompt} {c}");
                 }
@@ -127,7 +175,11 @@ pub fn render(report: &Report, style: &Style) -> String {
         let _ = writeln!(out, "{table}");
     }
     for c in report.incomplete_checks() {
-        let what = if c.outcome == Outcome::TimedOut { "timed out" } else { "could not run" };
+        let what = if c.outcome == Outcome::TimedOut {
+            "timed out"
+        } else {
+            "could not run"
+        };
         let _ = writeln!(
             out,
             "{} check {} {what}: {} (its part of the stack is unknown, not fine)",
@@ -145,8 +197,16 @@ pub fn render(report: &Report, style: &Style) -> String {
                 Outcome::TimedOut => "timed out",
                 Outcome::Crashed => "crashed",
             };
-            let reason = c.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            let _ = writeln!(out, "  check {:<10} {outcome:<9} {:>5} ms{reason}", c.id, c.duration_ms);
+            let reason = c
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  check {:<10} {outcome:<9} {:>5} ms{reason}",
+                c.id, c.duration_ms
+            );
         }
     }
     let s = &report.summary;
@@ -158,7 +218,11 @@ pub fn render(report: &Report, style: &Style) -> String {
         if s.warnings == 1 { "" } else { "s" },
         s.infos
     );
-    let ran = report.checks.iter().filter(|c| c.outcome != Outcome::Skipped).count();
+    let ran = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome != Outcome::Skipped)
+        .count();
     let line = match report.status {
         Status::Fail => style.paint(&format!("{} {counts}", style.symbol(Severity::Error)), Severity::Error),
         Status::Warn => style.paint(&format!("{} {counts}", style.symbol(Severity::Warning)), Severity::Warning),
@@ -168,7 +232,11 @@ pub fn render(report: &Report, style: &Style) -> String {
         ),
         Status::Ok => style.green(&format!("{} no problems found ({counts})", style.ok_symbol())),
     };
-    let _ = writeln!(out, "{line} {dot} {ran} check{} ran", if ran == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "{line} {dot} {ran} check{} ran",
+        if ran == 1 { "" } else { "s" }
+    );
     out
 }
 
@@ -177,7 +245,13 @@ fn sockets_table(ports: &[PortView], style: &Style) -> String {
     table.set_header(vec!["port", "state", "local", "remote", "owner"]);
     for p in ports {
         if p.sockets.is_empty() {
-            table.add_row(vec![p.port.to_string(), "-".into(), "no socket on this port".into(), String::new(), String::new()]);
+            table.add_row(vec![
+                p.port.to_string(),
+                "-".into(),
+                "no socket on this port".into(),
+                String::new(),
+                String::new(),
+            ]);
             continue;
         }
         for s in &p.sockets {
@@ -192,7 +266,8 @@ fn sockets_table(ports: &[PortView], style: &Style) -> String {
                     .processes
                     .iter()
                     .map(|p| {
-                        let mut text = format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
+                        let mut text =
+                            format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
                         if let Some(user) = p["user"].as_str() {
                             let _ = write!(text, " (user {user})");
                         }
@@ -201,7 +276,13 @@ fn sockets_table(ports: &[PortView], style: &Style) -> String {
                     .collect::<Vec<_>>()
                     .join("\n"),
             };
-            table.add_row(vec![p.port.to_string(), state, s.local.clone(), s.remote.clone(), owner]);
+            table.add_row(vec![
+                p.port.to_string(),
+                state,
+                s.local.clone(),
+                s.remote.clone(),
+                owner,
+            ]);
         }
     }
     format!("{table}\n")
@@ -209,15 +290,18 @@ fn sockets_table(ports: &[PortView], style: &Style) -> String {
 
 /// Evidence as `key: value` lines, objects flattened without JSON quoting.
 fn evidence_lines(evidence: &serde_json::Map<String, Value>) -> Vec<String> {
-    evidence.iter().map(|(k, v)| format!("{k}: {}", compact(v))).collect()
+    evidence
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", compact(v)))
+        .collect()
 }
 
 fn compact(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "none".into(),
         Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join("; "),
         Value::Object(map) if map.is_empty() => "none".into(),
-        Value::Array(items) if items.is_empty() => "none".into(),
         Value::Object(map) => map
             .iter()
             .map(|(k, v)| match v {

@@ -1,0 +1,240 @@
+//! Ports stories of SCENARIOS.md, with real sockets and real processes.
+
+mod common;
+
+use std::net::TcpStream;
+
+use common::*;
+
+/// S2: `.env` names a port where nothing listens.
+#[test]
+fn s2_connection_refused_names_port_and_env_line() {
+    let port = free_port();
+    let dir = project(&[(
+        "frontend/.env",
+        &format!("# api\nVITE_API_URL=http://localhost:{port}\n"),
+    )]);
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PORT001");
+    assert_eq!(f.len(), 1, "{report:#}");
+    let title = f[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!(":{port}")) && title.contains("frontend/.env:2"),
+        "{title}"
+    );
+    assert_eq!(f[0]["evidence"]["port"], port);
+    assert_eq!(f[0]["severity"], "error");
+    assert_eq!(report["status"], "fail");
+    assert_eq!(
+        report["project"]["services"][0]["source"],
+        "frontend/.env:2"
+    );
+}
+
+/// S3: an unrelated process holds the backend's port.
+#[test]
+fn s3_address_in_use_names_the_holder() {
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(
+        elsewhere.path(),
+        LISTEN_ONLY,
+        &["127.0.0.1", &port.to_string()],
+    );
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PORT002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("pid {pid}")));
+    let holder = &f[0]["evidence"]["holders"][0];
+    assert_eq!(holder["pid"], pid);
+    assert!(
+        holder["command"]
+            .as_str()
+            .unwrap()
+            .contains("import socket"),
+        "{holder}"
+    );
+    assert!(holder["user"].is_string());
+    let fix = &f[0]["fix"];
+    assert_eq!(fix["safety"], "confirm");
+    assert!(fix["commands"][0]
+        .as_str()
+        .unwrap()
+        .contains(&pid.to_string()));
+    assert!(findings(&report, "PORT001").is_empty());
+}
+
+/// The same holder started from inside the project is the project's service.
+#[test]
+fn a_listener_started_in_the_project_is_not_foreign() {
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    let mut procs = Procs::new();
+    procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
+    assert_eq!(report["status"], "ok");
+    assert_eq!(report["checks"][0]["outcome"], "ok");
+}
+
+/// S11: a server closed after serving connections leaves TIME_WAIT only.
+#[test]
+fn s11_only_time_wait_is_info_not_error() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let pid = procs.spawn(
+        std::process::Command::new(python())
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::null()),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    wait_listening(&addr);
+    for _ in 0..3 {
+        assert!(http_get(&addr, "/").starts_with("HTTP/1.0 200"));
+    }
+    procs.end(pid);
+    let (code, report) = doctor_json(dir.path(), &["port", &port.to_string()]);
+    assert_eq!(code, 0, "{report:#}");
+    let f = findings(&report, "PORT004");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["severity"], "info");
+    assert!(f[0]["evidence"]["states"]["TIME_WAIT"].as_u64().unwrap() >= 1);
+    assert_eq!(report["summary"]["errors"], 0);
+    let sockets = report["ports"][0]["sockets"].as_array().unwrap();
+    assert!(
+        sockets
+            .iter()
+            .all(|s| s["owner"] == "none" && s["state"] == "TIME_WAIT"),
+        "{sockets:?}"
+    );
+}
+
+/// S12: bound to ::1 only while the URL says 127.0.0.1, and the reverse.
+#[test]
+fn s12_ipv4_ipv6_split_both_ways() {
+    assert!(ipv6_loopback_works(), "this test needs ::1 on loopback");
+    let mut procs = Procs::new();
+    for (bind, url_host) in [("::1", "127.0.0.1"), ("127.0.0.1", "[::1]")] {
+        let port = free_port();
+        let dir = project(&[(".env", &format!("VITE_API_URL=http://{url_host}:{port}\n"))]);
+        procs.python(dir.path(), LISTEN_ONLY, &[bind, &port.to_string()]);
+        let (_, report) = doctor_json(dir.path(), &[]);
+        let f = findings(&report, "PORT003");
+        assert_eq!(f.len(), 1, "{report:#}");
+        let ev = &f[0]["evidence"];
+        assert_eq!(ev["listening_on"][0], bind);
+        assert_eq!(ev["refused"][0], url_host.trim_matches(['[', ']']));
+        let title = f[0]["title"].as_str().unwrap();
+        assert!(
+            title.contains(bind) && title.contains("every client is refused"),
+            "{title}"
+        );
+    }
+}
+
+/// PORT005: a server that never closes the connections its clients closed.
+#[test]
+fn close_wait_pile_names_the_leaking_process() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+print("ready", flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+"#;
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(dir.path(), script, &[&port.to_string()]);
+    for _ in 0..6 {
+        drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    // Readiness: the server has accepted all six once a seventh gets through
+    // the queue; poll doctor itself until the sockets show up.
+    let mut report = serde_json::Value::Null;
+    for _ in 0..50 {
+        report = doctor_json(dir.path(), &["port", &port.to_string()]).1;
+        if !findings(&report, "PORT005").is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let f = findings(&report, "PORT005");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["evidence"]["process"]["pid"], pid);
+    assert!(f[0]["evidence"]["close_wait"].as_u64().unwrap() >= 5);
+}
+
+/// PORT007: two unrelated processes listen on one port (SO_REUSEPORT).
+#[test]
+fn two_unrelated_listeners_on_one_port() {
+    let port = free_port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let (a, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port, "reuseport"]);
+    let (b, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port, "reuseport"]);
+    let (_, report) = doctor_json(dir.path(), &["port", &port]);
+    let f = findings(&report, "PORT007");
+    assert_eq!(f.len(), 1, "{report:#}");
+    let pids: Vec<u64> = f[0]["evidence"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(
+        pids.contains(&(a as u64)) && pids.contains(&(b as u64)),
+        "{pids:?}"
+    );
+}
+
+/// `doctor port` shows every socket with its owner, and a listener's accept queue.
+#[test]
+fn port_command_lists_sockets_with_owners_and_queue() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    let clients: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let (code, report) = doctor_json(dir.path(), &["port", &port.to_string()]);
+    assert_eq!(code, 0);
+    let sockets = report["ports"][0]["sockets"].as_array().unwrap();
+    let listen = sockets
+        .iter()
+        .find(|s| s["state"] == "LISTEN")
+        .expect("a LISTEN socket");
+    assert_eq!(listen["processes"][0]["pid"], pid);
+    assert_eq!(listen["accept_queue"], 3);
+    // The test's own client sockets are listed too, owned by this test process.
+    let mine = sockets
+        .iter()
+        .filter(|s| s["state"] == "ESTABLISHED" && s["processes"][0]["pid"] == std::process::id())
+        .count();
+    assert_eq!(mine, 3, "{sockets:#?}");
+    drop(clients);
+    let table = doctor_in(dir.path(), &["port", &port.to_string()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("LISTEN (queue 3)") && text.contains(&format!("pid {pid}")),
+        "{text}"
+    );
+}
