@@ -310,3 +310,19 @@ fn bad_env_files_are_findings_or_notes_never_panics() {
     assert!(!String::from_utf8_lossy(&table.stderr).contains("panicked"));
     assert!(String::from_utf8_lossy(&table.stdout).contains("could not read .env.development"));
 }
+
+/// The README's codes table is the registry's, row for row.
+#[test]
+fn readme_codes_table_matches_the_registry() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for c in doctor::codes::CODES {
+        let row = format!(
+            "| {} | {} | {} | {} |",
+            c.code,
+            c.severity.as_str(),
+            c.check,
+            c.title()
+        );
+        assert!(readme.contains(&row), "README lacks: {row}");
+    }
+}

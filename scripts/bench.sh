@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmark: doctor against ss and lsof on a loaded loopback.
+# Load: ~8k ESTABLISHED + ~2k TIME_WAIT sockets and ~300 idle processes, all
+# started here and ended by pid on exit. Needs hyperfine (apt-get install hyperfine).
+# Usage: scripts/bench.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (apt-get install hyperfine)" >&2; exit 2; }
+cargo build --release --quiet
+doctor=$PWD/target/release/doctor
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  exec 3>&- 2>/dev/null || true
+}
+trap cleanup EXIT
+
+for _ in $(seq 300); do sleep 900 & pids+=($!); done
+
+# The load generator keeps its sockets until its stdin (fd 3 here) closes.
+coproc LOAD { python3 scripts/load.py 4000 2000; }
+pids+=("$LOAD_PID")
+read -r load_port tw_port <&"${LOAD[0]}"
+
+# A dev server the focused report looks at, on a port the OS hands out.
+dev_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server "$dev_port" --bind 127.0.0.1 >/dev/null 2>&1 & pids+=($!)
+until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$dev_port),0.2)" 2>/dev/null; do sleep 0.05; done
+
+demo=$(mktemp -d)
+printf 'VITE_API_URL=http://localhost:%s\nDATABASE_URL=postgresql://u:p@localhost:5432/db\n' "$dev_port" > "$demo/.env"
+
+echo "sockets: $(ss -tanH | wc -l) TCP ($(ss -tanH state established | wc -l) established, $(ss -tanH state time-wait | wc -l) time-wait); processes: $(ls -d /proc/[0-9]* | wc -l)"
+echo "doctor $("$doctor" --version | cut -d' ' -f2), $(nproc) cores"
+
+hyperfine -N -i --warmup 3 --runs "$runs" --export-markdown /tmp/doctor-bench.md \
+  -n 'ss -tanp' 'ss -tanp' \
+  -n 'lsof -nP -iTCP' 'lsof -nP -iTCP' \
+  -n "doctor port (dev server)" "$doctor port $dev_port" \
+  -n "doctor port (loaded port, 8k sockets)" "$doctor port $load_port" \
+  -n 'doctor (full run)' "$doctor --dir $demo"
+cat /tmp/doctor-bench.md
+
+rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
+echo
+echo "peak RSS (KiB): ss -tanp $(rss ss -tanp) · doctor port $(rss "$doctor" port "$dev_port") · doctor port loaded $(rss "$doctor" port "$load_port") · doctor full $(rss "$doctor" --dir "$demo")"
+rm -rf "$demo"
