@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::config::{parse_duration, ColorChoice, Command, Config, Format};
 
@@ -52,14 +52,20 @@ struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
     /// After the report, offer each available fix
-    #[arg(long)]
+    #[arg(long, global = true)]
     fix: bool,
     /// With --fix: apply safe and confirm fixes without asking
-    #[arg(long, requires = "fix")]
+    #[arg(long, global = true)]
     yes: bool,
     /// With --fix: print the plan, change nothing
-    #[arg(long, requires = "fix")]
+    #[arg(long, global = true)]
     dry_run: bool,
+    /// With --fix: how long a process gets after SIGTERM before SIGKILL
+    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    grace: Duration,
+    /// With --fix: also end other users' processes
+    #[arg(long, global = true)]
+    force: bool,
     /// Poll until every service is healthy or DURATION passes
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wait: Option<Duration>,
@@ -93,7 +99,7 @@ enum ColorArg {
 
 /// Parse the process's arguments; on a usage error clap prints it and exits 2.
 pub fn parse() -> Config {
-    into_config(Cli::parse())
+    into_config(Cli::parse()).unwrap_or_else(|e| e.exit())
 }
 
 /// For tests and embedding: parse these arguments (the first is the program name).
@@ -102,11 +108,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Cli::try_parse_from(args).map(into_config)
+    Cli::try_parse_from(args).and_then(into_config)
 }
 
-fn into_config(cli: Cli) -> Config {
-    Config {
+fn into_config(cli: Cli) -> Result<Config, clap::Error> {
+    if !cli.fix && (cli.yes || cli.dry_run || cli.force) {
+        return Err(Cli::command().error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--yes, --dry-run and --force go with --fix",
+        ));
+    }
+    Ok(Config {
         command: match cli.command {
             None => Command::Report,
             Some(Sub::Port { ports }) => Command::Port(ports),
@@ -136,7 +148,9 @@ fn into_config(cli: Cli) -> Config {
         yes: cli.yes,
         dry_run: cli.dry_run,
         wait: cli.wait,
-    }
+        grace: cli.grace,
+        force: cli.force,
+    })
 }
 
 #[cfg(test)]

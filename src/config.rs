@@ -47,6 +47,10 @@ pub struct Config {
     pub yes: bool,
     pub dry_run: bool,
     pub wait: Option<Duration>,
+    /// How long a process gets after SIGTERM before SIGKILL.
+    pub grace: Duration,
+    /// End other users' processes too.
+    pub force: bool,
 }
 
 impl Default for Config {
@@ -68,6 +72,8 @@ impl Default for Config {
             yes: false,
             dry_run: false,
             wait: None,
+            grace: Duration::from_secs(3),
+            force: false,
         }
     }
 }

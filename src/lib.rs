@@ -10,9 +10,11 @@ pub mod codes;
 pub mod config;
 pub mod engine;
 pub mod finding;
+pub mod fix;
 pub mod platform;
 pub mod project;
 pub mod redact;
+mod repair;
 pub mod report;
 pub mod timefmt;
 
@@ -147,7 +149,34 @@ fn diagnose(config: Config) -> Exit {
         }
     }
 
-    let mut project = project::discover(&root, &config.urls, &config.ports);
+    let report = assess(&config, &root, None);
+    if !config.fix {
+        print_report(&report, &config);
+        return exit_for(&report, &config);
+    }
+    // With --json, stdout carries only the final report; the plan goes to stderr.
+    if config.format == Format::Table {
+        print_report(&report, &config);
+    }
+    let applied = repair::run(&report, &config, &root);
+    let report = if applied {
+        assess(&config, &root, None)
+    } else {
+        report
+    };
+    if applied && config.format == Format::Table {
+        emit("\nAfter the fixes:\n");
+    }
+    if applied || config.format == Format::Json {
+        print_report(&report, &config);
+    }
+    exit_for(&report, &config)
+}
+
+/// Discover the project, run the selected checks (or only `check_ids`), and
+/// build the redacted report.
+pub(crate) fn assess(config: &Config, root: &Path, check_ids: Option<&[&str]>) -> Report {
+    let mut project = project::discover(root, &config.urls, &config.ports);
     let focus = match &config.command {
         Command::Port(ports) => {
             project.services.retain(|s| ports.contains(&s.port));
@@ -156,9 +185,12 @@ fn diagnose(config: Config) -> Exit {
         }
         _ => false,
     };
-    let (selected, mut skipped): (Vec<Arc<dyn Check>>, Vec<CheckRun>) =
-        select_checks(all, &config, focus);
-    let ctx = Arc::new(Context::new(config, project));
+    let mut all = checks::all();
+    if let Some(ids) = check_ids {
+        all.retain(|c| ids.contains(&c.id()));
+    }
+    let (selected, mut skipped) = select_checks(all, config, focus);
+    let ctx = Arc::new(Context::new(config.clone(), project));
     // A check's own probes are bounded by --timeout; the check as a whole gets
     // a little more, so a hung server costs one timeout, not the whole run.
     let bound = ctx.config.timeout + Duration::from_millis(1500);
@@ -171,9 +203,7 @@ fn diagnose(config: Config) -> Exit {
         services: ctx.project.services.clone(),
         unreadable: ctx.project.unreadable.clone(),
     };
-    let report = Report::new(view, runs, ports).redacted();
-    print_report(&report, &ctx.config);
-    exit_for(&report, &ctx.config)
+    Report::new(view, runs, ports).redacted()
 }
 
 fn validate_dir(dir: &Path) -> Result<std::path::PathBuf, String> {

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::engine::{Check, Snapshot};
+use crate::finding::{Fix, FixAction, Safety};
 use crate::platform::ProcessInfo;
 use crate::redact;
 use crate::timefmt;
 
 pub mod ports;
+pub mod processes;
 
 pub fn all() -> Vec<Arc<dyn Check>> {
-    vec![Arc::new(ports::Ports)]
+    vec![Arc::new(ports::Ports), Arc::new(processes::Processes)]
 }
 
 /// A process as evidence: what a user needs to recognise it and verify by hand.
@@ -65,5 +67,23 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
             format!("kill -TERM {pid}"),
             format!("sleep 3; kill -0 {pid} 2>/dev/null && kill -KILL {pid}"),
         ]
+    }
+}
+
+/// The fix that ends a process (and its children) after re-checking that the
+/// pid still names the same process.
+pub fn terminate_fix(snapshot: &Snapshot, p: &ProcessInfo) -> Fix {
+    Fix {
+        title: format!(
+            "end {} and its children (SIGTERM, then SIGKILL after the grace period)",
+            describe_pid(snapshot, p.pid)
+        ),
+        safety: Safety::Confirm,
+        commands: terminate_commands(p.pid),
+        action: Some(FixAction::Terminate {
+            pid: p.pid,
+            start_time: p.start_time,
+            cmdline: p.command(),
+        }),
     }
 }

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::{describe_pid, process_evidence, terminate_commands};
+use super::{describe_pid, process_evidence, terminate_fix};
 use crate::engine::{Check, Context, Snapshot};
-use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::finding::{Finding, Fix};
 use crate::platform::{Owners, ProcessInfo, Socket, TcpState};
 use crate::project::{canonical_ip, Project, Service, LOOPBACK_V4, LOOPBACK_V6};
 
@@ -341,19 +341,7 @@ fn held_by_other(
     )
     .evidence("states", json!(states));
     if foreign.len() == 1 {
-        f = f.with_fix(Fix {
-            title: format!(
-                "end {} (SIGTERM, then SIGKILL after a grace period)",
-                describe_pid(snapshot, holder.pid)
-            ),
-            safety: Safety::Confirm,
-            commands: terminate_commands(holder.pid),
-            action: Some(FixAction::Terminate {
-                pid: holder.pid,
-                start_time: holder.start_time,
-                cmdline: holder.command(),
-            }),
-        });
+        f = f.with_fix(terminate_fix(snapshot, holder));
     }
     f
 }

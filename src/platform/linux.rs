@@ -13,18 +13,15 @@ struct RawSocket {
     inode: u64,
 }
 
-pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
+/// Socket lines of both tables that `keep(local_port, remote_port, state)` wants.
+fn read_tables(keep: &dyn Fn(u16, u16, &str) -> bool) -> io::Result<Vec<RawSocket>> {
     let mut raw = Vec::new();
     let mut any_table = false;
     for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         match fs::read_to_string(path) {
             Ok(text) => {
                 any_table = true;
-                raw.extend(
-                    text.lines()
-                        .skip(1)
-                        .filter_map(|l| parse_line(l, v6, ports)),
-                );
+                raw.extend(text.lines().skip(1).filter_map(|l| parse_line(l, v6, keep)));
             }
             // tcp6 is absent when IPv6 is disabled: that is not an error.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -37,6 +34,22 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
             "/proc/net/tcp is not readable (is /proc mounted?)",
         ));
     }
+    Ok(raw)
+}
+
+/// `Owners` of a table line from the inode → pids map.
+fn owners_of(inode: u64, owners: &HashMap<u64, Vec<u32>>) -> Owners {
+    if inode == 0 {
+        return Owners::NoProcess;
+    }
+    match owners.get(&inode) {
+        Some(pids) => Owners::Pids(pids.clone()),
+        None => Owners::Hidden,
+    }
+}
+
+pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
+    let raw = read_tables(&|local, remote, _| ports.touches(local, remote))?;
     let targets: HashSet<u64> = raw.iter().map(|r| r.inode).filter(|&i| i != 0).collect();
     let listening: HashSet<u64> = raw
         .iter()
@@ -49,14 +62,7 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
         .into_iter()
         .filter_map(|r| {
             let mut s = r.socket;
-            s.owners = if r.inode == 0 {
-                Owners::NoProcess
-            } else {
-                match owners.get(&r.inode) {
-                    Some(pids) => Owners::Pids(pids.clone()),
-                    None => Owners::Hidden,
-                }
-            };
+            s.owners = owners_of(r.inode, &owners);
             // doctor's own probes are not part of the user's stack.
             (s.pids() != [me]).then_some(s)
         })
@@ -65,7 +71,7 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
 
 /// One line of /proc/net/tcp:
 /// `sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode ...`
-fn parse_line(line: &str, v6: bool, ports: &PortSet) -> Option<RawSocket> {
+fn parse_line(line: &str, v6: bool, keep: &dyn Fn(u16, u16, &str) -> bool) -> Option<RawSocket> {
     let mut f = line.split_ascii_whitespace();
     let _sl = f.next()?;
     let local = f.next()?;
@@ -73,10 +79,11 @@ fn parse_line(line: &str, v6: bool, ports: &PortSet) -> Option<RawSocket> {
     // Ports first: most lines are dropped here, before any other parsing.
     let lport = u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()?;
     let rport = u16::from_str_radix(remote.rsplit_once(':')?.1, 16).ok()?;
-    if !ports.touches(lport, rport) {
+    let state_hex = f.next()?;
+    if !keep(lport, rport, state_hex) {
         return None;
     }
-    let state = parse_state(f.next()?);
+    let state = parse_state(state_hex);
     let (_tx, rx) = f.next()?.split_once(':')?;
     let _tr = f.next()?;
     let _retr = f.next()?;
@@ -266,7 +273,7 @@ fn parent_of(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(1)?.parse().ok()
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
+pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for tid in numeric_dirs(&format!("/proc/{pid}/task")) {
         if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/task/{tid}/children")) {
@@ -279,11 +286,37 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
+pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
+    const LISTEN: &str = "0A";
+    let raw = read_tables(&|_, _, state| state == LISTEN)?;
+    let targets: HashSet<u64> = raw.iter().map(|r| r.inode).collect();
+    let mut owners: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut found = Vec::new();
+    for &pid in pids {
+        found.clear();
+        socket_inodes_in(&format!("/proc/{pid}/fd"), &targets, &mut found);
+        for &inode in &found {
+            owners.entry(inode).or_default().push(pid);
+        }
+    }
+    Ok(raw
+        .into_iter()
+        .filter(|r| owners.contains_key(&r.inode))
+        .map(|r| {
+            let mut s = r.socket;
+            s.owners = owners_of(r.inode, &owners);
+            s
+        })
+        .collect())
+}
+
 pub fn process_extras(pid: u32) -> ProcessExtras {
     ProcessExtras {
         exe_deleted: fs::read_link(format!("/proc/{pid}/exe"))
             .ok()
             .map(|p| p.to_string_lossy().ends_with(" (deleted)")),
+        // stat: state ppid pgrp session ...
+        session: stat_fields(pid).and_then(|f| f.get(3)?.parse().ok()),
     }
 }
 
@@ -291,14 +324,14 @@ pub fn process_extras(pid: u32) -> ProcessExtras {
 mod tests {
     use super::*;
 
-    fn all_ports() -> PortSet {
-        PortSet((1..=u16::MAX).collect())
+    fn all_ports(_: u16, _: u16, _: &str) -> bool {
+        true
     }
 
     #[test]
     fn parses_a_recorded_v4_listen_line() {
         let line = "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0";
-        let r = parse_line(line, false, &all_ports()).unwrap();
+        let r = parse_line(line, false, &all_ports).unwrap();
         assert_eq!(r.socket.local, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(r.socket.state, TcpState::Listen);
         assert_eq!(r.socket.accept_queue, Some(3));
@@ -309,7 +342,7 @@ mod tests {
     #[test]
     fn parses_a_recorded_v6_time_wait_line() {
         let line = "   1: 00000000000000000000000001000000:1F40 00000000000000000000000001000000:A2B4 06 00000000:00000000 03:00000CE6 00000000     0        0 0 3 0000000000000000";
-        let r = parse_line(line, true, &all_ports()).unwrap();
+        let r = parse_line(line, true, &all_ports).unwrap();
         assert_eq!(r.socket.local, "[::1]:8000".parse().unwrap());
         assert_eq!(r.socket.remote.port(), 0xA2B4);
         assert_eq!(r.socket.state, TcpState::TimeWait);
@@ -320,10 +353,11 @@ mod tests {
     #[test]
     fn v4_mapped_v6_and_filtering() {
         let line = "   2: 0000000000000000FFFF00000100007F:1F40 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1";
-        let r = parse_line(line, true, &all_ports()).unwrap();
+        let r = parse_line(line, true, &all_ports).unwrap();
         assert_eq!(r.socket.local.ip().to_string(), "::ffff:127.0.0.1");
-        assert!(parse_line(line, true, &PortSet([9999].into())).is_none());
-        assert!(parse_line("garbage", false, &all_ports()).is_none());
-        assert!(parse_line("0: zz:zz", false, &all_ports()).is_none());
+        let only_9999 = PortSet([9999].into());
+        assert!(parse_line(line, true, &|l, r, _| only_9999.touches(l, r)).is_none());
+        assert!(parse_line("garbage", false, &all_ports).is_none());
+        assert!(parse_line("0: zz:zz", false, &all_ports).is_none());
     }
 }

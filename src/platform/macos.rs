@@ -104,6 +104,38 @@ fn map_state(st: &str) -> TcpState {
     }
 }
 
-pub fn process_extras(_pid: u32) -> ProcessExtras {
-    ProcessExtras::default()
+pub fn process_extras(pid: u32) -> ProcessExtras {
+    // SAFETY: getsid(2) takes an integer and touches no memory of ours.
+    let sid = unsafe { libc::getsid(pid as libc::pid_t) };
+    ProcessExtras {
+        exe_deleted: None,
+        session: u32::try_from(sid).ok(),
+    }
+}
+
+pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let output = Command::new("lsof")
+        .args([
+            "-nP",
+            "-w",
+            "-a",
+            "-iTCP",
+            "-sTCP:LISTEN",
+            "-F",
+            "pTn",
+            "-p",
+        ])
+        .arg(list.join(","))
+        .output()?;
+    let all = PortSet((1..=u16::MAX).collect());
+    Ok(parse_lsof(&String::from_utf8_lossy(&output.stdout), &all))
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    super::all_processes()
+        .values()
+        .filter(|p| p.parent == Some(pid))
+        .map(|p| p.pid)
+        .collect()
 }

@@ -35,7 +35,9 @@ mod unsupported;
 use unsupported as os;
 
 mod process;
-pub use process::{process_info, processes, ProcState, ProcessInfo};
+pub use process::{all_processes, process_info, processes, ProcState, ProcessInfo};
+mod signal;
+pub use signal::{send_signal, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TcpState {
@@ -148,6 +150,23 @@ pub fn sockets(ports: &PortSet) -> std::io::Result<Vec<Socket>> {
 pub struct ProcessExtras {
     /// The executable was deleted or replaced after the process started.
     pub exe_deleted: Option<bool>,
+    /// The session id (Unix): a child shares its parent's session or leads
+    /// its own, so any other session means it was reparented.
+    pub session: Option<u32>,
+}
+
+/// LISTEN sockets (any port) held by these pids: the other ports of a
+/// process doctor already knows about.
+pub fn listeners_of(pids: &[u32]) -> std::io::Result<Vec<Socket>> {
+    if pids.is_empty() {
+        return Ok(Vec::new());
+    }
+    os::listeners_of(pids)
+}
+
+/// Direct children of a process.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    os::children_of(pid)
 }
 
 pub fn process_extras(pid: u32) -> ProcessExtras {
@@ -166,6 +185,19 @@ pub fn self_and_ancestors() -> BTreeSet<u32> {
         }
     }
     out
+}
+
+/// The effective user id of doctor itself (Unix); `None` where users are not numbers.
+pub fn current_uid() -> Option<String> {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid(2) cannot fail and touches no memory.
+        Some(unsafe { libc::geteuid() }.to_string())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// A home folder to shorten paths with (`~/…`).

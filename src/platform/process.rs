@@ -57,6 +57,35 @@ impl ProcessInfo {
     }
 }
 
+fn convert(pid: u32, p: &sysinfo::Process, users: Option<&sysinfo::Users>) -> ProcessInfo {
+    let uid = p.user_id();
+    ProcessInfo {
+        pid,
+        name: p.name().to_string_lossy().into_owned(),
+        cmdline: p
+            .cmd()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        exe: p.exe().map(PathBuf::from),
+        cwd: p.cwd().map(PathBuf::from),
+        uid: uid.map(|u| u.to_string()),
+        user: uid
+            .zip(users)
+            .and_then(|(uid, users)| users.get_user_by_id(uid))
+            .map(|u| u.name().to_string()),
+        start_time: p.start_time(),
+        parent: p.parent().map(|p| p.as_u32()),
+        state: match p.status() {
+            ProcessStatus::Run => ProcState::Running,
+            ProcessStatus::Sleep | ProcessStatus::Idle => ProcState::Sleeping,
+            ProcessStatus::Stop | ProcessStatus::Tracing => ProcState::Stopped,
+            ProcessStatus::Zombie | ProcessStatus::Dead => ProcState::Zombie,
+            _ => ProcState::Other,
+        },
+    }
+}
+
 fn refresh_kind() -> ProcessRefreshKind {
     ProcessRefreshKind::nothing()
         .with_cmd(UpdateKind::Always)
@@ -87,36 +116,24 @@ pub fn processes(pids: &[u32]) -> HashMap<u32, ProcessInfo> {
         .processes()
         .iter()
         .filter(|(pid, _)| wanted.binary_search(pid).is_ok())
-        .map(|(pid, p)| {
-            let uid = p.user_id();
-            let user = match (uid, &users) {
-                (Some(uid), Some(users)) => users.get_user_by_id(uid).map(|u| u.name().to_string()),
-                _ => None,
-            };
-            let info = ProcessInfo {
-                pid: pid.as_u32(),
-                name: p.name().to_string_lossy().into_owned(),
-                cmdline: p
-                    .cmd()
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect(),
-                exe: p.exe().map(PathBuf::from),
-                cwd: p.cwd().map(PathBuf::from),
-                uid: uid.map(|u| u.to_string()),
-                user,
-                start_time: p.start_time(),
-                parent: p.parent().map(|p| p.as_u32()),
-                state: match p.status() {
-                    ProcessStatus::Run => ProcState::Running,
-                    ProcessStatus::Sleep | ProcessStatus::Idle => ProcState::Sleeping,
-                    ProcessStatus::Stop | ProcessStatus::Tracing => ProcState::Stopped,
-                    ProcessStatus::Zombie | ProcessStatus::Dead => ProcState::Zombie,
-                    _ => ProcState::Other,
-                },
-            };
-            (info.pid, info)
-        })
+        .map(|(pid, p)| (pid.as_u32(), convert(pid.as_u32(), p, users.as_ref())))
+        .collect()
+}
+
+/// Every process with its command line and folder (no user, no exe): for
+/// checks that look for copies of a process across the machine.
+pub fn all_processes() -> HashMap<u32, ProcessInfo> {
+    let Ok(mut system) = System::new() else {
+        return HashMap::new();
+    };
+    let kind = ProcessRefreshKind::nothing()
+        .with_cmd(UpdateKind::Always)
+        .with_cwd(UpdateKind::Always);
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+    system
+        .processes()
+        .iter()
+        .map(|(pid, p)| (pid.as_u32(), convert(pid.as_u32(), p, None)))
         .collect()
 }
 

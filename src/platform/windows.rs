@@ -73,3 +73,19 @@ fn map_state(state: netstat2::TcpState) -> TcpState {
 pub fn process_extras(_pid: u32) -> ProcessExtras {
     ProcessExtras::default()
 }
+
+pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
+    let all = PortSet((1..=u16::MAX).collect());
+    Ok(sockets(&all)?
+        .into_iter()
+        .filter(|s| s.state == TcpState::Listen && s.pids().iter().any(|p| pids.contains(p)))
+        .collect())
+}
+
+pub fn children_of(pid: u32) -> Vec<u32> {
+    super::all_processes()
+        .values()
+        .filter(|p| p.parent == Some(pid))
+        .map(|p| p.pid)
+        .collect()
+}

@@ -210,3 +210,122 @@ print("ready", flush=True)
 while True:
     time.sleep(3600)
 "#;
+
+/// The test virtual environment with FastAPI and uvicorn, created on first
+/// use (once for all test binaries: a folder lock) from tests/requirements.txt.
+pub fn venv() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venv");
+    let ready = dir.join(".doctor-ready");
+    let lock = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venv.lock");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !ready.exists() {
+        if std::fs::create_dir(&lock).is_ok() {
+            let made = (|| {
+                let _ = std::fs::remove_dir_all(&dir);
+                let ok = Command::new(python())
+                    .args(["-m", "venv"])
+                    .arg(&dir)
+                    .status()
+                    .ok()?
+                    .success()
+                    && Command::new(dir.join("bin/pip"))
+                        .args(["install", "-q", "--disable-pip-version-check", "-r"])
+                        .arg(root().join("tests/requirements.txt"))
+                        .status()
+                        .ok()?
+                        .success();
+                ok.then(|| std::fs::write(&ready, "ok").ok())?
+            })();
+            let _ = std::fs::remove_dir(&lock);
+            assert!(
+                made.is_some(),
+                "could not create the test venv in {}",
+                dir.display()
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited 300 s for another test to create the venv"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    dir
+}
+
+/// Children of a pid (Linux), for tests that need a supervisor's worker.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a pid this test started.
+    assert_eq!(
+        unsafe { libc::kill(pid as i32, sig) },
+        0,
+        "signal {sig} to {pid}"
+    );
+}
+
+pub fn is_alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; its state letter says Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next());
+            state != Some(Some('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Poll (a readiness probe, not a fixed sleep) until `f` holds or 10 s pass.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A launcher that starts LISTEN_ONLY as its child, prints the child's pid
+/// once it listens, then waits: killing it orphans the server (S6).
+pub const LAUNCHER: &str = r#"
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-u", "-c", sys.argv[1], "127.0.0.1", sys.argv[2]], stdout=subprocess.PIPE)
+child.stdout.readline()
+print(child.pid, flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+/// Start LISTEN_ONLY through LAUNCHER, kill the launcher: returns the orphan's pid.
+pub fn orphaned_server(procs: &mut Procs, cwd: &Path, port: u16) -> u32 {
+    let (launcher, line) = procs.python(cwd, LAUNCHER, &[LISTEN_ONLY, &port.to_string()]);
+    let server: u32 = line.parse().expect("launcher prints the server pid");
+    procs.adopt(server);
+    procs.end(launcher);
+    eventually("the server is reparented", || {
+        std::fs::read_to_string(format!("/proc/{server}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.split_whitespace().nth(1).map(String::from))
+            })
+            .flatten()
+            .is_some_and(|ppid| ppid != launcher.to_string())
+    });
+    server
+}

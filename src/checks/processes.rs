@@ -1,0 +1,604 @@
+//! PROC001–PROC007: the servers that are *there* but wrong: stopped, not
+//! accepting, orphaned, running old code, running twice, named by stale PID
+//! files, or a reloader whose worker is gone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::json;
+
+use super::{describe_pid, process_evidence, terminate_fix};
+use crate::engine::{Check, Context, Snapshot};
+use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::platform::{self, PortSet, ProcState, ProcessInfo, TcpState};
+use crate::project::{Project, SKIP_DIRS};
+use crate::timefmt;
+
+pub struct Processes;
+
+const ID: &str = "processes";
+/// How long to watch a non-empty accept queue before calling it stuck.
+const QUEUE_RESAMPLE: Duration = Duration::from_millis(250);
+/// Bounds of the walk for the newest source file (PROC004).
+const MAX_FILES: usize = 20_000;
+const MAX_DEPTH: usize = 8;
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "vue", "svelte", "go", "rb", "php", "java", "kt",
+    "rs", "html", "css", "scss", "toml", "yaml", "yml", "json",
+];
+/// Where start/stop scripts keep PID files (relative to the project root).
+const PID_DIRS: &[&str] = &["", ".pids", "run", "tmp/pids", "pids"];
+
+impl Check for Processes {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "listeners that are stopped, stuck, orphaned, stale or duplicated; stale PID files; reloaders without a worker"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &[
+            "PROC001", "PROC002", "PROC003", "PROC004", "PROC005", "PROC006", "PROC007",
+        ]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+        let snapshot = ctx.snapshot()?;
+        let mut out = Vec::new();
+        let mut copies_seen = BTreeSet::new();
+        for port in ctx.project.ports() {
+            let holders: BTreeSet<u32> = snapshot
+                .on_port(port)
+                .filter(|s| s.state == TcpState::Listen)
+                .flat_map(|s| s.pids().iter().copied())
+                .collect();
+            if holders.is_empty() {
+                continue;
+            }
+            let procs: Vec<&ProcessInfo> = holders
+                .iter()
+                .filter_map(|p| snapshot.process(*p))
+                .collect();
+            for p in &procs {
+                if p.state == ProcState::Stopped {
+                    out.push(stopped(snapshot, p, port));
+                }
+                if p.state == ProcState::Zombie {
+                    out.push(defunct_holder(snapshot, p, port));
+                }
+            }
+            if !procs
+                .iter()
+                .any(|p| matches!(p.state, ProcState::Stopped | ProcState::Zombie))
+            {
+                out.extend(stuck_queue(snapshot, port));
+            }
+            // The root of the holders' tree: a reloader or the server itself.
+            let roots: Vec<&ProcessInfo> = procs
+                .iter()
+                .copied()
+                .filter(|p| p.parent.is_none_or(|pp| !holders.contains(&pp)))
+                .collect();
+            for root in &roots {
+                out.extend(orphan(snapshot, root, port));
+                out.extend(reloader_without_worker(snapshot, root, &holders, port));
+                out.extend(stale_code(&ctx.project, snapshot, root, &procs, port));
+                out.extend(copies(&ctx.project, snapshot, root, port, &mut copies_seen));
+            }
+        }
+        out.extend(pid_files(&ctx.project));
+        Ok(out)
+    }
+}
+
+fn stopped(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Finding {
+    let commands = if cfg!(windows) {
+        vec![]
+    } else {
+        vec![format!("kill -CONT {}", p.pid)]
+    };
+    Finding::new(
+        "PROC001",
+        ID,
+        format!(
+            "{} holding port {port} is stopped (state T): connections are accepted and never answered",
+            describe_pid(snapshot, p.pid)
+        ),
+    )
+    .evidence("port", port)
+    .evidence("process", process_evidence(snapshot, p))
+    .with_fix(Fix {
+        title: format!("let pid {} run again (SIGCONT); or end it and start it anew", p.pid),
+        safety: Safety::Safe,
+        commands,
+        action: Some(FixAction::Continue {
+            pid: p.pid,
+            start_time: p.start_time,
+        }),
+    })
+}
+
+fn defunct_holder(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Finding {
+    Finding::new(
+        "PROC002",
+        ID,
+        format!(
+            "port {port} is held by defunct pid {}: its main thread exited, another thread still holds the socket",
+            p.pid
+        ),
+    )
+    .evidence("port", port)
+    .evidence("process", process_evidence(snapshot, p))
+    .evidence("seen_via", "/proc/PID/task/*/fd")
+    .with_fix(terminate_fix(snapshot, p))
+}
+
+/// A LISTEN socket whose accept queue is non-empty twice, `QUEUE_RESAMPLE`
+/// apart, without draining: its owner does not call accept().
+fn stuck_queue(snapshot: &Snapshot, port: u16) -> Vec<Finding> {
+    let queued: Vec<_> = snapshot
+        .on_port(port)
+        .filter(|s| s.state == TcpState::Listen && s.accept_queue.unwrap_or(0) > 0)
+        .collect();
+    if queued.is_empty() {
+        return Vec::new();
+    }
+    std::thread::sleep(QUEUE_RESAMPLE);
+    let again = platform::sockets(&PortSet([port].into())).unwrap_or_default();
+    queued
+        .into_iter()
+        .filter_map(|first| {
+            let now = again
+                .iter()
+                .find(|s| s.state == TcpState::Listen && s.local == first.local)?
+                .accept_queue?;
+            let before = first.accept_queue?;
+            (now > 0 && now >= before).then(|| {
+                let owner = first.pids().first().copied();
+                let mut f = Finding::new(
+                    "PROC002",
+                    ID,
+                    format!(
+                        "{} on {} is not accepting: {now} connection{} wait in its accept queue",
+                        owner.map_or("the listener".into(), |p| describe_pid(snapshot, p)),
+                        first.local,
+                        if now == 1 { "" } else { "s" }
+                    ),
+                )
+                .evidence("port", port)
+                .evidence("listening", first.local.to_string())
+                .evidence("accept_queue", json!({"first": before, "after_ms": QUEUE_RESAMPLE.as_millis() as u64, "then": now}));
+                if let Some(p) = owner.and_then(|p| snapshot.process(p)) {
+                    f = f.evidence("process", process_evidence(snapshot, p)).with_fix(terminate_fix(snapshot, p));
+                }
+                f
+            })
+        })
+        .collect()
+}
+
+/// A child shares its parent's session or leads its own; any other session
+/// means the process was started by someone else and handed to this parent.
+fn orphan(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Option<Finding> {
+    let parent_pid = p.parent?;
+    let parent = snapshot.process(parent_pid);
+    let reparented = match parent {
+        None => true, // the parent pid no longer exists (Windows does not reparent)
+        Some(_) => {
+            let own = platform::process_extras(p.pid).session?;
+            let parents = platform::process_extras(parent_pid).session?;
+            own != p.pid && own != parents
+        }
+    };
+    if !reparented {
+        return None;
+    }
+    let now_parent = parent.map_or(format!("pid {parent_pid} (gone)"), |pp| {
+        format!("pid {parent_pid} ({})", super::shorten(&pp.command(), 40))
+    });
+    Some(
+        Finding::new(
+            "PROC003",
+            ID,
+            format!(
+                "{} on port {port} is an orphan: the process that started it is gone, it now belongs to {now_parent}",
+                describe_pid(snapshot, p.pid)
+            ),
+        )
+        .evidence("port", port)
+        .evidence("process", process_evidence(snapshot, p))
+        .evidence("reparented_to", now_parent)
+        .evidence("started", format!("{} ({})", timefmt::utc(p.start_time), timefmt::ago(p.start_time)))
+        .with_fix(terminate_fix(snapshot, p)),
+    )
+}
+
+fn is_reloader(p: &ProcessInfo) -> bool {
+    let cmd = p.cmdline.join(" ");
+    cmd.contains("--reload")
+        || (cmd.contains("flask") && cmd.contains(" run"))
+        || ["watchfiles", "watchmedo", "hupper"]
+            .iter()
+            .any(|w| cmd.contains(w))
+}
+
+fn reloader_without_worker(
+    snapshot: &Snapshot,
+    root: &ProcessInfo,
+    holders: &BTreeSet<u32>,
+    port: u16,
+) -> Option<Finding> {
+    if !is_reloader(root) {
+        return None;
+    }
+    let children = platform::processes(&platform::children_of(root.pid));
+    let serving = children.values().any(|c| {
+        holders.contains(&c.pid) && !matches!(c.state, ProcState::Stopped | ProcState::Zombie)
+    });
+    if serving {
+        return None;
+    }
+    let workers: Vec<_> = children
+        .values()
+        .map(|c| json!({"pid": c.pid, "state": c.state.as_str(), "command": c.command(), "holds_socket": holders.contains(&c.pid)}))
+        .collect();
+    let what = if children.is_empty() {
+        "has no worker".to_string()
+    } else {
+        let states: Vec<String> = children
+            .values()
+            .map(|c| format!("pid {} {}", c.pid, c.state.as_str()))
+            .collect();
+        format!("has no worker serving (children: {})", states.join(", "))
+    };
+    Some(
+        Finding::new(
+            "PROC007",
+            ID,
+            format!(
+                "reloader {} holds port {port} but {what}",
+                describe_pid(snapshot, root.pid)
+            ),
+        )
+        .evidence("port", port)
+        .evidence("reloader", process_evidence(snapshot, root))
+        .evidence("children", workers)
+        .with_fix(terminate_fix(snapshot, root)),
+    )
+}
+
+/// The newest source file under `dir`, walking at most `MAX_FILES` entries
+/// and `MAX_DEPTH` levels, never into dependency or VCS folders.
+pub fn newest_source(dir: &Path) -> Option<(PathBuf, u64)> {
+    let mut newest: Option<(PathBuf, u64)> = None;
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((folder, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_FILES {
+                return newest;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                if depth < MAX_DEPTH
+                    && !name.starts_with('.')
+                    && !SKIP_DIRS.contains(&name.as_ref())
+                {
+                    stack.push((path, depth + 1));
+                }
+            } else if kind.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e.to_string_lossy().as_ref()))
+            {
+                let mtime = entry
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs());
+                if let Some(m) = mtime {
+                    if newest.as_ref().is_none_or(|(_, n)| m > *n) {
+                        newest = Some((path, m));
+                    }
+                }
+            }
+        }
+    }
+    newest
+}
+
+fn stale_code(
+    project: &Project,
+    snapshot: &Snapshot,
+    root: &ProcessInfo,
+    procs: &[&ProcessInfo],
+    port: u16,
+) -> Option<Finding> {
+    // A reloader's worker restarts on change: the youngest holder is the code that serves.
+    let youngest = procs
+        .iter()
+        .map(|p| p.start_time)
+        .max()
+        .unwrap_or(root.start_time);
+    let deleted = procs
+        .iter()
+        .find(|p| platform::process_extras(p.pid).exe_deleted == Some(true));
+    if let Some(p) = deleted {
+        return Some(
+            Finding::new(
+                "PROC004",
+                ID,
+                format!("{} on port {port} runs an executable that was deleted or replaced since it started", describe_pid(snapshot, p.pid)),
+            )
+            .evidence("port", port)
+            .evidence("process", process_evidence(snapshot, p))
+            .evidence("exe", p.exe.as_deref().map(|e| e.display().to_string()).unwrap_or_default())
+            .with_fix(terminate_fix(snapshot, root)),
+        );
+    }
+    let cwd = root
+        .cwd
+        .as_deref()
+        .filter(|c| c.starts_with(&project.root))?;
+    let (file, mtime) = newest_source(cwd)?;
+    // Seconds are the start time's resolution: one second of slack.
+    if mtime <= youngest + 1 {
+        return None;
+    }
+    let rel = project.relative(&file);
+    Some(
+        Finding::new(
+            "PROC004",
+            ID,
+            format!(
+                "{} on port {port} started {} but {rel} changed {}: it serves old code",
+                describe_pid(snapshot, root.pid),
+                timefmt::utc(youngest),
+                timefmt::utc(mtime)
+            ),
+        )
+        .evidence("port", port)
+        .evidence("process", process_evidence(snapshot, root))
+        .evidence("process_started", timefmt::utc(youngest))
+        .evidence(
+            "newest_source",
+            json!({"file": rel, "modified": timefmt::utc(mtime)}),
+        )
+        .with_fix(terminate_fix(snapshot, root)),
+    )
+}
+
+/// A command line with its numbers blanked: the same app on another port.
+fn app_signature(p: &ProcessInfo) -> Option<(PathBuf, String)> {
+    let cwd = p.cwd.clone()?;
+    if p.cmdline.is_empty() {
+        return None;
+    }
+    let words: Vec<String> = p
+        .cmdline
+        .iter()
+        .map(|w| {
+            let digits_at = w.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            if digits_at < w.len() && (digits_at == 0 || w[..digits_at].ends_with([':', '='])) {
+                format!("{}#", &w[..digits_at])
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    Some((cwd, words.join(" ")))
+}
+
+fn copies(
+    project: &Project,
+    snapshot: &Snapshot,
+    root: &ProcessInfo,
+    port: u16,
+    seen: &mut BTreeSet<Vec<u32>>,
+) -> Option<Finding> {
+    let cwd = root.cwd.as_deref()?;
+    if !cwd.starts_with(&project.root) {
+        return None;
+    }
+    let signature = app_signature(root)?;
+    let all = platform::all_processes();
+    let twins: Vec<u32> = all
+        .values()
+        .filter(|p| p.pid != root.pid && p.parent != Some(root.pid) && Some(p.pid) != root.parent)
+        .filter(|p| app_signature(p).as_ref() == Some(&signature))
+        .map(|p| p.pid)
+        .collect();
+    if twins.is_empty() {
+        return None;
+    }
+    let listeners = platform::listeners_of(&twins).ok()?;
+    let mut ports_of: BTreeMap<u32, BTreeSet<u16>> = BTreeMap::new();
+    for s in &listeners {
+        for pid in s.pids() {
+            if s.local.port() != port {
+                ports_of.entry(*pid).or_default().insert(s.local.port());
+            }
+        }
+    }
+    if ports_of.is_empty() {
+        return None;
+    }
+    let mut group: Vec<u32> = ports_of.keys().copied().chain([root.pid]).collect();
+    group.sort_unstable();
+    if !seen.insert(group) {
+        return None;
+    }
+    let twin_infos: HashMap<u32, ProcessInfo> =
+        platform::processes(&ports_of.keys().copied().collect::<Vec<_>>());
+    let expected: BTreeSet<u16> = project.services.iter().map(|s| s.port).collect();
+    let mut entries = vec![
+        json!({"pid": root.pid, "ports": [port], "started": timefmt::utc(root.start_time), "command": root.command(), "expected": expected.contains(&port)}),
+    ];
+    let mut listing = vec![format!("pid {} on :{port}", root.pid)];
+    for (pid, ports) in &ports_of {
+        let started = twin_infos
+            .get(pid)
+            .map(|p| timefmt::utc(p.start_time))
+            .unwrap_or_default();
+        let command = twin_infos.get(pid).map(|p| p.command()).unwrap_or_default();
+        entries.push(json!({"pid": pid, "ports": ports, "started": started, "command": command, "expected": ports.iter().any(|p| expected.contains(p))}));
+        let ports: Vec<String> = ports.iter().map(|p| format!(":{p}")).collect();
+        listing.push(format!("pid {pid} on {}", ports.join(", ")));
+    }
+    let mut f = Finding::new(
+        "PROC005",
+        ID,
+        format!(
+            "the same app runs {} times: {}",
+            listing.len(),
+            listing.join(", ")
+        ),
+    )
+    .evidence("copies", entries)
+    .evidence("cwd", crate::redact::home(cwd));
+    // The copy on a port nothing expects is the one to end, when there is one.
+    let unexpected: Vec<&ProcessInfo> = ports_of
+        .iter()
+        .filter(|(_, ports)| !ports.iter().any(|p| expected.contains(p)))
+        .filter_map(|(pid, _)| twin_infos.get(pid))
+        .collect();
+    if expected.contains(&port) && unexpected.len() == 1 {
+        f = f.with_fix(terminate_fix(snapshot, unexpected[0]));
+    }
+    Some(f)
+}
+
+fn pid_files(project: &Project) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for dir in PID_DIRS {
+        let folder = project.root.join(dir);
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pid") && p.is_file())
+            .collect();
+        files.sort();
+        for path in files {
+            out.extend(pid_file(project, &path));
+        }
+    }
+    out
+}
+
+fn pid_file(project: &Project, path: &Path) -> Option<Finding> {
+    let rel = project.relative(path);
+    let text = crate::project::read_bounded(path).ok()?;
+    let written = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    let remove = |safety: Safety| Fix {
+        title: format!("remove {rel} (a backup is kept as {rel}.doctor-backup)"),
+        safety,
+        commands: vec![format!("mv {rel} {rel}.doctor-backup")],
+        action: Some(FixAction::RemoveFile {
+            path: path.to_path_buf(),
+        }),
+    };
+    let Some(pid) = text.trim().parse::<u32>().ok().filter(|p| *p > 0) else {
+        let shown: String = text
+            .trim()
+            .chars()
+            .take(20)
+            .filter(|c| !c.is_control())
+            .collect();
+        return Some(
+            Finding::new("PROC006", ID, format!("{rel} holds no pid (\"{shown}\")"))
+                .evidence("file", rel.clone())
+                .with_fix(remove(Safety::Safe)),
+        );
+    };
+    let finding = |what: String| {
+        Finding::new(
+            "PROC006",
+            ID,
+            format!("{rel} names pid {pid}, which {what}"),
+        )
+        .evidence("file", rel.clone())
+        .evidence("pid", pid)
+    };
+    match platform::process_info(pid) {
+        None => Some(finding("is gone".into()).with_fix(remove(Safety::Safe))),
+        Some(p) if p.state == ProcState::Zombie => {
+            Some(finding("has exited (defunct)".into()).with_fix(remove(Safety::Safe)))
+        }
+        // The file was written when its process started: a process that
+        // started later is another program that got the same pid.
+        Some(p) if written.is_some_and(|w| p.start_time > w + 2) => Some(
+            finding(format!(
+                "is now a different program: {} (started after the file was written)",
+                super::shorten(&p.command(), 60)
+            ))
+            .evidence(
+                "now",
+                json!({"command": p.command(), "started": timefmt::utc(p.start_time)}),
+            )
+            .evidence("file_written", timefmt::utc(written.unwrap_or(0)))
+            .with_fix(remove(Safety::Confirm)),
+        ),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc_with(cmd: &[&str]) -> ProcessInfo {
+        ProcessInfo {
+            pid: 10,
+            name: "python3".into(),
+            cmdline: cmd.iter().map(|s| s.to_string()).collect(),
+            exe: None,
+            cwd: Some("/p".into()),
+            uid: None,
+            user: None,
+            start_time: 0,
+            parent: None,
+            state: ProcState::Sleeping,
+        }
+    }
+
+    #[test]
+    fn signatures_ignore_ports_only() {
+        let a = app_signature(&proc_with(&["uvicorn", "main:app", "--port", "8000"]));
+        let b = app_signature(&proc_with(&["uvicorn", "main:app", "--port", "8001"]));
+        let c = app_signature(&proc_with(&["uvicorn", "other:app", "--port", "8001"]));
+        let d = app_signature(&proc_with(&["uvicorn", "main:app", "--port=8002"]));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            app_signature(&proc_with(&["x", "--bind", "127.0.0.1:80"])),
+            app_signature(&proc_with(&["x", "--bind", "127.0.0.1:81"]))
+        );
+        assert_eq!(d.unwrap().1, "uvicorn main:app --port=#");
+    }
+
+    #[test]
+    fn reloaders() {
+        assert!(is_reloader(&proc_with(&[
+            "uvicorn", "main:app", "--reload"
+        ])));
+        assert!(is_reloader(&proc_with(&["python", "-m", "flask", "run"])));
+        assert!(!is_reloader(&proc_with(&["uvicorn", "main:app"])));
+    }
+}

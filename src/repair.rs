@@ -1,0 +1,151 @@
+//! `doctor --fix`: after the report, each fixable finding in turn: show it,
+//! ask (yes / no / quit), apply, re-check the check that produced it.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::config::{Config, Format};
+use crate::finding::{Finding, Safety};
+use crate::fix::{self, Limits};
+use crate::report::Report;
+
+enum Mode {
+    /// `--dry-run`: print the plan, change nothing.
+    DryRun,
+    /// `--yes`: apply safe and confirm fixes without asking.
+    Yes,
+    /// A terminal: ask for each fix.
+    Ask,
+    /// No terminal and no `--yes`: print the plan and how to apply it.
+    PlanOnly,
+}
+
+enum Answer {
+    Yes,
+    No,
+    Quit,
+}
+
+/// Where the fix dialogue goes: stdout for the table, stderr with `--json`.
+fn say(config: &Config, text: &str) {
+    let text = crate::redact::text(text);
+    if config.format == Format::Json {
+        eprintln!("{text}");
+    } else {
+        crate::emit(&format!("{text}\n"));
+    }
+}
+
+/// Returns whether anything was applied (then the caller re-runs the report).
+pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
+    let fixable: Vec<&Finding> = report.findings.iter().filter(|f| f.fix.is_some()).collect();
+    if fixable.is_empty() {
+        say(config, "\nNothing to fix: no finding has a fix.");
+        return false;
+    }
+    let mode = if config.dry_run {
+        Mode::DryRun
+    } else if config.yes {
+        Mode::Yes
+    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        Mode::Ask
+    } else {
+        Mode::PlanOnly
+    };
+    let limits = Limits {
+        grace: config.grace,
+        force: config.force,
+    };
+    let heading = match mode {
+        Mode::DryRun => "Fix plan (--dry-run: nothing will be changed)",
+        Mode::PlanOnly => "Fix plan (no terminal to ask on: nothing will be changed)",
+        _ => "Fixes",
+    };
+    say(config, &format!("\n{heading}:"));
+    let mut applied = false;
+    for (n, finding) in fixable.iter().enumerate() {
+        let Some(fix) = &finding.fix else { continue };
+        let safety = match fix.safety {
+            Safety::Safe => "safe",
+            Safety::Confirm => "changes running state or files",
+            Safety::Manual => "manual: doctor will not do this",
+        };
+        say(
+            config,
+            &format!(
+                "\n[{}/{}] {} {}: {}\n    ({safety})",
+                n + 1,
+                fixable.len(),
+                finding.code,
+                finding.title,
+                fix.title
+            ),
+        );
+        for c in &fix.commands {
+            say(config, &format!("    $ {c}"));
+        }
+        let Some(action) = &fix.action else {
+            continue; // manual: the steps above are the fix
+        };
+        if fix.safety == Safety::Manual {
+            continue;
+        }
+        let go = match mode {
+            Mode::DryRun | Mode::PlanOnly => Answer::No,
+            Mode::Yes => Answer::Yes,
+            Mode::Ask => ask(),
+        };
+        match go {
+            Answer::Quit => {
+                say(config, "    quit: no further fixes");
+                break;
+            }
+            Answer::No => continue,
+            Answer::Yes => {}
+        }
+        match fix::apply(action, limits) {
+            Ok(lines) => {
+                applied = true;
+                for l in lines {
+                    say(config, &format!("    ok: {l}"));
+                }
+                say(
+                    config,
+                    &format!("    re-check: {}", recheck(config, root, finding)),
+                );
+            }
+            Err(e) => say(config, &format!("    not applied: {e}")),
+        }
+    }
+    if matches!(mode, Mode::PlanOnly) {
+        say(config, "\nTo apply: run `doctor --fix` in a terminal to be asked for each, or `doctor --fix --yes`.");
+    }
+    applied
+}
+
+fn ask() -> Answer {
+    let choice = dialoguer::Select::new()
+        .with_prompt("    apply this fix?")
+        .items(["yes", "no", "quit"])
+        .default(0)
+        .interact_opt();
+    match choice {
+        Ok(Some(0)) => Answer::Yes,
+        Ok(Some(1)) => Answer::No,
+        _ => Answer::Quit,
+    }
+}
+
+/// Re-run the check that produced `finding` and say whether it is gone.
+fn recheck(config: &Config, root: &Path, finding: &Finding) -> String {
+    let again = crate::assess(config, root, Some(&[finding.check]));
+    let still = again
+        .findings
+        .iter()
+        .any(|f| f.code == finding.code && f.title == finding.title);
+    if still {
+        format!("{} is still reported", finding.code)
+    } else {
+        format!("{} is gone", finding.code)
+    }
+}
