@@ -138,18 +138,18 @@ pub fn terminate(pid: u32, start_time: u64, cmdline: &str, limits: Limits) -> Ou
         }
     }
     let stubborn = wait_gone(&procs, limits.grace);
+    let took = began.elapsed().as_millis();
     for p in procs
         .iter()
         .filter(|p| !stubborn.iter().any(|s| s.pid == p.pid))
     {
         lines.push(redact::text(&format!(
-            "pid {} ({}) ended after SIGTERM",
+            "pid {} ({}) ended after SIGTERM ({took} ms)",
             p.pid,
             crate::checks::shorten(&p.command(), 60)
         )));
     }
     if stubborn.is_empty() {
-        lines.push(format!("done in {} ms", began.elapsed().as_millis()));
         return Ok(lines);
     }
     for p in &stubborn {
@@ -194,8 +194,8 @@ fn copy_file(from: &Path, to: &Path) -> Outcome {
         .map_err(|e| format!("copy to {}: {e}", to.display()))?;
     Ok(vec![format!(
         "copied {} to {}",
-        from.display(),
-        to.display()
+        redact::home(from),
+        redact::home(to)
     )])
 }
 
@@ -214,7 +214,7 @@ fn remove_file(path: &Path) -> Outcome {
     std::fs::rename(path, &backup).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(vec![format!(
         "moved {} to {}",
-        path.display(),
-        backup.display()
+        redact::home(path),
+        redact::home(&backup)
     )])
 }

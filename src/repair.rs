@@ -73,11 +73,10 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
         say(
             config,
             &format!(
-                "\n[{}/{}] {} {}: {}\n    ({safety})",
+                "\n[{}/{}] {}: {}\n    ({safety})",
                 n + 1,
                 fixable.len(),
                 finding.code,
-                finding.title,
                 fix.title
             ),
         );

@@ -217,7 +217,11 @@ fn port_command_lists_sockets_with_owners_and_queue() {
         .collect();
     let (code, report) = doctor_json(dir.path(), &["port", &port.to_string()]);
     // It never accepts: the processes check says so (PROC002, an error).
-    assert_eq!((code, findings(&report, "PROC002").len()), (1, 1), "{report:#}");
+    assert_eq!(
+        (code, findings(&report, "PROC002").len()),
+        (1, 1),
+        "{report:#}"
+    );
     let sockets = report["ports"][0]["sockets"].as_array().unwrap();
     let listen = sockets
         .iter()

@@ -34,7 +34,7 @@ pub fn process_evidence(snapshot: &Snapshot, p: &ProcessInfo) -> Value {
     }
     if let Some(parent) = p.parent {
         v["parent"] = match snapshot.process(parent) {
-            Some(pp) => json!({"pid": parent, "command": pp.command()}),
+            Some(pp) => json!({"pid": parent, "command": shorten(&pp.command(), 60)}),
             None => json!({"pid": parent}),
         };
     }
