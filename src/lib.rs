@@ -149,7 +149,10 @@ fn diagnose(config: Config) -> Exit {
         }
     }
 
-    let report = assess(&config, &root, None);
+    let report = match assess(&config, &root, None) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
     if !config.fix {
         print_report(&report, &config);
         return exit_for(&report, &config);
@@ -159,10 +162,10 @@ fn diagnose(config: Config) -> Exit {
         print_report(&report, &config);
     }
     let applied = repair::run(&report, &config, &root);
-    let report = if applied {
-        assess(&config, &root, None)
-    } else {
-        report
+    let report = match applied.then(|| assess(&config, &root, None)) {
+        Some(Ok(again)) => again,
+        Some(Err(e)) => return fail(&e),
+        None => report,
     };
     if applied && config.format == Format::Table {
         emit("\nAfter the fixes:\n");
@@ -175,8 +178,15 @@ fn diagnose(config: Config) -> Exit {
 
 /// Discover the project, run the selected checks (or only `check_ids`), and
 /// build the redacted report.
-pub(crate) fn assess(config: &Config, root: &Path, check_ids: Option<&[&str]>) -> Report {
-    let mut project = project::discover(root, &config.urls, &config.ports);
+pub(crate) fn assess(
+    config: &Config,
+    root: &Path,
+    check_ids: Option<&[&str]>,
+) -> Result<Report, String> {
+    let mut project = match project::discover(root, &config.urls, &config.ports) {
+        Ok(p) => p,
+        Err(e) => return Err(e.to_string()),
+    };
     let focus = match &config.command {
         Command::Port(ports) => {
             project.services.retain(|s| ports.contains(&s.port));
@@ -203,7 +213,7 @@ pub(crate) fn assess(config: &Config, root: &Path, check_ids: Option<&[&str]>) -
         services: ctx.project.services.clone(),
         unreadable: ctx.project.unreadable.clone(),
     };
-    Report::new(view, runs, ports).redacted()
+    Ok(Report::new(view, runs, ports).redacted())
 }
 
 fn validate_dir(dir: &Path) -> Result<std::path::PathBuf, String> {

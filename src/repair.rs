@@ -137,7 +137,10 @@ fn ask() -> Answer {
 
 /// Re-run the check that produced `finding` and say whether it is gone.
 fn recheck(config: &Config, root: &Path, finding: &Finding) -> String {
-    let again = crate::assess(config, root, Some(&[finding.check]));
+    let again = match crate::assess(config, root, Some(&[finding.check])) {
+        Ok(r) => r,
+        Err(e) => return format!("could not re-check: {e}"),
+    };
     let still = again
         .findings
         .iter()

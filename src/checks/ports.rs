@@ -111,8 +111,16 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             }
         }
         for service in &services {
-            if let Some(f) = address_mismatch(service, port, &listeners) {
-                out.push(f);
+            // Each spelling clients use (localhost, 127.0.0.1, ::1) is checked.
+            let mut hosts: Vec<(String, String)> = service.clients.clone();
+            if hosts.is_empty() {
+                hosts.push((service.host.clone(), service.source.clone()));
+            }
+            hosts.dedup_by(|a, b| a.0 == b.0);
+            for (host, source) in &hosts {
+                if let Some(f) = address_mismatch(host, source, port, &listeners) {
+                    out.push(f);
+                }
             }
         }
     }
@@ -381,8 +389,13 @@ pub fn covers(listen: IpAddr, client: IpAddr) -> bool {
     }
 }
 
-fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Option<Finding> {
-    let resolved = resolve(&service.host, port);
+fn address_mismatch(
+    host_name: &str,
+    source: &str,
+    port: u16,
+    listeners: &[&Socket],
+) -> Option<Finding> {
+    let resolved = resolve(host_name, port);
     if resolved.is_empty() {
         return None;
     }
@@ -405,7 +418,7 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
             refused_text.join(", ")
         )
     };
-    let host = display_host(&service.host);
+    let host = display_host(host_name);
     let bind_to = if refused.iter().any(IpAddr::is_ipv6) && refused.iter().any(IpAddr::is_ipv4) {
         "::".to_string()
     } else {
@@ -418,7 +431,7 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
             format!(
                 "port {port} listens on {} only, but {host} ({}) means {}: {how}",
                 listening.join(", "),
-                service.source,
+                source,
                 resolved
                     .iter()
                     .map(|ip| ip.to_string())
@@ -427,21 +440,21 @@ fn address_mismatch(service: &Service, port: u16, listeners: &[&Socket]) -> Opti
             ),
         )
         .evidence("port", port)
-        .evidence("host", service.host.clone())
+        .evidence("host", host_name.to_string())
         .evidence(
             "resolved",
             resolved.iter().map(|ip| ip.to_string()).collect::<Vec<_>>(),
         )
         .evidence("listening_on", listening.clone())
         .evidence("refused", refused_text)
-        .evidence("source", service.source.clone())
+        .evidence("source", source.to_string())
         .with_fix(Fix::manual(
             "make the listener and the URL agree on an address",
             vec![
                 format!("start the server bound to {bind_to} (e.g. `--host {bind_to}`)"),
                 format!(
                     "or write the URL in {} with the address it listens on: {}",
-                    service.source,
+                    source,
                     url_host(&listening[0], port)
                 ),
             ],

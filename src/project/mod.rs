@@ -58,6 +58,92 @@ pub struct Service {
     /// The folder the service lives in, when known.
     #[serde(skip)]
     pub folder: Option<PathBuf>,
+    /// The same folder relative to the project root, for reports.
+    #[serde(rename = "folder", skip_serializing_if = "Option::is_none")]
+    pub folder_shown: Option<String>,
+    /// How it is started, when a file says so (`uvicorn main:app --port 8000`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// The Python module a backend's server imports (`main`, `app.main`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The origin a browser uses for a frontend (`http://localhost:5173`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// Other places that name this port (an env URL, a proxy target).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// The port is a framework's default, not written anywhere.
+    #[serde(skip)]
+    pub default_port: bool,
+    /// Declared in doctor.toml: overrides anything discovered.
+    #[serde(skip)]
+    pub declared: bool,
+    /// The hosts clients use for it, each with where it is written.
+    #[serde(skip)]
+    pub clients: Vec<(String, String)>,
+}
+
+impl Service {
+    /// A service named by a URL (env file, proxy target, `--url`).
+    pub fn from_url(url: &str, name: String, source: String) -> Option<Service> {
+        let parts = parse_url(url)?;
+        if !is_local_host(&parts.host) {
+            return None;
+        }
+        let mut s = Service::at(name, parts.port, source);
+        s.kind = kind_of_scheme(&parts.scheme).map(String::from);
+        s.clients = vec![(parts.host.clone(), s.source.clone())];
+        s.host = parts.host;
+        s.url = Some(url.trim().to_string());
+        Some(s)
+    }
+
+    /// A service known by its port (a server definition, a framework default).
+    pub fn at(name: impl Into<String>, port: u16, source: String) -> Service {
+        Service {
+            name: name.into(),
+            kind: None,
+            port,
+            host: "localhost".into(),
+            url: None,
+            health: None,
+            source,
+            folder: None,
+            folder_shown: None,
+            start: None,
+            entry: None,
+            origin: None,
+            references: Vec::new(),
+            default_port: false,
+            declared: false,
+            clients: Vec::new(),
+        }
+    }
+
+    pub fn is_http(&self) -> bool {
+        !matches!(
+            self.kind.as_deref(),
+            Some("postgres" | "mysql" | "redis" | "mongodb" | "rabbitmq")
+        ) && self
+            .url
+            .as_deref()
+            .is_none_or(|u| u.starts_with("http") || u.starts_with("ws"))
+    }
+
+    pub fn is_python(&self) -> bool {
+        matches!(
+            self.kind.as_deref(),
+            Some("fastapi" | "flask" | "django" | "python")
+        )
+    }
+
+    pub fn is_frontend(&self) -> bool {
+        matches!(
+            self.kind.as_deref(),
+            Some("vite" | "next" | "cra" | "nuxt" | "astro" | "sveltekit")
+        )
+    }
 }
 
 /// A file doctor wanted to read and could not: reported, never silently "ok".
@@ -76,6 +162,12 @@ pub struct Project {
     pub examined_ports: Vec<u16>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
+    /// Folders looked at: the root and up to two levels down.
+    #[serde(skip)]
+    pub folders: Vec<PathBuf>,
+    /// Extra checks declared in doctor.toml.
+    #[serde(skip)]
+    pub user_checks: Vec<config_file::UserCheck>,
 }
 
 impl Project {
@@ -100,73 +192,114 @@ impl Project {
             .replace('\\', "/")
     }
 
-    fn add(&mut self, service: Service) {
-        // The same port named twice (root .env and frontend/.env) is one service;
-        // the first source found is the one shown.
-        if !self
-            .services
-            .iter()
-            .any(|s| s.port == service.port && s.host == service.host)
-        {
+    /// A server definition: merged into a service on the same port, where
+    /// the first one found keeps its name and source.
+    pub fn add_server(&mut self, service: Service) {
+        if let Some(existing) = self.services.iter_mut().find(|s| s.port == service.port) {
+            if existing.declared {
+                return;
+            }
+            existing.kind = existing.kind.take().or(service.kind);
+            existing.folder = existing.folder.take().or(service.folder);
+            existing.folder_shown = existing.folder_shown.take().or(service.folder_shown);
+            existing.start = existing.start.take().or(service.start);
+            existing.entry = existing.entry.take().or(service.entry);
+            existing.health = existing.health.take().or(service.health);
+            existing.origin = existing.origin.take().or(service.origin);
+            existing.default_port &= service.default_port;
+            if !existing.references.contains(&service.source) && existing.source != service.source {
+                existing.references.push(service.source);
+            }
+        } else {
             self.services.push(service);
         }
     }
+
+    /// A URL that names a port (env file, proxy target): a reference to the
+    /// service there, or a service of its own when none is known.
+    pub fn add_reference(&mut self, service: Service) {
+        match self.services.iter_mut().find(|s| s.port == service.port) {
+            Some(existing) => {
+                existing.clients.extend(service.clients);
+                if existing.url.is_none() {
+                    existing.url = service.url;
+                    existing.host = service.host;
+                }
+                if !existing.references.contains(&service.source)
+                    && existing.source != service.source
+                {
+                    existing.references.push(service.source);
+                }
+            }
+            None => self.services.push(service),
+        }
+    }
+
+    /// A path relative to the root, `/`-separated.
+    pub fn shown(&self, path: &Path) -> Option<String> {
+        let rel = self.relative(path);
+        Some(if rel.is_empty() { ".".into() } else { rel })
+    }
 }
 
-/// Read the project at `root`: env files and vite proxy targets in the root and
-/// one level down, plus what the command line adds.
-pub fn discover(root: &Path, urls: &[String], ports: &[u16]) -> Project {
+mod config_file;
+mod sources;
+pub use config_file::{ConfigError, UserCheck, UserCheckKind};
+
+/// Read the project at `root` (nothing is executed): doctor.toml, package.json,
+/// vite/next configs, Procfile, compose files, Python projects, env files, in
+/// the root and up to two levels down; then what the command line adds.
+pub fn discover(root: &Path, urls: &[String], ports: &[u16]) -> Result<Project, ConfigError> {
     let mut project = Project {
         root: root.to_path_buf(),
         ..Project::default()
     };
-    for dir in candidate_dirs(root) {
-        for name in ENV_FILES {
-            let path = dir.join(name);
-            if path.is_file() || fs::symlink_metadata(&path).is_ok() {
-                scan_file(&mut project, &path, FileKind::Env);
-            }
-        }
-        for name in VITE_CONFIGS {
-            let path = dir.join(name);
-            if path.is_file() {
-                scan_file(&mut project, &path, FileKind::ViteConfig);
-            }
-        }
-    }
+    project.folders = candidate_dirs(root);
+    config_file::load(&mut project)?;
+    sources::scan(&mut project);
     for url in urls {
-        if let Some(service) = service_from_url(url, "url".into(), "--url".into(), None) {
-            project.add(service);
+        if let Some(service) = Service::from_url(url, "url".into(), "--url".into()) {
+            project.add_reference(service);
         }
     }
+    sources::settle_defaults(&mut project);
     project.examined_ports = ports.to_vec();
-    project
+    Ok(project)
 }
 
-/// The root and its direct sub-folders (not hidden, not dependency folders).
+/// The most folders discovery looks at: a bound for huge monorepos.
+const MAX_FOLDERS: usize = 300;
+
+/// The root, its sub-folders and theirs (not hidden, not dependency folders).
 fn candidate_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![root.to_path_buf()];
-    if let Ok(entries) = fs::read_dir(root) {
-        let mut subs: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                !name.starts_with('.') && !SKIP_DIRS.contains(&name.as_ref())
-            })
-            .map(|e| e.path())
-            .collect();
-        subs.sort();
-        dirs.extend(subs);
+    let mut level = vec![root.to_path_buf()];
+    for _ in 0..2 {
+        let mut next = Vec::new();
+        for dir in &level {
+            let Ok(entries) = fs::read_dir(dir) else {
+                continue;
+            };
+            let mut subs: Vec<PathBuf> = entries
+                .flatten()
+                // file_type() does not follow symlinks: a link loop is never entered.
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    !name.starts_with('.') && !SKIP_DIRS.contains(&name.as_ref())
+                })
+                .map(|e| e.path())
+                .collect();
+            subs.sort();
+            next.extend(subs);
+        }
+        let room = MAX_FOLDERS.saturating_sub(dirs.len());
+        next.truncate(room);
+        dirs.extend(next.iter().cloned());
+        level = next;
     }
     dirs
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum FileKind {
-    Env,
-    ViteConfig,
 }
 
 /// Read at most `MAX_CONFIG_BYTES`; non-UTF-8 bytes become U+FFFD.
@@ -175,45 +308,6 @@ pub fn read_bounded(path: &Path) -> std::io::Result<String> {
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES).read_to_end(&mut bytes)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn scan_file(project: &mut Project, path: &Path, kind: FileKind) {
-    let rel = project.relative(path);
-    let text = match read_bounded(path) {
-        Ok(t) => t,
-        Err(e) => {
-            project.unreadable.push(Unreadable {
-                path: rel,
-                error: e.to_string(),
-            });
-            return;
-        }
-    };
-    let folder = path.parent().map(Path::to_path_buf);
-    for (index, line) in text.lines().enumerate() {
-        let source = format!("{rel}:{}", index + 1);
-        match kind {
-            FileKind::Env => {
-                let Some((key, value)) = parse_env_line(line) else {
-                    continue;
-                };
-                if let Some(service) =
-                    service_from_url(value, service_name(key), source, folder.clone())
-                {
-                    project.add(service);
-                }
-            }
-            FileKind::ViteConfig => {
-                for url in quoted_urls(line) {
-                    if let Some(service) =
-                        service_from_url(url, "proxy target".into(), source.clone(), None)
-                    {
-                        project.add(service);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// `KEY=value`, `export KEY="value"`; comments and blank lines give `None`.
@@ -242,7 +336,7 @@ pub fn parse_env_line(line: &str) -> Option<(&str, &str)> {
 }
 
 /// `VITE_API_URL` → `api`, `DATABASE_URL` → `database`.
-fn service_name(key: &str) -> String {
+pub fn service_name(key: &str) -> String {
     let mut name = key.to_ascii_lowercase();
     for prefix in [
         "vite_",
@@ -267,7 +361,7 @@ fn service_name(key: &str) -> String {
 }
 
 /// String literals in a line of JS/TS that hold an http(s)/ws URL.
-fn quoted_urls(line: &str) -> Vec<&str> {
+pub fn quoted_urls(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for quote in ['\'', '"', '`'] {
         let mut parts = line.split(quote);
@@ -350,7 +444,7 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     })
 }
 
-fn kind_of_scheme(scheme: &str) -> Option<&'static str> {
+pub fn kind_of_scheme(scheme: &str) -> Option<&'static str> {
     Some(match scheme {
         "postgres" | "postgresql" => "postgres",
         "mysql" | "mariadb" => "mysql",
@@ -386,28 +480,6 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
 
 pub const LOOPBACK_V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const LOOPBACK_V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
-
-fn service_from_url(
-    url: &str,
-    name: String,
-    source: String,
-    folder: Option<PathBuf>,
-) -> Option<Service> {
-    let parts = parse_url(url)?;
-    if !is_local_host(&parts.host) {
-        return None;
-    }
-    Some(Service {
-        name,
-        kind: kind_of_scheme(&parts.scheme).map(String::from),
-        port: parts.port,
-        host: parts.host,
-        url: Some(url.trim().to_string()),
-        health: None,
-        source,
-        folder,
-    })
-}
 
 #[cfg(test)]
 mod tests {

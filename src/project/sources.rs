@@ -1,0 +1,598 @@
+//! Discovery sources: each reads one kind of file as text (never executing
+//! anything) and adds what it says to the project, with file:line.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{
+    quoted_urls, read_bounded, service_name, Project, Service, Unreadable, ENV_FILES, VITE_CONFIGS,
+};
+
+const NEXT_CONFIGS: &[&str] = &[
+    "next.config.js",
+    "next.config.mjs",
+    "next.config.ts",
+    "next.config.cjs",
+];
+const COMPOSE_FILES: &[&str] = &[
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "compose.yml",
+    "compose.yaml",
+];
+/// Python entry conventions, as paths and the module each names.
+const PY_ENTRIES: &[(&str, &str)] = &[
+    ("main.py", "main"),
+    ("app.py", "app"),
+    ("app/main.py", "app.main"),
+    ("server.py", "server"),
+];
+
+pub fn scan(project: &mut Project) {
+    let folders = project.folders.clone();
+    // Servers first, then the URLs that point at them.
+    for dir in &folders {
+        package_json(project, dir);
+        procfile(project, dir);
+        compose(project, dir);
+        python(project, dir);
+    }
+    for dir in &folders {
+        for name in VITE_CONFIGS {
+            vite_config(project, &dir.join(name));
+        }
+        for name in NEXT_CONFIGS {
+            urls_in_file(project, &dir.join(name), "rewrite");
+        }
+        for name in ENV_FILES {
+            env_file(project, &dir.join(name));
+        }
+    }
+}
+
+fn read(project: &mut Project, path: &Path) -> Option<String> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return None;
+    }
+    match read_bounded(path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            project.unreadable.push(Unreadable {
+                path: project.relative(path),
+                error: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// The 1-based line of the first line containing `needle`, else 1.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(1, |i| i + 1)
+}
+
+fn with_folder(project: &Project, mut s: Service, dir: &Path) -> Service {
+    s.folder_shown = project.shown(dir);
+    s.folder = Some(dir.to_path_buf());
+    s
+}
+
+/// `--port 8000`, `-p 8000`, `--port=8000`, `PORT=8000`, `--bind host:8000`, `:8000` last.
+pub fn port_in_command(cmd: &str) -> Option<u16> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or_default();
+        let value = match *w {
+            "--port" | "-p" | "--bind" | "-b" => next,
+            _ => w
+                .strip_prefix("--port=")
+                .or_else(|| w.strip_prefix("PORT="))
+                .or_else(|| w.strip_prefix("--bind="))
+                .unwrap_or_default(),
+        };
+        let value = value.rsplit(':').next().unwrap_or(value);
+        if let Ok(p) = value.parse::<u16>() {
+            if p > 0 {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn package_json(project: &mut Project, dir: &Path) {
+    let path = dir.join("package.json");
+    let Some(text) = read(project, &path) else {
+        return;
+    };
+    let rel = project.relative(&path);
+    let json: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            project.unreadable.push(Unreadable {
+                path: rel,
+                error: format!("not valid JSON: {e}"),
+            });
+            return;
+        }
+    };
+    let has = |dep: &str| {
+        ["dependencies", "devDependencies"]
+            .iter()
+            .any(|k| json[k].get(dep).is_some())
+    };
+    let (kind, default) = if has("next") {
+        ("next", 3000)
+    } else if has("react-scripts") {
+        ("cra", 3000)
+    } else if has("nuxt") {
+        ("nuxt", 3000)
+    } else if has("astro") {
+        ("astro", 4321)
+    } else if has("@sveltejs/kit") {
+        ("sveltekit", 5173)
+    } else if has("vite") {
+        ("vite", 5173)
+    } else if has("express") || has("fastify") || has("koa") {
+        ("express", 3000)
+    } else {
+        return;
+    };
+    let name = json["name"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| folder_name(dir));
+    let script = ["dev", "start", "serve"]
+        .iter()
+        .find_map(|k| json["scripts"][k].as_str().map(|v| (*k, v.to_string())));
+    let mut port = None;
+    let mut source = format!("{rel}:{}", line_of(&text, &format!("\"{kind}\"")));
+    if let Some((key, cmd)) = &script {
+        if let Some(p) = port_in_command(cmd) {
+            port = Some(p);
+            source = format!("{rel}:{}", line_of(&text, &format!("\"{key}\"")));
+        }
+    }
+    let mut s = with_folder(
+        project,
+        Service::at(name, port.unwrap_or(default), source),
+        dir,
+    );
+    s.kind = Some(kind.into());
+    s.start = script.map(|(k, _)| format!("npm run {k}"));
+    s.default_port = port.is_none();
+    if s.is_frontend() {
+        s.origin = Some(format!("http://localhost:{}", s.port));
+    }
+    project.add_server(s);
+    // Create React App's dev proxy: the backend it forwards to.
+    if let Some(proxy) = json["proxy"].as_str() {
+        let source = format!("{rel}:{}", line_of(&text, "\"proxy\""));
+        if let Some(s) = Service::from_url(proxy, "proxy target".into(), source) {
+            project.add_reference(s);
+        }
+    }
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or("app".into(), |n| n.to_string_lossy().into_owned())
+}
+
+fn procfile(project: &mut Project, dir: &Path) {
+    let path = dir.join("Procfile");
+    let Some(text) = read(project, &path) else {
+        return;
+    };
+    let rel = project.relative(&path);
+    for (i, line) in text.lines().enumerate() {
+        let Some((name, cmd)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, cmd) = (name.trim(), cmd.trim());
+        if name.is_empty() || name.starts_with('#') || name.contains(' ') {
+            continue;
+        }
+        let Some(port) = port_in_command(cmd) else {
+            continue;
+        };
+        let mut s = with_folder(
+            project,
+            Service::at(name, port, format!("{rel}:{}", i + 1)),
+            dir,
+        );
+        s.kind = kind_of_command(cmd).map(String::from);
+        s.entry = asgi_module(cmd);
+        s.start = Some(cmd.to_string());
+        project.add_server(s);
+    }
+}
+
+fn kind_of_command(cmd: &str) -> Option<&'static str> {
+    Some(if cmd.contains("uvicorn") || cmd.contains("fastapi") {
+        "fastapi"
+    } else if cmd.contains("flask") {
+        "flask"
+    } else if cmd.contains("manage.py") || cmd.contains("django") {
+        "django"
+    } else if cmd.contains("gunicorn") || cmd.contains("python") {
+        "python"
+    } else if cmd.contains("node") || cmd.contains("npm") {
+        "express"
+    } else {
+        return None;
+    })
+}
+
+/// `uvicorn main:app` / `gunicorn app.main:app` → the module part.
+fn asgi_module(cmd: &str) -> Option<String> {
+    cmd.split_whitespace()
+        .skip_while(|w| {
+            !(w.contains("uvicorn") || w.contains("gunicorn") || w.contains("hypercorn"))
+        })
+        .skip(1)
+        .find(|w| !w.starts_with('-') && w.contains(':') && !w.contains('/'))
+        .map(|w| w.split(':').next().unwrap_or(w).to_string())
+}
+
+fn compose(project: &mut Project, dir: &Path) {
+    for name in COMPOSE_FILES {
+        let path = dir.join(name);
+        let Some(text) = read(project, &path) else {
+            continue;
+        };
+        let rel = project.relative(&path);
+        let docs = match yaml_rust2::YamlLoader::load_from_str(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                project.unreadable.push(Unreadable {
+                    path: rel,
+                    error: format!("not valid YAML: {e}"),
+                });
+                continue;
+            }
+        };
+        let Some(services) = docs.first().and_then(|d| d["services"].as_hash()) else {
+            continue;
+        };
+        for (key, def) in services {
+            let Some(svc) = key.as_str() else { continue };
+            let image = def["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let kind = ["postgres", "redis", "mysql", "mariadb", "mongo", "rabbitmq"]
+                .iter()
+                .find(|k| image.contains(*k) || svc.contains(*k))
+                .map(|k| match *k {
+                    "mariadb" => "mysql",
+                    "mongo" => "mongodb",
+                    k => k,
+                });
+            for entry in def["ports"].as_vec().into_iter().flatten() {
+                let (published, needle) = match entry {
+                    yaml_rust2::Yaml::String(s) => (published_port(s), s.clone()),
+                    yaml_rust2::Yaml::Integer(_) => (None, String::new()), // container port only
+                    other => {
+                        let p = other["published"]
+                            .as_i64()
+                            .or_else(|| other["published"].as_str()?.parse().ok());
+                        (p.and_then(|p| u16::try_from(p).ok()), "published".into())
+                    }
+                };
+                let Some(port) = published else { continue };
+                let line = if needle.is_empty() {
+                    1
+                } else {
+                    line_of(&text, &needle)
+                };
+                let mut s = Service::at(svc, port, format!("{rel}:{line}"));
+                s.kind = kind.map(String::from);
+                project.add_server(s);
+            }
+        }
+    }
+}
+
+/// `"8000:8000"`, `"127.0.0.1:5432:5432"`, `"5432:5432/tcp"` → the host port;
+/// `"5432"` alone publishes nothing fixed.
+fn published_port(spec: &str) -> Option<u16> {
+    let spec = spec.split('/').next()?;
+    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    parts[1].split('-').next()?.parse().ok()
+}
+
+fn python(project: &mut Project, dir: &Path) {
+    let mut declared = String::new();
+    for name in [
+        "requirements.txt",
+        "requirements-dev.txt",
+        "pyproject.toml",
+        "Pipfile",
+    ] {
+        if let Ok(t) = read_bounded(&dir.join(name)) {
+            declared.push_str(&t.to_ascii_lowercase());
+        }
+    }
+    let rel_dir = project.relative(dir);
+    let at = |file: &str| {
+        if rel_dir.is_empty() {
+            file.to_string()
+        } else {
+            format!("{rel_dir}/{file}")
+        }
+    };
+    if dir.join("manage.py").is_file() {
+        let mut s = with_folder(
+            project,
+            Service::at(folder_name(dir), 8000, format!("{}:1", at("manage.py"))),
+            dir,
+        );
+        s.kind = Some("django".into());
+        s.start = Some("python manage.py runserver".into());
+        s.default_port = true;
+        project.add_server(s);
+        return;
+    }
+    // .flaskenv: FLASK_APP and FLASK_RUN_PORT.
+    let mut flask_port = None;
+    let mut flask_app = None;
+    if let Ok(text) = read_bounded(&dir.join(".flaskenv")) {
+        for (i, line) in text.lines().enumerate() {
+            match super::parse_env_line(line) {
+                Some(("FLASK_RUN_PORT", v)) => {
+                    flask_port = v.parse::<u16>().ok().map(|p| (p, i + 1))
+                }
+                Some(("FLASK_APP", v)) => {
+                    flask_app = Some(v.trim_end_matches(".py").replace('/', "."))
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut entries: Vec<(String, String)> = PY_ENTRIES
+        .iter()
+        .map(|(f, m)| (f.to_string(), m.to_string()))
+        .collect();
+    // src/<package>/main.py, importable with PYTHONPATH=src.
+    if let Ok(subs) = std::fs::read_dir(dir.join("src")) {
+        for sub in subs
+            .flatten()
+            .filter(|e| e.path().join("main.py").is_file())
+        {
+            let pkg = sub.file_name().to_string_lossy().into_owned();
+            entries.push((format!("src/{pkg}/main.py"), format!("{pkg}.main")));
+        }
+    }
+    for (file, module) in entries {
+        let path = dir.join(&file);
+        let Ok(text) = read_bounded(&path) else {
+            continue;
+        };
+        let kind = if text.contains("FastAPI(") {
+            "fastapi"
+        } else if text.contains("Flask(") {
+            "flask"
+        } else {
+            continue;
+        };
+        let framework_declared = declared.is_empty() || declared.contains(kind);
+        let (port, line, default) = if let Some(l) = text
+            .lines()
+            .position(|l| l.contains(".run(") && l.contains("port"))
+        {
+            (
+                port_in_call(text.lines().nth(l).unwrap_or_default()),
+                l + 1,
+                false,
+            )
+        } else if let (Some((p, l)), "flask") = (flask_port, kind) {
+            (Some(p), l, false)
+        } else {
+            (
+                None,
+                line_of(
+                    &text,
+                    if kind == "fastapi" {
+                        "FastAPI("
+                    } else {
+                        "Flask("
+                    },
+                ),
+                true,
+            )
+        };
+        let port = port.unwrap_or(if kind == "flask" { 5000 } else { 8000 });
+        let source = match (default, flask_port) {
+            (false, Some((_, l))) if kind == "flask" && !text.contains(".run(") => {
+                format!("{}:{l}", at(".flaskenv"))
+            }
+            _ => format!("{}:{line}", at(&file)),
+        };
+        let mut s = with_folder(project, Service::at(folder_name(dir), port, source), dir);
+        s.kind = Some(kind.into());
+        s.entry = Some(if kind == "flask" {
+            flask_app.clone().unwrap_or(module.clone())
+        } else {
+            module.clone()
+        });
+        s.default_port = default;
+        s.start = Some(match kind {
+            "fastapi" => format!("uvicorn {module}:app --port {port}"),
+            _ => format!("flask --app {module} run --port {port}"),
+        });
+        if framework_declared {
+            project.add_server(s);
+        }
+        return;
+    }
+}
+
+/// `uvicorn.run(app, host="0.0.0.0", port=8001)` → 8001.
+fn port_in_call(line: &str) -> Option<u16> {
+    let after = &line[line.find("port")? + 4..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn vite_config(project: &mut Project, path: &Path) {
+    if !path.is_file() {
+        return;
+    }
+    let Some(text) = read(project, path) else {
+        return;
+    };
+    let rel = project.relative(path);
+    let dir = path.parent().unwrap_or(path);
+    // server.port: a tolerant scan for `port: N` outside proxy targets.
+    if let Some((i, port)) = text.lines().enumerate().find_map(|(i, l)| {
+        let l = l.trim();
+        let rest = l
+            .strip_prefix("port:")
+            .or_else(|| l.strip_prefix("port :"))?;
+        let digits: String = rest
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u16>().ok().map(|p| (i, p))
+    }) {
+        // The vite service of this folder moves to the written port.
+        let folder = Some(dir.to_path_buf());
+        project.services.retain(|s| {
+            !(s.default_port && s.folder == folder && s.kind.as_deref() == Some("vite"))
+        });
+        let mut s = with_folder(
+            project,
+            Service::at(folder_name(dir), port, format!("{rel}:{}", i + 1)),
+            dir,
+        );
+        s.kind = Some("vite".into());
+        s.origin = Some(format!("http://localhost:{port}"));
+        s.start = Some("npm run dev".into());
+        project.add_server(s);
+    }
+    urls_in_file(project, path, "proxy target");
+}
+
+fn urls_in_file(project: &mut Project, path: &Path, name: &str) {
+    if !path.is_file() {
+        return;
+    }
+    let Some(text) = read(project, path) else {
+        return;
+    };
+    let rel = project.relative(path);
+    for (i, line) in text.lines().enumerate() {
+        for url in quoted_urls(line) {
+            if let Some(s) = Service::from_url(url, name.into(), format!("{rel}:{}", i + 1)) {
+                project.add_reference(s);
+            }
+        }
+    }
+}
+
+fn env_file(project: &mut Project, path: &Path) {
+    let Some(text) = read(project, path) else {
+        return;
+    };
+    let rel = project.relative(path);
+    for (i, line) in text.lines().enumerate() {
+        let Some((key, value)) = super::parse_env_line(line) else {
+            continue;
+        };
+        if let Some(s) = Service::from_url(value, service_name(key), format!("{rel}:{}", i + 1)) {
+            project.add_reference(s);
+        }
+    }
+}
+
+/// A backend known only by its framework's default port, while the env files
+/// point at one other local HTTP port that no server claims: that URL is
+/// where the backend runs (`uvicorn main:app --port 8001` typed by hand).
+pub fn settle_defaults(project: &mut Project) {
+    let backends: Vec<usize> = (0..project.services.len())
+        .filter(|&i| {
+            let s = &project.services[i];
+            s.default_port && !s.is_frontend() && s.kind.is_some() && s.references.is_empty()
+        })
+        .collect();
+    let loose: Vec<usize> = (0..project.services.len())
+        .filter(|&i| {
+            let s = &project.services[i];
+            s.kind.is_none() && s.url.is_some() && s.is_http() && !s.declared
+        })
+        .collect();
+    if backends.len() != 1 || loose.is_empty() {
+        return;
+    }
+    let loose_ports: std::collections::BTreeSet<u16> =
+        loose.iter().map(|&i| project.services[i].port).collect();
+    if loose_ports.len() != 1 {
+        return;
+    }
+    let backend = project.services.remove(backends[0]);
+    for s in project
+        .services
+        .iter_mut()
+        .filter(|s| s.kind.is_none() && s.url.is_some() && s.is_http())
+    {
+        s.kind = backend.kind.clone();
+        s.folder = backend.folder.clone();
+        s.folder_shown = backend.folder_shown.clone();
+        s.entry = backend.entry.clone();
+        s.name = backend.name.clone();
+        s.references.push(backend.source.clone());
+        s.start = backend.start.as_ref().map(|c| {
+            c.replace(
+                &format!("--port {}", backend.port),
+                &format!("--port {}", s.port),
+            )
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_in_commands() {
+        assert_eq!(port_in_command("vite --port 5174"), Some(5174));
+        assert_eq!(port_in_command("next dev -p 3001"), Some(3001));
+        assert_eq!(port_in_command("PORT=4000 node server.js"), Some(4000));
+        assert_eq!(
+            port_in_command("gunicorn app:app --bind 0.0.0.0:8080"),
+            Some(8080)
+        );
+        assert_eq!(port_in_command("uvicorn main:app --port=8002"), Some(8002));
+        assert_eq!(port_in_command("vite"), None);
+    }
+
+    #[test]
+    fn compose_ports_and_calls() {
+        assert_eq!(published_port("8000:8000"), Some(8000));
+        assert_eq!(published_port("127.0.0.1:5433:5432"), Some(5433));
+        assert_eq!(published_port("6379:6379/tcp"), Some(6379));
+        assert_eq!(published_port("5432"), None);
+        assert_eq!(
+            port_in_call("    uvicorn.run(app, host='0.0.0.0', port=8001)"),
+            Some(8001)
+        );
+        assert_eq!(
+            asgi_module("uvicorn app.main:app --port 8000").as_deref(),
+            Some("app.main")
+        );
+        assert_eq!(
+            asgi_module("python -m uvicorn main:app").as_deref(),
+            Some("main")
+        );
+    }
+}
