@@ -89,6 +89,8 @@ code_table![
     ("DB001", Error, "database"),
     ("DB002", Error, "database"),
     ("DB003", Warning, "database"),
+    // Added after the first contract: codes only grow.
+    ("USER001", Error, "user"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

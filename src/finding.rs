@@ -53,6 +53,24 @@ pub enum FixAction {
     RemoveFile { path: std::path::PathBuf },
     /// Send SIGCONT to a stopped process.
     Continue { pid: u32, start_time: u64 },
+    /// Run a program (pip install, npm install), its output streamed.
+    Run {
+        program: std::path::PathBuf,
+        args: Vec<String>,
+        cwd: std::path::PathBuf,
+    },
+    /// Append `KEY=` lines to an env file, after a backup copy.
+    AppendKeys {
+        path: std::path::PathBuf,
+        keys: Vec<String>,
+    },
+    /// Replace `from` with `to` on one line (1-based) of a file, after a backup copy.
+    EditLine {
+        path: std::path::PathBuf,
+        line: usize,
+        from: String,
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]

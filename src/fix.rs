@@ -35,7 +35,88 @@ pub fn apply(action: &FixAction, limits: Limits) -> Outcome {
         }
         FixAction::CopyFile { from, to } => copy_file(from, to),
         FixAction::RemoveFile { path } => remove_file(path),
+        FixAction::Run { program, args, cwd } => run_streamed(program, args, cwd),
+        FixAction::AppendKeys { path, keys } => append_keys(path, keys),
+        FixAction::EditLine { path, line, from, to } => edit_line(path, *line, from, to),
     }
+}
+
+/// A free backup name beside `path`: `FILE.doctor-backup`, then `.1`, `.2`…
+fn backup_path(path: &Path) -> std::path::PathBuf {
+    let mut n = 0;
+    loop {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".doctor-backup");
+        if n > 0 {
+            name.push(format!(".{n}"));
+        }
+        let candidate = std::path::PathBuf::from(name);
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+fn backup(path: &Path) -> Result<std::path::PathBuf, String> {
+    let to = backup_path(path);
+    std::fs::copy(path, &to).map_err(|e| format!("backup of {}: {e} (nothing changed)", redact::home(path)))?;
+    Ok(to)
+}
+
+/// The user agreed to run it: its output goes to stderr as it comes (stdout
+/// may be carrying JSON), and there is no time limit.
+fn run_streamed(program: &Path, args: &[String], cwd: &Path) -> Outcome {
+    let status = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let shown = redact::text(&format!("{} {}", program.display(), args.join(" ")));
+    if status.success() {
+        Ok(vec![format!("ran {shown}")])
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}
+
+fn append_keys(path: &Path, keys: &[String]) -> Outcome {
+    let saved = backup(path)?;
+    let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for key in keys {
+        text.push_str(&format!("{key}=\n"));
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    Ok(vec![format!(
+        "added {} to {} (backup: {})",
+        keys.join(", "),
+        redact::home(path),
+        redact::home(&saved)
+    )])
+}
+
+fn edit_line(path: &Path, line: usize, from: &str, to: &str) -> Outcome {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
+    let Some(target) = lines.get_mut(line.wrapping_sub(1)) else {
+        return Err(format!("{} has no line {line} now (nothing changed)", redact::home(path)));
+    };
+    if !target.contains(from) {
+        return Err(format!("{}:{line} changed since the report (nothing changed)", redact::home(path)));
+    }
+    *target = target.replacen(from, to, 1);
+    let saved = backup(path)?;
+    std::fs::write(path, lines.join("\n")).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    Ok(vec![format!(
+        "{}:{line}: {from} → {to} (backup: {})",
+        redact::home(path),
+        redact::home(&saved)
+    )])
 }
 
 /// The process at `pid` if it is still the one described; `Ok(None)` if the
@@ -201,16 +282,7 @@ fn copy_file(from: &Path, to: &Path) -> Outcome {
 
 /// "Remove" keeps a backup: the file is renamed, never deleted.
 fn remove_file(path: &Path) -> Outcome {
-    let mut backup = path.as_os_str().to_owned();
-    backup.push(".doctor-backup");
-    let mut backup = std::path::PathBuf::from(backup);
-    let mut n = 1;
-    while backup.exists() {
-        let mut b = path.as_os_str().to_owned();
-        b.push(format!(".doctor-backup.{n}"));
-        backup = b.into();
-        n += 1;
-    }
+    let backup = backup_path(path);
     std::fs::rename(path, &backup).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(vec![format!(
         "moved {} to {}",

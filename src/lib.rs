@@ -13,9 +13,11 @@ pub mod finding;
 pub mod fix;
 pub mod platform;
 pub mod project;
+pub mod net;
 pub mod redact;
 mod repair;
 pub mod report;
+pub mod run;
 pub mod timefmt;
 
 use std::io::{IsTerminal, Write};

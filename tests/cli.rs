@@ -197,18 +197,23 @@ fn checks_folder_and_code_registry_agree() {
 fn contract_codes_are_registered() {
     let contract =
         std::fs::read_to_string(root().join("../shared/design/CONTRACT.md")).expect("CONTRACT.md");
+    let mut contract_rows = 0;
     let mut seen = 0;
     for line in contract
         .lines()
         .filter(|l| l.starts_with("| ") && l.contains(" | "))
     {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells[1].len() > 3 && cells[1].chars().last().is_some_and(|c| c.is_ascii_digit()) {
+            contract_rows += 1;
+        }
         if let Some(doc) = doctor::codes::lookup(cells[1]) {
             assert_eq!(doc.severity.as_str(), cells[2], "{}", cells[1]);
             seen += 1;
         }
     }
-    assert_eq!(seen, doctor::codes::CODES.len());
+    assert_eq!(seen, contract_rows, "every code of the contract is registered");
+    assert!(seen >= 41);
 }
 
 #[test]

@@ -220,6 +220,8 @@ fn s10_reloader_with_dead_worker() {
         ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/health')\ndef health():\n    return {'status': 'ok'}\n"),
         (".env", &format!("VITE_API_URL=http://127.0.0.1:{port}\n")),
     ]);
+    // The project's own environment, as a user would have it.
+    std::os::unix::fs::symlink(&venv, dir.path().join(".venv")).unwrap();
     let mut procs = Procs::new();
     let supervisor = procs.spawn(
         std::process::Command::new(venv.join("bin/uvicorn"))

@@ -11,10 +11,21 @@ use crate::redact;
 use crate::timefmt;
 
 pub mod ports;
+pub mod env;
+pub mod node;
 pub mod processes;
+pub mod python;
+pub mod user;
 
 pub fn all() -> Vec<Arc<dyn Check>> {
-    vec![Arc::new(ports::Ports), Arc::new(processes::Processes)]
+    vec![
+        Arc::new(ports::Ports),
+        Arc::new(processes::Processes),
+        Arc::new(python::Python),
+        Arc::new(node::Node),
+        Arc::new(env::Env),
+        Arc::new(user::User),
+    ]
 }
 
 /// A process as evidence: what a user needs to recognise it and verify by hand.

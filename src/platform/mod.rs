@@ -164,6 +164,28 @@ pub fn listeners_of(pids: &[u32]) -> std::io::Result<Vec<Socket>> {
     os::listeners_of(pids)
 }
 
+/// One variable of a process's environment: `None` when it cannot be read
+/// (another user's process, or an OS that does not show it), `Some(None)`
+/// when it is not set.
+pub fn env_var_of(pid: u32, name: &str) -> Option<Option<String>> {
+    #[cfg(target_os = "linux")]
+    {
+        let bytes = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let prefix = format!("{name}=");
+        Some(
+            bytes
+                .split(|b| *b == 0)
+                .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, name);
+        None
+    }
+}
+
 /// Direct children of a process.
 pub fn children_of(pid: u32) -> Vec<u32> {
     os::children_of(pid)

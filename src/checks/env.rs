@@ -1,0 +1,306 @@
+//! ENV001–ENV006: the env files the app reads: present, complete, well
+//! formed, pointing where the services really are, kept out of git, and not
+//! sent through a proxy. Values are never read into a report: keys only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::engine::{Check, Context};
+use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::platform::{self, TcpState};
+use crate::project::{parse_url, read_bounded, Project, ENV_FILES};
+use crate::run;
+
+pub struct Env;
+
+const ID: &str = "env";
+const EXAMPLES: &[&str] = &[".env.example", ".env.sample", ".env-example", ".env.template", ".env.dist"];
+const PROXY_VARS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
+const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+impl Check for Env {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "env files: missing, incomplete, malformed, pointing at the wrong port, tracked by git; proxy variables"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["ENV001", "ENV002", "ENV003", "ENV004", "ENV005", "ENV006"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+        let project = &ctx.project;
+        let mut out = Vec::new();
+        let mut with_values = Vec::new();
+        for dir in &project.folders {
+            examples(project, dir, &mut out);
+            for name in ENV_FILES.iter().chain(EXAMPLES) {
+                let path = dir.join(name);
+                let Ok(text) = read_bounded(&path) else { continue };
+                let parsed = parse(&text);
+                malformed(project, &path, &parsed, &mut out);
+                if ENV_FILES.contains(name) && parsed.entries.iter().any(|e| e.has_value) {
+                    with_values.push(path);
+                }
+            }
+        }
+        out.extend(not_ignored(project, &with_values, ctx.config.timeout));
+        out.extend(wrong_port(ctx));
+        out.extend(proxy_without_loopback());
+        Ok(out)
+    }
+}
+
+struct Entry {
+    key: String,
+    line: usize,
+    has_value: bool,
+}
+
+#[derive(Default)]
+struct Parsed {
+    entries: Vec<Entry>,
+    /// Lines that are neither `KEY=value`, a comment nor blank.
+    bad_lines: Vec<usize>,
+}
+
+/// Our own reader rather than a dotenv crate: findings need each key's line.
+fn parse(text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut in_multiline = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if in_multiline {
+            in_multiline = !(line.ends_with('"') || line.ends_with('\''));
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match crate::project::parse_env_line(line) {
+            Some((key, value)) => {
+                let rest = line.split_once('=').map_or("", |(_, v)| v.trim());
+                // A quoted value that opens and does not close on this line.
+                let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+                in_multiline = quote.is_some_and(|q| rest.len() == 1 || !rest[1..].contains(q));
+                parsed.entries.push(Entry {
+                    key: key.to_string(),
+                    line: i + 1,
+                    has_value: !value.is_empty(),
+                });
+            }
+            None => parsed.bad_lines.push(i + 1),
+        }
+    }
+    parsed
+}
+
+fn examples(project: &Project, dir: &Path, out: &mut Vec<Finding>) {
+    let env = dir.join(".env");
+    for name in EXAMPLES {
+        let example = dir.join(name);
+        let Ok(text) = read_bounded(&example) else { continue };
+        let (ex_rel, env_rel) = (project.relative(&example), project.relative(&env));
+        if std::fs::symlink_metadata(&env).is_err() {
+            out.push(
+                Finding::new("ENV001", ID, format!("{env_rel} is missing ({ex_rel} is there)"))
+                    .evidence("example", ex_rel.clone())
+                    .evidence("missing", env_rel.clone())
+                    .with_fix(Fix {
+                        title: format!("copy {ex_rel} to {env_rel}, then fill in the values"),
+                        safety: Safety::Safe,
+                        commands: vec![format!("cp -n {ex_rel} {env_rel}")],
+                        action: Some(FixAction::CopyFile { from: example.clone(), to: env.clone() }),
+                    }),
+            );
+            return;
+        }
+        let Ok(env_text) = read_bounded(&env) else { return };
+        let have: BTreeSet<String> = parse(&env_text).entries.into_iter().map(|e| e.key).collect();
+        let missing: Vec<Entry> = parse(&text).entries.into_iter().filter(|e| !have.contains(&e.key)).collect();
+        if !missing.is_empty() {
+            let keys: Vec<String> = missing.iter().map(|e| e.key.clone()).collect();
+            out.push(
+                Finding::new("ENV002", ID, format!("{env_rel} lacks {} of {ex_rel}: {}", if keys.len() == 1 { "a key" } else { "keys" }, super::shorten(&keys.join(", "), 80)))
+                    .evidence("env_file", env_rel.clone())
+                    .evidence("missing", missing.iter().map(|e| json!({"key": e.key, "example": format!("{ex_rel}:{}", e.line)})).collect::<Vec<_>>())
+                    .with_fix(Fix {
+                        title: format!("add the missing keys to {env_rel} with empty values (after a backup)"),
+                        safety: Safety::Confirm,
+                        commands: keys.iter().map(|k| format!("echo '{k}=' >> {env_rel}")).collect(),
+                        action: Some(FixAction::AppendKeys { path: env.clone(), keys }),
+                    }),
+            );
+        }
+        return;
+    }
+}
+
+fn malformed(project: &Project, path: &Path, parsed: &Parsed, out: &mut Vec<Finding>) {
+    let rel = project.relative(path);
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut dups = Vec::new();
+    for e in &parsed.entries {
+        if let Some(&line) = first.get(e.key.as_str()) {
+            dups.push(json!({"key": e.key, "lines": [format!("{rel}:{line}"), format!("{rel}:{}", e.line)]}));
+        } else {
+            first.insert(&e.key, e.line);
+        }
+    }
+    if parsed.bad_lines.is_empty() && dups.is_empty() {
+        return;
+    }
+    let mut what = Vec::new();
+    if !parsed.bad_lines.is_empty() {
+        let lines: Vec<String> = parsed.bad_lines.iter().take(5).map(|l| format!("{rel}:{l}")).collect();
+        what.push(format!(
+            "{} malformed line{} ({}{})",
+            parsed.bad_lines.len(),
+            if parsed.bad_lines.len() == 1 { "" } else { "s" },
+            lines.join(", "),
+            if parsed.bad_lines.len() > 5 { ", …" } else { "" }
+        ));
+    }
+    if !dups.is_empty() {
+        let keys: Vec<&str> = dups.iter().filter_map(|d| d["key"].as_str()).collect();
+        what.push(format!("duplicate key{} {}", if keys.len() == 1 { "" } else { "s" }, keys.join(", ")));
+    }
+    out.push(
+        Finding::new("ENV003", ID, format!("{rel}: {}", what.join("; ")))
+            .evidence("file", rel.clone())
+            .evidence("malformed_lines", parsed.bad_lines.iter().take(50).map(|l| format!("{rel}:{l}")).collect::<Vec<_>>())
+            .evidence("duplicates", dups),
+    );
+}
+
+/// ENV005: one `git check-ignore` for every env file that holds values.
+fn not_ignored(project: &Project, files: &[PathBuf], limit: std::time::Duration) -> Vec<Finding> {
+    if files.is_empty() || !project.root.ancestors().any(|d| d.join(".git").exists()) {
+        return Vec::new();
+    }
+    let Some(git) = run::which("git") else { return Vec::new() };
+    let Ok(ran) = run::bounded(Command::new(git).arg("check-ignore").arg("--").args(files).current_dir(&project.root), limit) else {
+        return Vec::new();
+    };
+    // Exit 0: some ignored, 1: none ignored; anything else: git could not tell.
+    if !matches!(ran.status, Some(0 | 1)) {
+        return Vec::new();
+    }
+    let ignored: BTreeSet<PathBuf> = ran.stdout.lines().map(|l| project.root.join(l.trim())).collect();
+    files
+        .iter()
+        .filter(|f| !ignored.contains(*f) && !ignored.iter().any(|i| i.ends_with(f.strip_prefix(&project.root).unwrap_or(f))))
+        .map(|f| {
+            let rel = project.relative(f);
+            Finding::new("ENV005", ID, format!("{rel} holds values but git does not ignore it"))
+                .evidence("file", rel.clone())
+                .evidence("git", format!("git check-ignore {rel}: not ignored"))
+                .with_fix(Fix::manual("ignore it", vec![format!("echo '{}' >> .gitignore", rel), format!("git rm --cached {rel}  (if it was committed)")]))
+        })
+        .collect()
+}
+
+/// ENV004: an env URL names a port where nothing listens while the project's
+/// own server of that kind listens on another port (the 8001/8002 story).
+fn wrong_port(ctx: &Context) -> Vec<Finding> {
+    let project = &ctx.project;
+    let Ok(snapshot) = ctx.snapshot() else { return Vec::new() };
+    let listening = |port: u16| snapshot.on_port(port).any(|s| s.state == TcpState::Listen);
+    // (service, env file, line) for each env-file URL with no listener.
+    let dangling: Vec<(&crate::project::Service, String)> = project
+        .services
+        .iter()
+        .filter(|s| s.is_http() && !listening(s.port))
+        .flat_map(|s| s.clients.iter().map(move |(_, src)| (s, src.clone())))
+        .filter(|(_, src)| src.contains(".env"))
+        .collect();
+    if dangling.is_empty() {
+        return Vec::new();
+    }
+    // The project's own listeners: processes working inside the project.
+    let expected: BTreeSet<u16> = project.services.iter().map(|s| s.port).collect();
+    let ours: Vec<u32> = platform::all_processes()
+        .values()
+        .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
+        .map(|p| p.pid)
+        .collect();
+    let Ok(listeners) = platform::listeners_of(&ours) else { return Vec::new() };
+    let elsewhere: BTreeMap<u16, Vec<u32>> = listeners.iter().filter(|s| !expected.contains(&s.local.port())).fold(BTreeMap::new(), |mut m, s| {
+        m.entry(s.local.port()).or_default().extend(s.pids());
+        m
+    });
+    if elsewhere.len() != 1 {
+        return Vec::new(); // none, or more than one candidate: no guess
+    }
+    let (&real_port, pids) = elsewhere.iter().next().expect("one entry");
+    let infos = platform::processes(pids);
+    let who: Vec<String> = infos.values().map(|p| format!("pid {} ({})", p.pid, super::shorten(&p.command(), 50))).collect();
+    dangling
+        .into_iter()
+        .filter_map(|(service, source)| {
+            let (file, line) = source.rsplit_once(':')?;
+            let line: usize = line.parse().ok()?;
+            let path = project.root.join(file);
+            let text = read_bounded(&path).ok()?;
+            let url_line = text.lines().nth(line - 1)?;
+            let url = url_line.split_once('=')?.1.trim().trim_matches(['"', '\'']);
+            let parts = parse_url(url)?;
+            let from = format!(":{}", parts.port);
+            let to = format!(":{real_port}");
+            Some(
+                Finding::new(
+                    "ENV004",
+                    ID,
+                    format!("{source} points at port {}, where nothing listens; the project's server listens on {real_port}: {}", service.port, who.join(", ")),
+                )
+                .evidence("source", source.clone())
+                .evidence("url_port", service.port)
+                .evidence("listening_port", real_port)
+                .evidence("listening", who.clone())
+                .with_fix(Fix {
+                    title: format!("change the port in {source} from {} to {real_port} (after a backup)", service.port),
+                    safety: Safety::Confirm,
+                    commands: vec![format!("sed -i.doctor-backup '{line}s/{from}/{to}/' {file}")],
+                    action: Some(FixAction::EditLine { path, line, from, to }),
+                }),
+            )
+        })
+        .collect()
+}
+
+fn proxy_without_loopback() -> Vec<Finding> {
+    let get = |name: &str| std::env::var(name).ok().or_else(|| std::env::var(name.to_ascii_lowercase()).ok()).filter(|v| !v.is_empty());
+    let set: Vec<&str> = PROXY_VARS.iter().copied().filter(|v| get(v).is_some()).collect();
+    if set.is_empty() {
+        return Vec::new();
+    }
+    let no_proxy = get("NO_PROXY").unwrap_or_default();
+    let covered: BTreeSet<&str> = no_proxy.split(',').map(str::trim).collect();
+    if covered.contains("*") {
+        return Vec::new();
+    }
+    let missing: Vec<&str> = LOOPBACK_NAMES.iter().copied().filter(|n| !covered.contains(n)).collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    vec![Finding::new("ENV006", ID, format!("{} set, and NO_PROXY does not cover {}: local requests may go to the proxy", set.join(", "), missing.join(", ")))
+        .evidence("proxy_variables", set.clone())
+        .evidence("no_proxy_missing", missing.clone())
+        .with_fix(Fix::manual("exempt loopback from the proxy", vec![format!("export NO_PROXY=\"${{NO_PROXY:+$NO_PROXY,}}{}\"", missing.join(","))]))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_keeps_lines() {
+        let p = parse("# c\nA=1\n\nnot a line\nB=\"multi\nline\"\nA=2\nexport C=\n");
+        let keys: Vec<(&str, usize, bool)> = p.entries.iter().map(|e| (e.key.as_str(), e.line, e.has_value)).collect();
+        assert_eq!(keys, [("A", 2, true), ("B", 5, true), ("A", 7, true), ("C", 8, false)]);
+        assert_eq!(p.bad_lines, [4]);
+    }
+}

@@ -1,0 +1,461 @@
+//! PY001–PY005: can the Python backend start? Its interpreter, its declared
+//! requirements, its entry module's import, its Python version, and the
+//! interpreter the running server really uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::describe_pid;
+use crate::engine::{Check, Context};
+use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::project::{read_bounded, Project, Service};
+use crate::run::{self, RunError};
+
+pub struct Python;
+
+const ID: &str = "python";
+const VENV_DIRS: &[&str] = &[".venv", "venv", "env", ".env"];
+const REQUIREMENT_FILES: &[&str] = &["requirements.txt", "requirements-dev.txt", "requirements/base.txt", "requirements/dev.txt"];
+/// Installed distributions and the version, in one interpreter call.
+const INVENTORY: &str = r#"
+import sys, json, importlib.metadata as m
+names = set()
+for d in m.distributions():
+    n = d.metadata["Name"]
+    if n:
+        names.add(n)
+print(json.dumps({"version": list(sys.version_info[:3]), "dists": sorted(names)}))
+"#;
+/// Import the entry module; report the exception and its frames.
+const IMPORT: &str = r#"
+import sys, os, json, traceback, importlib
+for p in reversed(sys.argv[2:]):
+    sys.path.insert(0, p)
+try:
+    importlib.import_module(sys.argv[1])
+    r = {"ok": True}
+except BaseException as e:
+    frames = [{"file": f.filename, "line": f.lineno} for f in traceback.extract_tb(e.__traceback__)]
+    if isinstance(e, SyntaxError) and e.filename:
+        frames.append({"file": e.filename, "line": e.lineno or 0})
+    r = {"ok": False, "type": type(e).__name__, "message": str(e)[:500], "frames": frames}
+sys.stdout.write("\nDOCTOR-RESULT:" + json.dumps(r) + "\n")
+sys.stdout.flush()
+os._exit(0)
+"#;
+
+impl Check for Python {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "the Python backend's interpreter, requirements, entry-module import and version"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["PY001", "PY002", "PY003", "PY004", "PY005"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+        let mut out = Vec::new();
+        for (folder, service) in python_folders(&ctx.project) {
+            check_folder(ctx, &folder, service, &mut out);
+        }
+        Ok(out)
+    }
+}
+
+/// Folders with a Python backend or Python requirements, each once.
+fn python_folders(project: &Project) -> Vec<(PathBuf, Option<&Service>)> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in project.services.iter().filter(|s| s.is_python()) {
+        if let Some(f) = &s.folder {
+            if seen.insert(f.clone()) {
+                out.push((f.clone(), Some(s)));
+            }
+        }
+    }
+    for f in &project.folders {
+        let declares = REQUIREMENT_FILES.iter().chain(&["pyproject.toml", "Pipfile"]).any(|n| f.join(n).is_file());
+        if declares && seen.insert(f.clone()) {
+            out.push((f.clone(), None));
+        }
+    }
+    out
+}
+
+pub struct Interpreter {
+    pub path: PathBuf,
+    /// Where it was found: `backend/.venv`, `$VIRTUAL_ENV`, `PATH`.
+    pub found_in: String,
+    pub venv: Option<PathBuf>,
+}
+
+fn venv_python(venv: &Path) -> Option<PathBuf> {
+    let p = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
+    run::is_executable(&p).then_some(p)
+}
+
+/// The project's interpreter: a virtual environment in the service folder or
+/// the root, `$VIRTUAL_ENV`, Poetry's or pipenv's environment, else PATH.
+pub fn find_interpreter(project: &Project, folder: &Path, limit: Duration) -> Option<Interpreter> {
+    for dir in [folder, project.root.as_path()] {
+        for name in VENV_DIRS {
+            let venv = dir.join(name);
+            if let Some(path) = venv_python(&venv) {
+                return Some(Interpreter { path, found_in: project.relative(&venv), venv: Some(venv) });
+            }
+        }
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from) {
+        if let Some(path) = venv_python(&venv) {
+            return Some(Interpreter { path, found_in: "$VIRTUAL_ENV".into(), venv: Some(venv) });
+        }
+    }
+    for (marker, tool, args) in [("poetry.lock", "poetry", &["env", "info", "-p"][..]), ("Pipfile", "pipenv", &["--venv"][..])] {
+        if folder.join(marker).is_file() {
+            if let Some(exe) = run::which(tool) {
+                if let Ok(ran) = run::bounded(Command::new(exe).args(args).current_dir(folder), limit) {
+                    let venv = PathBuf::from(ran.stdout.trim());
+                    if let Some(path) = venv_python(&venv) {
+                        return Some(Interpreter { path, found_in: format!("{tool}'s environment"), venv: Some(venv) });
+                    }
+                }
+            }
+        }
+    }
+    ["python3", "python"]
+        .iter()
+        .find_map(|n| run::which(n))
+        .map(|path| Interpreter { path, found_in: "PATH (no virtual environment)".into(), venv: None })
+}
+
+/// `Flask_Login` → `flask-login` (PEP 503).
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        let c = if matches!(c, '_' | '.') { '-' } else { c.to_ascii_lowercase() };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A requirement line's distribution name: `fastapi[all]>=0.100 ; python_version>"3"` → `fastapi`.
+fn requirement_name(line: &str) -> Option<String> {
+    let line = line.split('#').next()?.trim();
+    if line.is_empty() || line.starts_with('-') || line.contains("://") && !line.contains(" @ ") {
+        return None;
+    }
+    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(line.len());
+    let name = &line[..end];
+    (!name.is_empty()).then(|| normalize(name))
+}
+
+/// Declared requirements with the file:line of each.
+fn declared(project: &Project, folder: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for file in REQUIREMENT_FILES {
+        let path = folder.join(file);
+        let Ok(text) = read_bounded(&path) else { continue };
+        let rel = project.relative(&path);
+        for (i, line) in text.lines().enumerate() {
+            if let Some(name) = requirement_name(line) {
+                out.entry(name).or_insert(format!("{rel}:{}", i + 1));
+            }
+        }
+    }
+    let path = folder.join("pyproject.toml");
+    if let Ok(text) = read_bounded(&path) {
+        let rel = project.relative(&path);
+        if let Ok(doc) = text.parse::<toml::Table>() {
+            let deps = doc.get("project").and_then(|p| p.get("dependencies")).and_then(|d| d.as_array());
+            for dep in deps.into_iter().flatten().filter_map(|d| d.as_str()) {
+                if let Some(name) = requirement_name(dep) {
+                    let line = text.lines().position(|l| l.contains(dep)).map_or(1, |i| i + 1);
+                    out.entry(name).or_insert(format!("{rel}:{line}"));
+                }
+            }
+            let poetry = doc.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.get("dependencies")).and_then(|d| d.as_table());
+            for name in poetry.into_iter().flat_map(|t| t.keys()).filter(|k| *k != "python") {
+                let line = text.lines().position(|l| l.trim_start().starts_with(name.as_str())).map_or(1, |i| i + 1);
+                out.entry(normalize(name)).or_insert(format!("{rel}:{line}"));
+            }
+        }
+    }
+    out
+}
+
+fn requires_python(project: &Project, folder: &Path) -> Option<(String, String)> {
+    let path = folder.join("pyproject.toml");
+    let text = read_bounded(&path).ok()?;
+    let doc = text.parse::<toml::Table>().ok()?;
+    let spec = doc.get("project")?.get("requires-python")?.as_str()?.to_string();
+    let line = text.lines().position(|l| l.contains("requires-python")).map_or(1, |i| i + 1);
+    Some((spec, format!("{}:{line}", project.relative(&path))))
+}
+
+/// PEP 440 specifiers for a plain `X.Y.Z` version: `>=3.10,<4`, `~=3.11`, `==3.11.*`.
+pub fn satisfies(version: [u64; 3], spec: &str) -> Option<bool> {
+    let parse = |v: &str| -> Option<Vec<u64>> { v.trim().trim_end_matches(".*").split('.').map(|p| p.parse().ok()).collect() };
+    let cmp = |a: &[u64], b: &[u64]| {
+        let n = a.len().max(b.len());
+        let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+        (0..n).map(|i| get(a, i).cmp(&get(b, i))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    };
+    let have = version.to_vec();
+    for clause in spec.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let op_len = clause.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+        let (op, v) = clause.split_at(op_len);
+        let want = parse(v)?;
+        let ord = cmp(&have, &want);
+        let ok = match op.trim() {
+            ">=" => ord.is_ge(),
+            ">" => ord.is_gt(),
+            "<=" => ord.is_le(),
+            "<" => ord.is_lt(),
+            "!=" => ord.is_ne(),
+            "==" if v.trim().ends_with(".*") => have.starts_with(&want),
+            "==" | "===" => ord.is_eq(),
+            "~=" => {
+                let prefix = &want[..want.len().saturating_sub(1).max(1)];
+                ord.is_ge() && have.starts_with(prefix)
+            }
+            _ => return None,
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &mut Vec<Finding>) {
+    let project = &ctx.project;
+    let shown = project.shown(folder).unwrap_or_default();
+    let limit = ctx.config.timeout;
+    let Some(interp) = find_interpreter(project, folder, limit) else {
+        out.push(
+            Finding::new("PY001", ID, format!("no Python interpreter for {shown}: no virtual environment and no python3 on PATH"))
+                .evidence("folder", shown.clone())
+                .evidence("looked_in", VENV_DIRS.iter().map(|d| format!("{shown}/{d}")).chain(["$VIRTUAL_ENV".into(), "PATH".into()]).collect::<Vec<_>>())
+                .with_fix(Fix::manual("create the environment", vec![format!("cd {shown} && python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt")])),
+        );
+        return;
+    };
+    let interp_shown = crate::redact::home(&interp.path);
+    // The inventory and the import run at the same time: one bound for both.
+    let entry = service.and_then(|s| s.entry.clone());
+    let import = entry.clone().map(|module| {
+        let mut cmd = Command::new(&interp.path);
+        cmd.arg("-c").arg(IMPORT).arg(&module).arg(folder);
+        if folder.join("src").is_dir() {
+            cmd.arg(folder.join("src"));
+        }
+        cmd.current_dir(folder).env("PYTHONDONTWRITEBYTECODE", "1");
+        std::thread::spawn(move || run::bounded(&mut cmd, limit))
+    });
+    let inventory = run::bounded(Command::new(&interp.path).arg("-c").arg(INVENTORY).current_dir(folder), limit);
+    let facts: Option<Value> = inventory.ok().and_then(|r| serde_json::from_str(r.stdout.trim()).ok());
+    if let Some(facts) = &facts {
+        missing_requirements(project, folder, &interp, facts, out);
+        version_mismatch(project, folder, &interp, facts, out);
+    }
+    if let (Some(handle), Some(module)) = (import, entry) {
+        match handle.join() {
+            Ok(Ok(ran)) => import_failure(project, folder, &interp_shown, &module, &ran.stdout, out),
+            Ok(Err(RunError::TimedOut(d))) => out.push(
+                Finding::new("PY003", ID, format!("importing {module} in {shown} did not finish within {} ms: the server would hang at start-up", d.as_millis()))
+                    .explain("The entry module's import did not finish within the probe timeout: something at import time blocks (a database connection, a large model loading, a network call). doctor killed it. Run with a larger --timeout to tell slow from hung.")
+                    .evidence("module", module)
+                    .evidence("interpreter", interp_shown.clone())
+                    .evidence("timeout_ms", d.as_millis() as u64),
+            ),
+            _ => {}
+        }
+    }
+    if let (Some(service), Some(venv)) = (service, &interp.venv) {
+        other_interpreter(ctx, service, venv, &interp_shown, out);
+    }
+}
+
+fn missing_requirements(project: &Project, folder: &Path, interp: &Interpreter, facts: &Value, out: &mut Vec<Finding>) {
+    let installed: BTreeSet<String> = facts["dists"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).map(normalize).collect();
+    let missing: Vec<(String, String)> = declared(project, folder).into_iter().filter(|(name, _)| !installed.contains(name)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = missing.iter().map(|(n, _)| n.as_str()).collect();
+    let req = REQUIREMENT_FILES.iter().map(|f| folder.join(f)).find(|p| p.is_file());
+    let fix = match &req {
+        Some(req) => Fix {
+            title: format!("install the requirements into {}", interp.found_in),
+            safety: Safety::Confirm,
+            commands: vec![format!("{} -m pip install -r {}", crate::redact::home(&interp.path), project.relative(req))],
+            action: Some(FixAction::Run {
+                program: interp.path.clone(),
+                args: vec!["-m".into(), "pip".into(), "install".into(), "-r".into(), req.display().to_string()],
+                cwd: folder.to_path_buf(),
+            }),
+        },
+        None => Fix {
+            title: format!("install the project into {}", interp.found_in),
+            safety: Safety::Confirm,
+            commands: vec![format!("{} -m pip install -e .", crate::redact::home(&interp.path))],
+            action: Some(FixAction::Run {
+                program: interp.path.clone(),
+                args: vec!["-m".into(), "pip".into(), "install".into(), "-e".into(), ".".into()],
+                cwd: folder.to_path_buf(),
+            }),
+        },
+    };
+    out.push(
+        Finding::new(
+            "PY002",
+            ID,
+            format!("{} declared but not installed in {}: {}", if missing.len() == 1 { "1 requirement" } else { "requirements" }, interp.found_in, super::shorten(&names.join(", "), 80)),
+        )
+        .evidence("interpreter", crate::redact::home(&interp.path))
+        .evidence("missing", missing.iter().map(|(n, at)| json!({"name": n, "declared_at": at})).collect::<Vec<_>>())
+        .with_fix(fix),
+    );
+}
+
+fn version_mismatch(project: &Project, folder: &Path, interp: &Interpreter, facts: &Value, out: &mut Vec<Finding>) {
+    let Some((spec, at)) = requires_python(project, folder) else { return };
+    let v: Vec<u64> = facts["version"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+    let [a, b, c] = v[..] else { return };
+    if satisfies([a, b, c], &spec) == Some(false) {
+        out.push(
+            Finding::new("PY004", ID, format!("{} is Python {a}.{b}.{c}, but {at} requires {spec}", interp.found_in))
+                .evidence("interpreter", crate::redact::home(&interp.path))
+                .evidence("version", format!("{a}.{b}.{c}"))
+                .evidence("requires_python", json!({"spec": spec, "source": at}))
+                .with_fix(Fix::manual("recreate the environment with a matching Python", vec![format!("python3.X -m venv --clear {}", interp.found_in)])),
+        );
+    }
+}
+
+/// The innermost frame inside the project (not in a virtual environment or site-packages).
+fn project_frame(project: &Project, frames: &[Value]) -> Option<(String, u64)> {
+    frames.iter().rev().find_map(|f| {
+        let file = Path::new(f["file"].as_str()?);
+        let inside = file.starts_with(&project.root)
+            && !file.components().any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                c == "site-packages" || VENV_DIRS.contains(&c.as_ref())
+            });
+        inside.then(|| (project.relative(file), f["line"].as_u64().unwrap_or(0)))
+    })
+}
+
+fn import_failure(project: &Project, folder: &Path, interp: &str, module: &str, stdout: &str, out: &mut Vec<Finding>) {
+    let Some(result) = stdout.lines().rev().find_map(|l| l.strip_prefix("DOCTOR-RESULT:")) else { return };
+    let Ok(r) = serde_json::from_str::<Value>(result) else { return };
+    if r["ok"] == true {
+        return;
+    }
+    let frames = r["frames"].as_array().cloned().unwrap_or_default();
+    let at = project_frame(project, &frames);
+    let kind = r["type"].as_str().unwrap_or("Exception");
+    let message = r["message"].as_str().unwrap_or_default();
+    let place = at.as_ref().map(|(f, l)| format!(" at {f}:{l}")).unwrap_or_default();
+    let shown = project.shown(folder).unwrap_or_default();
+    let mut f = Finding::new("PY003", ID, format!("importing {module} fails: {kind}: {message}{place}"))
+        .evidence("module", module.to_string())
+        .evidence("folder", shown)
+        .evidence("interpreter", interp.to_string())
+        .evidence("exception", json!({"type": kind, "message": message}));
+    if let Some((file, line)) = at {
+        f = f.evidence("location", format!("{file}:{line}"));
+    }
+    let traceback: Vec<String> = frames
+        .iter()
+        .rev()
+        .take(5)
+        .filter(|fr| !fr["file"].as_str().unwrap_or("<").starts_with('<'))
+        .filter_map(|fr| Some(format!("{}:{}", crate::redact::home(Path::new(fr["file"].as_str()?)), fr["line"])))
+        .collect();
+    out.push(f.evidence("innermost_frames", traceback));
+}
+
+/// PY005: the server on the service's port runs another Python than the venv.
+fn other_interpreter(ctx: &Context, service: &Service, venv: &Path, interp: &str, out: &mut Vec<Finding>) {
+    let Ok(snapshot) = ctx.snapshot() else { return };
+    let pids: BTreeSet<u32> = snapshot
+        .on_port(service.port)
+        .filter(|s| s.state == crate::platform::TcpState::Listen)
+        .flat_map(|s| s.pids().iter().copied())
+        .collect();
+    for pid in pids {
+        let Some(p) = snapshot.process(pid) else { continue };
+        let Some(exe) = &p.exe else { continue };
+        let name = exe.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        if !name.starts_with("python") {
+            continue;
+        }
+        // A venv's python is a link to the base interpreter, so the
+        // executable alone cannot tell: look at what was started, then at the
+        // environment it was started in. Without evidence, say nothing.
+        let venv_real = std::fs::canonicalize(venv).unwrap_or_else(|_| venv.to_path_buf());
+        let venv_of = |file: &Path| -> Option<PathBuf> {
+            let file = match (&p.cwd, file.is_relative()) {
+                (Some(cwd), true) => cwd.join(file),
+                _ => file.to_path_buf(),
+            };
+            std::fs::canonicalize(file.parent()?).ok()?.parent().map(Path::to_path_buf)
+        };
+        let started = p.cmdline.first().map(PathBuf::from);
+        let evidence = match started.as_deref() {
+            Some(s) if s.components().count() > 1 => match venv_of(s) {
+                Some(root) if root == venv_real => continue,
+                Some(_) => format!("started as {}", crate::redact::home(s)),
+                None => continue,
+            },
+            _ => match crate::platform::env_var_of(pid, "VIRTUAL_ENV") {
+                Some(Some(active)) if std::fs::canonicalize(&active).ok().as_ref() == Some(&venv_real) => continue,
+                Some(Some(active)) => format!("started with another virtual environment active: {}", crate::redact::home(Path::new(&active))),
+                Some(None) => "started as a bare `python` with no virtual environment active".to_string(),
+                None => continue,
+            },
+        };
+        out.push(
+            Finding::new("PY005", ID, format!("{} on port {} runs {}, not the project's {interp}", describe_pid(snapshot, pid), service.port, crate::redact::home(exe)))
+                .evidence("process", super::process_evidence(snapshot, p))
+                .evidence("server_interpreter", crate::redact::home(exe))
+                .evidence("how", evidence)
+                .evidence("project_interpreter", interp.to_string())
+                .with_fix(super::terminate_fix(snapshot, p)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_names() {
+        assert_eq!(requirement_name("FastAPI[all]>=0.100 ; python_version > '3'").as_deref(), Some("fastapi"));
+        assert_eq!(requirement_name("Flask_Login==0.6").as_deref(), Some("flask-login"));
+        assert_eq!(requirement_name("-r base.txt"), None);
+        assert_eq!(requirement_name("# comment"), None);
+        assert_eq!(requirement_name("pkg @ https://example.com/pkg.whl").as_deref(), Some("pkg"));
+        assert_eq!(normalize("zope.interface"), "zope-interface");
+    }
+
+    #[test]
+    fn python_specifiers() {
+        assert_eq!(satisfies([3, 11, 7], ">=3.10,<4"), Some(true));
+        assert_eq!(satisfies([3, 9, 1], ">=3.10"), Some(false));
+        assert_eq!(satisfies([3, 11, 7], "~=3.11"), Some(true));
+        assert_eq!(satisfies([3, 12, 0], "~=3.11.2"), Some(false));
+        assert_eq!(satisfies([3, 11, 7], "==3.11.*"), Some(true));
+        assert_eq!(satisfies([3, 11, 7], "==3.12.*"), Some(false));
+        assert_eq!(satisfies([3, 11, 7], "^3"), None);
+    }
+}
