@@ -37,7 +37,12 @@ pub fn apply(action: &FixAction, limits: Limits) -> Outcome {
         FixAction::RemoveFile { path } => remove_file(path),
         FixAction::Run { program, args, cwd } => run_streamed(program, args, cwd),
         FixAction::AppendKeys { path, keys } => append_keys(path, keys),
-        FixAction::EditLine { path, line, from, to } => edit_line(path, *line, from, to),
+        FixAction::EditLine {
+            path,
+            line,
+            from,
+            to,
+        } => edit_line(path, *line, from, to),
     }
 }
 
@@ -60,7 +65,8 @@ fn backup_path(path: &Path) -> std::path::PathBuf {
 
 fn backup(path: &Path) -> Result<std::path::PathBuf, String> {
     let to = backup_path(path);
-    std::fs::copy(path, &to).map_err(|e| format!("backup of {}: {e} (nothing changed)", redact::home(path)))?;
+    std::fs::copy(path, &to)
+        .map_err(|e| format!("backup of {}: {e} (nothing changed)", redact::home(path)))?;
     Ok(to)
 }
 
@@ -84,7 +90,8 @@ fn run_streamed(program: &Path, args: &[String], cwd: &Path) -> Outcome {
 
 fn append_keys(path: &Path, keys: &[String]) -> Outcome {
     let saved = backup(path)?;
-    let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    let mut text =
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
@@ -104,10 +111,16 @@ fn edit_line(path: &Path, line: usize, from: &str, to: &str) -> Outcome {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
     let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
     let Some(target) = lines.get_mut(line.wrapping_sub(1)) else {
-        return Err(format!("{} has no line {line} now (nothing changed)", redact::home(path)));
+        return Err(format!(
+            "{} has no line {line} now (nothing changed)",
+            redact::home(path)
+        ));
     };
     if !target.contains(from) {
-        return Err(format!("{}:{line} changed since the report (nothing changed)", redact::home(path)));
+        return Err(format!(
+            "{}:{line} changed since the report (nothing changed)",
+            redact::home(path)
+        ));
     }
     *target = target.replacen(from, to, 1);
     let saved = backup(path)?;

@@ -23,7 +23,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -47,7 +50,10 @@ impl std::fmt::Display for Failure {
             Failure::BadUrl(u) => write!(f, "not an http:// URL: {u}"),
             Failure::Resolve(e) => write!(f, "cannot resolve: {e}"),
             Failure::Refused(a) => write!(f, "connection to {a} refused"),
-            Failure::NoAnswer { addr, .. } => write!(f, "{addr} accepted the connection but did not answer in time"),
+            Failure::NoAnswer { addr, .. } => write!(
+                f,
+                "{addr} accepted the connection but did not answer in time"
+            ),
             Failure::Other(e) => f.write_str(e),
         }
     }
@@ -56,16 +62,29 @@ impl std::fmt::Display for Failure {
 /// Every address `host:port` resolves to, in resolver order.
 pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    (bare, port).to_socket_addrs().map(|a| a.collect()).map_err(|e| Failure::Resolve(e.to_string()))
+    (bare, port)
+        .to_socket_addrs()
+        .map(|a| a.collect())
+        .map_err(|e| Failure::Resolve(e.to_string()))
 }
 
 /// One request to one address: `method path` with extra headers.
-pub fn request(addr: SocketAddr, host: &str, method: &str, path: &str, headers: &[(&str, &str)], timeout: Duration) -> Result<Response, Failure> {
+pub fn request(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, Failure> {
     let deadline = Instant::now() + timeout;
     let start = Instant::now();
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused(addr),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::NoAnswer { addr, connect: timeout },
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::NoAnswer {
+            addr,
+            connect: timeout,
+        },
         _ => Failure::Other(format!("{addr}: {e}")),
     })?;
     let connect = start.elapsed();
@@ -74,9 +93,14 @@ pub fn request(addr: SocketAddr, host: &str, method: &str, path: &str, headers: 
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    let left = |d: Instant| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let left = |d: Instant| {
+        d.saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
     stream.set_write_timeout(Some(left(deadline))).ok();
-    stream.write_all(req.as_bytes()).map_err(|e| Failure::Other(format!("{addr}: {e}")))?;
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| Failure::Other(format!("{addr}: {e}")))?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let mut first_byte = None;
@@ -94,7 +118,14 @@ pub fn request(addr: SocketAddr, host: &str, method: &str, path: &str, headers: 
                     break;
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
             Err(e) => {
                 if buf.is_empty() {
                     return Err(Failure::Other(format!("{addr}: {e}")));
@@ -111,15 +142,25 @@ pub fn request(addr: SocketAddr, host: &str, method: &str, path: &str, headers: 
 
 /// Headers received and, when a Content-Length says so, the whole body.
 fn complete(buf: &[u8]) -> bool {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
     let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
     match head.lines().find_map(|l| l.strip_prefix("content-length:")) {
-        Some(n) => n.trim().parse::<usize>().is_ok_and(|n| buf.len() >= end + 4 + n),
+        Some(n) => n
+            .trim()
+            .parse::<usize>()
+            .is_ok_and(|n| buf.len() >= end + 4 + n),
         None => false,
     }
 }
 
-fn parse_response(buf: &[u8], addr: SocketAddr, connect: Duration, first_byte: Duration) -> Result<Response, Failure> {
+fn parse_response(
+    buf: &[u8],
+    addr: SocketAddr,
+    connect: Duration,
+    first_byte: Duration,
+) -> Result<Response, Failure> {
     let text = String::from_utf8_lossy(buf);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -128,12 +169,24 @@ fn parse_response(buf: &[u8], addr: SocketAddr, connect: Duration, first_byte: D
         .strip_prefix("HTTP/")
         .and_then(|rest| rest.split_whitespace().nth(1))
         .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| Failure::Other(format!("{addr} answered, but not with HTTP: {:?}", status_line.chars().take(40).collect::<String>())))?;
+        .ok_or_else(|| {
+            Failure::Other(format!(
+                "{addr} answered, but not with HTTP: {:?}",
+                status_line.chars().take(40).collect::<String>()
+            ))
+        })?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Ok(Response { addr, status, headers, body: body.chars().take(2000).collect(), connect, first_byte })
+    Ok(Response {
+        addr,
+        status,
+        headers,
+        body: body.chars().take(2000).collect(),
+        connect,
+        first_byte,
+    })
 }
 
 /// GET a URL at its first resolved address (for doctor.toml `http` checks).

@@ -29,7 +29,9 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Start(e) => write!(f, "could not start: {e}"),
-            RunError::TimedOut(d) => write!(f, "did not finish within {} ms (killed)", d.as_millis()),
+            RunError::TimedOut(d) => {
+                write!(f, "did not finish within {} ms (killed)", d.as_millis())
+            }
         }
     }
 }
@@ -78,7 +80,11 @@ fn read_prefix(pipe: Option<&mut impl Read>) -> String {
 /// The first `name` on PATH (with Windows' extensions), without running it.
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    let exts: &[&str] = if cfg!(windows) { &[".exe", ".cmd", ".bat", ""] } else { &[""] };
+    let exts: &[&str] = if cfg!(windows) {
+        &[".exe", ".cmd", ".bat", ""]
+    } else {
+        &[""]
+    };
     std::env::split_paths(&path).find_map(|dir| {
         exts.iter()
             .map(|e| dir.join(format!("{name}{e}")))
@@ -90,7 +96,8 @@ pub fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
     #[cfg(not(unix))]
     {

@@ -212,7 +212,10 @@ fn contract_codes_are_registered() {
             seen += 1;
         }
     }
-    assert_eq!(seen, contract_rows, "every code of the contract is registered");
+    assert_eq!(
+        seen, contract_rows,
+        "every code of the contract is registered"
+    );
     assert!(seen >= 41);
 }
 

@@ -17,7 +17,13 @@ use crate::run;
 pub struct Env;
 
 const ID: &str = "env";
-const EXAMPLES: &[&str] = &[".env.example", ".env.sample", ".env-example", ".env.template", ".env.dist"];
+const EXAMPLES: &[&str] = &[
+    ".env.example",
+    ".env.sample",
+    ".env-example",
+    ".env.template",
+    ".env.dist",
+];
 const PROXY_VARS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
 const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
@@ -39,7 +45,9 @@ impl Check for Env {
             examples(project, dir, &mut out);
             for name in ENV_FILES.iter().chain(EXAMPLES) {
                 let path = dir.join(name);
-                let Ok(text) = read_bounded(&path) else { continue };
+                let Ok(text) = read_bounded(&path) else {
+                    continue;
+                };
                 let parsed = parse(&text);
                 malformed(project, &path, &parsed, &mut out);
                 if ENV_FILES.contains(name) && parsed.entries.iter().any(|e| e.has_value) {
@@ -102,37 +110,78 @@ fn examples(project: &Project, dir: &Path, out: &mut Vec<Finding>) {
     let env = dir.join(".env");
     for name in EXAMPLES {
         let example = dir.join(name);
-        let Ok(text) = read_bounded(&example) else { continue };
+        let Ok(text) = read_bounded(&example) else {
+            continue;
+        };
         let (ex_rel, env_rel) = (project.relative(&example), project.relative(&env));
         if std::fs::symlink_metadata(&env).is_err() {
             out.push(
-                Finding::new("ENV001", ID, format!("{env_rel} is missing ({ex_rel} is there)"))
-                    .evidence("example", ex_rel.clone())
-                    .evidence("missing", env_rel.clone())
-                    .with_fix(Fix {
-                        title: format!("copy {ex_rel} to {env_rel}, then fill in the values"),
-                        safety: Safety::Safe,
-                        commands: vec![format!("cp -n {ex_rel} {env_rel}")],
-                        action: Some(FixAction::CopyFile { from: example.clone(), to: env.clone() }),
+                Finding::new(
+                    "ENV001",
+                    ID,
+                    format!("{env_rel} is missing ({ex_rel} is there)"),
+                )
+                .evidence("example", ex_rel.clone())
+                .evidence("missing", env_rel.clone())
+                .with_fix(Fix {
+                    title: format!("copy {ex_rel} to {env_rel}, then fill in the values"),
+                    safety: Safety::Safe,
+                    commands: vec![format!("cp -n {ex_rel} {env_rel}")],
+                    action: Some(FixAction::CopyFile {
+                        from: example.clone(),
+                        to: env.clone(),
                     }),
+                }),
             );
             return;
         }
-        let Ok(env_text) = read_bounded(&env) else { return };
-        let have: BTreeSet<String> = parse(&env_text).entries.into_iter().map(|e| e.key).collect();
-        let missing: Vec<Entry> = parse(&text).entries.into_iter().filter(|e| !have.contains(&e.key)).collect();
+        let Ok(env_text) = read_bounded(&env) else {
+            return;
+        };
+        let have: BTreeSet<String> = parse(&env_text)
+            .entries
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        let missing: Vec<Entry> = parse(&text)
+            .entries
+            .into_iter()
+            .filter(|e| !have.contains(&e.key))
+            .collect();
         if !missing.is_empty() {
             let keys: Vec<String> = missing.iter().map(|e| e.key.clone()).collect();
             out.push(
-                Finding::new("ENV002", ID, format!("{env_rel} lacks {} of {ex_rel}: {}", if keys.len() == 1 { "a key" } else { "keys" }, super::shorten(&keys.join(", "), 80)))
-                    .evidence("env_file", env_rel.clone())
-                    .evidence("missing", missing.iter().map(|e| json!({"key": e.key, "example": format!("{ex_rel}:{}", e.line)})).collect::<Vec<_>>())
-                    .with_fix(Fix {
-                        title: format!("add the missing keys to {env_rel} with empty values (after a backup)"),
-                        safety: Safety::Confirm,
-                        commands: keys.iter().map(|k| format!("echo '{k}=' >> {env_rel}")).collect(),
-                        action: Some(FixAction::AppendKeys { path: env.clone(), keys }),
+                Finding::new(
+                    "ENV002",
+                    ID,
+                    format!(
+                        "{env_rel} lacks {} of {ex_rel}: {}",
+                        if keys.len() == 1 { "a key" } else { "keys" },
+                        super::shorten(&keys.join(", "), 80)
+                    ),
+                )
+                .evidence("env_file", env_rel.clone())
+                .evidence(
+                    "missing",
+                    missing
+                        .iter()
+                        .map(|e| json!({"key": e.key, "example": format!("{ex_rel}:{}", e.line)}))
+                        .collect::<Vec<_>>(),
+                )
+                .with_fix(Fix {
+                    title: format!(
+                        "add the missing keys to {env_rel} with empty values (after a backup)"
+                    ),
+                    safety: Safety::Confirm,
+                    commands: keys
+                        .iter()
+                        .map(|k| format!("echo '{k}=' >> {env_rel}"))
+                        .collect(),
+                    action: Some(FixAction::AppendKeys {
+                        path: env.clone(),
+                        keys,
                     }),
+                }),
             );
         }
         return;
@@ -155,23 +204,44 @@ fn malformed(project: &Project, path: &Path, parsed: &Parsed, out: &mut Vec<Find
     }
     let mut what = Vec::new();
     if !parsed.bad_lines.is_empty() {
-        let lines: Vec<String> = parsed.bad_lines.iter().take(5).map(|l| format!("{rel}:{l}")).collect();
+        let lines: Vec<String> = parsed
+            .bad_lines
+            .iter()
+            .take(5)
+            .map(|l| format!("{rel}:{l}"))
+            .collect();
         what.push(format!(
             "{} malformed line{} ({}{})",
             parsed.bad_lines.len(),
             if parsed.bad_lines.len() == 1 { "" } else { "s" },
             lines.join(", "),
-            if parsed.bad_lines.len() > 5 { ", …" } else { "" }
+            if parsed.bad_lines.len() > 5 {
+                ", …"
+            } else {
+                ""
+            }
         ));
     }
     if !dups.is_empty() {
         let keys: Vec<&str> = dups.iter().filter_map(|d| d["key"].as_str()).collect();
-        what.push(format!("duplicate key{} {}", if keys.len() == 1 { "" } else { "s" }, keys.join(", ")));
+        what.push(format!(
+            "duplicate key{} {}",
+            if keys.len() == 1 { "" } else { "s" },
+            keys.join(", ")
+        ));
     }
     out.push(
         Finding::new("ENV003", ID, format!("{rel}: {}", what.join("; ")))
             .evidence("file", rel.clone())
-            .evidence("malformed_lines", parsed.bad_lines.iter().take(50).map(|l| format!("{rel}:{l}")).collect::<Vec<_>>())
+            .evidence(
+                "malformed_lines",
+                parsed
+                    .bad_lines
+                    .iter()
+                    .take(50)
+                    .map(|l| format!("{rel}:{l}"))
+                    .collect::<Vec<_>>(),
+            )
             .evidence("duplicates", dups),
     );
 }
@@ -181,24 +251,52 @@ fn not_ignored(project: &Project, files: &[PathBuf], limit: std::time::Duration)
     if files.is_empty() || !project.root.ancestors().any(|d| d.join(".git").exists()) {
         return Vec::new();
     }
-    let Some(git) = run::which("git") else { return Vec::new() };
-    let Ok(ran) = run::bounded(Command::new(git).arg("check-ignore").arg("--").args(files).current_dir(&project.root), limit) else {
+    let Some(git) = run::which("git") else {
+        return Vec::new();
+    };
+    let Ok(ran) = run::bounded(
+        Command::new(git)
+            .arg("check-ignore")
+            .arg("--")
+            .args(files)
+            .current_dir(&project.root),
+        limit,
+    ) else {
         return Vec::new();
     };
     // Exit 0: some ignored, 1: none ignored; anything else: git could not tell.
     if !matches!(ran.status, Some(0 | 1)) {
         return Vec::new();
     }
-    let ignored: BTreeSet<PathBuf> = ran.stdout.lines().map(|l| project.root.join(l.trim())).collect();
+    let ignored: BTreeSet<PathBuf> = ran
+        .stdout
+        .lines()
+        .map(|l| project.root.join(l.trim()))
+        .collect();
     files
         .iter()
-        .filter(|f| !ignored.contains(*f) && !ignored.iter().any(|i| i.ends_with(f.strip_prefix(&project.root).unwrap_or(f))))
+        .filter(|f| {
+            !ignored.contains(*f)
+                && !ignored
+                    .iter()
+                    .any(|i| i.ends_with(f.strip_prefix(&project.root).unwrap_or(f)))
+        })
         .map(|f| {
             let rel = project.relative(f);
-            Finding::new("ENV005", ID, format!("{rel} holds values but git does not ignore it"))
-                .evidence("file", rel.clone())
-                .evidence("git", format!("git check-ignore {rel}: not ignored"))
-                .with_fix(Fix::manual("ignore it", vec![format!("echo '{}' >> .gitignore", rel), format!("git rm --cached {rel}  (if it was committed)")]))
+            Finding::new(
+                "ENV005",
+                ID,
+                format!("{rel} holds values but git does not ignore it"),
+            )
+            .evidence("file", rel.clone())
+            .evidence("git", format!("git check-ignore {rel}: not ignored"))
+            .with_fix(Fix::manual(
+                "ignore it",
+                vec![
+                    format!("echo '{}' >> .gitignore", rel),
+                    format!("git rm --cached {rel}  (if it was committed)"),
+                ],
+            ))
         })
         .collect()
 }
@@ -207,7 +305,9 @@ fn not_ignored(project: &Project, files: &[PathBuf], limit: std::time::Duration)
 /// own server of that kind listens on another port (the 8001/8002 story).
 fn wrong_port(ctx: &Context) -> Vec<Finding> {
     let project = &ctx.project;
-    let Ok(snapshot) = ctx.snapshot() else { return Vec::new() };
+    let Ok(snapshot) = ctx.snapshot() else {
+        return Vec::new();
+    };
     let listening = |port: u16| snapshot.on_port(port).any(|s| s.state == TcpState::Listen);
     // (service, env file, line) for each env-file URL with no listener.
     let dangling: Vec<(&crate::project::Service, String)> = project
@@ -227,17 +327,25 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
         .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
         .map(|p| p.pid)
         .collect();
-    let Ok(listeners) = platform::listeners_of(&ours) else { return Vec::new() };
-    let elsewhere: BTreeMap<u16, Vec<u32>> = listeners.iter().filter(|s| !expected.contains(&s.local.port())).fold(BTreeMap::new(), |mut m, s| {
-        m.entry(s.local.port()).or_default().extend(s.pids());
-        m
-    });
+    let Ok(listeners) = platform::listeners_of(&ours) else {
+        return Vec::new();
+    };
+    let elsewhere: BTreeMap<u16, Vec<u32>> = listeners
+        .iter()
+        .filter(|s| !expected.contains(&s.local.port()))
+        .fold(BTreeMap::new(), |mut m, s| {
+            m.entry(s.local.port()).or_default().extend(s.pids());
+            m
+        });
     if elsewhere.len() != 1 {
         return Vec::new(); // none, or more than one candidate: no guess
     }
     let (&real_port, pids) = elsewhere.iter().next().expect("one entry");
     let infos = platform::processes(pids);
-    let who: Vec<String> = infos.values().map(|p| format!("pid {} ({})", p.pid, super::shorten(&p.command(), 50))).collect();
+    let who: Vec<String> = infos
+        .values()
+        .map(|p| format!("pid {} ({})", p.pid, super::shorten(&p.command(), 50)))
+        .collect();
     dangling
         .into_iter()
         .filter_map(|(service, source)| {
@@ -272,8 +380,17 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
 }
 
 fn proxy_without_loopback() -> Vec<Finding> {
-    let get = |name: &str| std::env::var(name).ok().or_else(|| std::env::var(name.to_ascii_lowercase()).ok()).filter(|v| !v.is_empty());
-    let set: Vec<&str> = PROXY_VARS.iter().copied().filter(|v| get(v).is_some()).collect();
+    let get = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| std::env::var(name.to_ascii_lowercase()).ok())
+            .filter(|v| !v.is_empty())
+    };
+    let set: Vec<&str> = PROXY_VARS
+        .iter()
+        .copied()
+        .filter(|v| get(v).is_some())
+        .collect();
     if set.is_empty() {
         return Vec::new();
     }
@@ -282,14 +399,32 @@ fn proxy_without_loopback() -> Vec<Finding> {
     if covered.contains("*") {
         return Vec::new();
     }
-    let missing: Vec<&str> = LOOPBACK_NAMES.iter().copied().filter(|n| !covered.contains(n)).collect();
+    let missing: Vec<&str> = LOOPBACK_NAMES
+        .iter()
+        .copied()
+        .filter(|n| !covered.contains(n))
+        .collect();
     if missing.is_empty() {
         return Vec::new();
     }
-    vec![Finding::new("ENV006", ID, format!("{} set, and NO_PROXY does not cover {}: local requests may go to the proxy", set.join(", "), missing.join(", ")))
-        .evidence("proxy_variables", set.clone())
-        .evidence("no_proxy_missing", missing.clone())
-        .with_fix(Fix::manual("exempt loopback from the proxy", vec![format!("export NO_PROXY=\"${{NO_PROXY:+$NO_PROXY,}}{}\"", missing.join(","))]))]
+    vec![Finding::new(
+        "ENV006",
+        ID,
+        format!(
+            "{} set, and NO_PROXY does not cover {}: local requests may go to the proxy",
+            set.join(", "),
+            missing.join(", ")
+        ),
+    )
+    .evidence("proxy_variables", set.clone())
+    .evidence("no_proxy_missing", missing.clone())
+    .with_fix(Fix::manual(
+        "exempt loopback from the proxy",
+        vec![format!(
+            "export NO_PROXY=\"${{NO_PROXY:+$NO_PROXY,}}{}\"",
+            missing.join(",")
+        )],
+    ))]
 }
 
 #[cfg(test)]
@@ -299,8 +434,20 @@ mod tests {
     #[test]
     fn parsing_keeps_lines() {
         let p = parse("# c\nA=1\n\nnot a line\nB=\"multi\nline\"\nA=2\nexport C=\n");
-        let keys: Vec<(&str, usize, bool)> = p.entries.iter().map(|e| (e.key.as_str(), e.line, e.has_value)).collect();
-        assert_eq!(keys, [("A", 2, true), ("B", 5, true), ("A", 7, true), ("C", 8, false)]);
+        let keys: Vec<(&str, usize, bool)> = p
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.line, e.has_value))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("A", 2, true),
+                ("B", 5, true),
+                ("A", 7, true),
+                ("C", 8, false)
+            ]
+        );
         assert_eq!(p.bad_lines, [4]);
     }
 }

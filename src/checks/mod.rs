@@ -10,9 +10,9 @@ use crate::platform::ProcessInfo;
 use crate::redact;
 use crate::timefmt;
 
-pub mod ports;
 pub mod env;
 pub mod node;
+pub mod ports;
 pub mod processes;
 pub mod python;
 pub mod user;

@@ -18,8 +18,16 @@ pub struct Node;
 const ID: &str = "node";
 /// Lockfile → (install command, the file the install writes last).
 const LOCKFILES: &[(&str, &str, &str)] = &[
-    ("package-lock.json", "npm install", "node_modules/.package-lock.json"),
-    ("pnpm-lock.yaml", "pnpm install", "node_modules/.modules.yaml"),
+    (
+        "package-lock.json",
+        "npm install",
+        "node_modules/.package-lock.json",
+    ),
+    (
+        "pnpm-lock.yaml",
+        "pnpm install",
+        "node_modules/.modules.yaml",
+    ),
     ("yarn.lock", "yarn install", "node_modules/.yarn-state.yml"),
 ];
 
@@ -59,24 +67,45 @@ impl Check for Node {
 /// `node --version`, once per run.
 fn node_version(limit: Duration) -> Result<(PathBuf, Version), String> {
     let exe = run::which("node").ok_or("node is not on PATH")?;
-    let ran = run::bounded(Command::new(&exe).arg("--version"), limit).map_err(|e| format!("node --version {e}"))?;
+    let ran = run::bounded(Command::new(&exe).arg("--version"), limit)
+        .map_err(|e| format!("node --version {e}"))?;
     let v = ran.stdout.trim().trim_start_matches('v');
     let version = Version::parse(v).map_err(|_| format!("node --version printed '{v}'"))?;
     Ok((exe, version))
 }
 
 /// The node range the project asks for: engines.node, .nvmrc, .node-version.
-fn wanted_node(project: &Project, dir: &Path, json: &Value, text: &str) -> Option<(String, String)> {
+fn wanted_node(
+    project: &Project,
+    dir: &Path,
+    json: &Value,
+    text: &str,
+) -> Option<(String, String)> {
     if let Some(r) = json["engines"]["node"].as_str() {
-        let line = text.lines().position(|l| l.contains("\"node\"")).map_or(1, |i| i + 1);
-        return Some((r.to_string(), format!("{}:{line}", project.relative(&dir.join("package.json")))));
+        let line = text
+            .lines()
+            .position(|l| l.contains("\"node\""))
+            .map_or(1, |i| i + 1);
+        return Some((
+            r.to_string(),
+            format!("{}:{line}", project.relative(&dir.join("package.json"))),
+        ));
     }
     for name in [".nvmrc", ".node-version"] {
         for folder in [dir, project.root.as_path()] {
             if let Ok(t) = read_bounded(&folder.join(name)) {
-                let r = t.lines().next().unwrap_or_default().trim().trim_start_matches('v').to_string();
+                let r = t
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_start_matches('v')
+                    .to_string();
                 // `lts/*` and named releases need nvm's list: not a range.
-                if !r.is_empty() && !r.starts_with("lts") && !r.chars().next().is_some_and(char::is_alphabetic) {
+                if !r.is_empty()
+                    && !r.starts_with("lts")
+                    && !r.chars().next().is_some_and(char::is_alphabetic)
+                {
                     return Some((r, format!("{}:1", project.relative(&folder.join(name)))));
                 }
             }
@@ -112,7 +141,9 @@ fn install_fix(project: &Project, dir: &Path) -> Fix {
     let (tool, command) = LOCKFILES
         .iter()
         .find(|(lock, _, _)| dir.join(lock).is_file() || project.root.join(lock).is_file())
-        .map_or(("npm", "npm install"), |(_, cmd, _)| (cmd.split(' ').next().unwrap_or("npm"), *cmd));
+        .map_or(("npm", "npm install"), |(_, cmd, _)| {
+            (cmd.split(' ').next().unwrap_or("npm"), *cmd)
+        });
     let shown = project.shown(dir).unwrap_or_default();
     Fix {
         title: format!("install the dependencies in {shown}"),
@@ -130,7 +161,14 @@ fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn check_package(project: &Project, dir: &Path, json: &Value, text: &str, node: &Result<(PathBuf, Version), String>, out: &mut Vec<Finding>) {
+fn check_package(
+    project: &Project,
+    dir: &Path,
+    json: &Value,
+    text: &str,
+    node: &Result<(PathBuf, Version), String>,
+    out: &mut Vec<Finding>,
+) {
     let rel = project.relative(&dir.join("package.json"));
     let deps = dependencies(json);
     let wanted = wanted_node(project, dir, json, text);
@@ -138,7 +176,10 @@ fn check_package(project: &Project, dir: &Path, json: &Value, text: &str, node: 
         (Err(why), _) if !deps.is_empty() || wanted.is_some() => out.push(
             Finding::new("NODE001", ID, format!("{rel} needs node, but {why}"))
                 .evidence("package", rel.clone())
-                .with_fix(Fix::manual("install node", vec!["install node (https://nodejs.org, or `nvm install`)".into()])),
+                .with_fix(Fix::manual(
+                    "install node",
+                    vec!["install node (https://nodejs.org, or `nvm install`)".into()],
+                )),
         ),
         (Ok((exe, version)), Some((range, at))) => {
             if let Ok(r) = Range::parse(range) {
@@ -159,16 +200,28 @@ fn check_package(project: &Project, dir: &Path, json: &Value, text: &str, node: 
     }
     let Some(modules) = node_modules(project, dir) else {
         out.push(
-            Finding::new("NODE002", ID, format!("node_modules is missing for {rel} ({} dependencies declared)", deps.len()))
-                .evidence("package", rel)
-                .evidence("looked_in", project.shown(&dir.join("node_modules")).unwrap_or_default())
-                .with_fix(install_fix(project, dir)),
+            Finding::new(
+                "NODE002",
+                ID,
+                format!(
+                    "node_modules is missing for {rel} ({} dependencies declared)",
+                    deps.len()
+                ),
+            )
+            .evidence("package", rel)
+            .evidence(
+                "looked_in",
+                project.shown(&dir.join("node_modules")).unwrap_or_default(),
+            )
+            .with_fix(install_fix(project, dir)),
         );
         return;
     };
     let mut problems = Vec::new();
     for (name, spec) in &deps {
-        let Ok(range) = Range::parse(spec) else { continue }; // workspace:, file:, git URLs, tags
+        let Ok(range) = Range::parse(spec) else {
+            continue;
+        }; // workspace:, file:, git URLs, tags
         match installed_version(&modules, name) {
             None => problems.push(json!({"name": name, "wanted": spec, "installed": null})),
             Some(v) => {
@@ -182,25 +235,47 @@ fn check_package(project: &Project, dir: &Path, json: &Value, text: &str, node: 
         let names: Vec<String> = problems
             .iter()
             .map(|p| match p["installed"].as_str() {
-                Some(v) => format!("{} {v} (wants {})", p["name"].as_str().unwrap_or(""), p["wanted"].as_str().unwrap_or("")),
+                Some(v) => format!(
+                    "{} {v} (wants {})",
+                    p["name"].as_str().unwrap_or(""),
+                    p["wanted"].as_str().unwrap_or("")
+                ),
                 None => format!("{} (missing)", p["name"].as_str().unwrap_or("")),
             })
             .collect();
         out.push(
-            Finding::new("NODE003", ID, format!("{} of {rel} not installed as declared: {}", if problems.len() == 1 { "1 dependency" } else { "dependencies" }, super::shorten(&names.join(", "), 100)))
-                .evidence("package", rel.clone())
-                .evidence("node_modules", project.shown(&modules).unwrap_or_default())
-                .evidence("dependencies", problems)
-                .with_fix(install_fix(project, dir)),
+            Finding::new(
+                "NODE003",
+                ID,
+                format!(
+                    "{} of {rel} not installed as declared: {}",
+                    if problems.len() == 1 {
+                        "1 dependency"
+                    } else {
+                        "dependencies"
+                    },
+                    super::shorten(&names.join(", "), 100)
+                ),
+            )
+            .evidence("package", rel.clone())
+            .evidence("node_modules", project.shown(&modules).unwrap_or_default())
+            .evidence("dependencies", problems)
+            .with_fix(install_fix(project, dir)),
         );
     }
     for (lock, _, marker) in LOCKFILES {
-        let lock_path = [dir, project.root.as_path()].iter().map(|d| d.join(lock)).find(|p| p.is_file());
+        let lock_path = [dir, project.root.as_path()]
+            .iter()
+            .map(|d| d.join(lock))
+            .find(|p| p.is_file());
         let Some(lock_path) = lock_path else { continue };
         let marker_path = modules.parent().unwrap_or(dir).join(marker);
         if let (Some(l), Some(m)) = (mtime(&lock_path), mtime(&marker_path)) {
             if l > m + Duration::from_secs(1) {
-                let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let secs = |t: SystemTime| {
+                    t.duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                };
                 out.push(
                     Finding::new("NODE004", ID, format!("{} changed after the last install ({})", project.relative(&lock_path), project.relative(&marker_path)))
                         .evidence("lockfile", json!({"file": project.relative(&lock_path), "modified": crate::timefmt::utc(secs(l))}))

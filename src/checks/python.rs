@@ -19,7 +19,12 @@ pub struct Python;
 
 const ID: &str = "python";
 const VENV_DIRS: &[&str] = &[".venv", "venv", "env", ".env"];
-const REQUIREMENT_FILES: &[&str] = &["requirements.txt", "requirements-dev.txt", "requirements/base.txt", "requirements/dev.txt"];
+const REQUIREMENT_FILES: &[&str] = &[
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements/base.txt",
+    "requirements/dev.txt",
+];
 /// Installed distributions and the version, in one interpreter call.
 const INVENTORY: &str = r#"
 import sys, json, importlib.metadata as m
@@ -79,7 +84,10 @@ fn python_folders(project: &Project) -> Vec<(PathBuf, Option<&Service>)> {
         }
     }
     for f in &project.folders {
-        let declares = REQUIREMENT_FILES.iter().chain(&["pyproject.toml", "Pipfile"]).any(|n| f.join(n).is_file());
+        let declares = REQUIREMENT_FILES
+            .iter()
+            .chain(&["pyproject.toml", "Pipfile"])
+            .any(|n| f.join(n).is_file());
         if declares && seen.insert(f.clone()) {
             out.push((f.clone(), None));
         }
@@ -95,7 +103,11 @@ pub struct Interpreter {
 }
 
 fn venv_python(venv: &Path) -> Option<PathBuf> {
-    let p = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
+    let p = if cfg!(windows) {
+        venv.join("Scripts/python.exe")
+    } else {
+        venv.join("bin/python")
+    };
     run::is_executable(&p).then_some(p)
 }
 
@@ -106,22 +118,39 @@ pub fn find_interpreter(project: &Project, folder: &Path, limit: Duration) -> Op
         for name in VENV_DIRS {
             let venv = dir.join(name);
             if let Some(path) = venv_python(&venv) {
-                return Some(Interpreter { path, found_in: project.relative(&venv), venv: Some(venv) });
+                return Some(Interpreter {
+                    path,
+                    found_in: project.relative(&venv),
+                    venv: Some(venv),
+                });
             }
         }
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").map(PathBuf::from) {
         if let Some(path) = venv_python(&venv) {
-            return Some(Interpreter { path, found_in: "$VIRTUAL_ENV".into(), venv: Some(venv) });
+            return Some(Interpreter {
+                path,
+                found_in: "$VIRTUAL_ENV".into(),
+                venv: Some(venv),
+            });
         }
     }
-    for (marker, tool, args) in [("poetry.lock", "poetry", &["env", "info", "-p"][..]), ("Pipfile", "pipenv", &["--venv"][..])] {
+    for (marker, tool, args) in [
+        ("poetry.lock", "poetry", &["env", "info", "-p"][..]),
+        ("Pipfile", "pipenv", &["--venv"][..]),
+    ] {
         if folder.join(marker).is_file() {
             if let Some(exe) = run::which(tool) {
-                if let Ok(ran) = run::bounded(Command::new(exe).args(args).current_dir(folder), limit) {
+                if let Ok(ran) =
+                    run::bounded(Command::new(exe).args(args).current_dir(folder), limit)
+                {
                     let venv = PathBuf::from(ran.stdout.trim());
                     if let Some(path) = venv_python(&venv) {
-                        return Some(Interpreter { path, found_in: format!("{tool}'s environment"), venv: Some(venv) });
+                        return Some(Interpreter {
+                            path,
+                            found_in: format!("{tool}'s environment"),
+                            venv: Some(venv),
+                        });
                     }
                 }
             }
@@ -130,14 +159,22 @@ pub fn find_interpreter(project: &Project, folder: &Path, limit: Duration) -> Op
     ["python3", "python"]
         .iter()
         .find_map(|n| run::which(n))
-        .map(|path| Interpreter { path, found_in: "PATH (no virtual environment)".into(), venv: None })
+        .map(|path| Interpreter {
+            path,
+            found_in: "PATH (no virtual environment)".into(),
+            venv: None,
+        })
 }
 
 /// `Flask_Login` → `flask-login` (PEP 503).
 pub fn normalize(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
-        let c = if matches!(c, '_' | '.') { '-' } else { c.to_ascii_lowercase() };
+        let c = if matches!(c, '_' | '.') {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        };
         if !(c == '-' && out.ends_with('-')) {
             out.push(c);
         }
@@ -151,7 +188,9 @@ fn requirement_name(line: &str) -> Option<String> {
     if line.is_empty() || line.starts_with('-') || line.contains("://") && !line.contains(" @ ") {
         return None;
     }
-    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(line.len());
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(line.len());
     let name = &line[..end];
     (!name.is_empty()).then(|| normalize(name))
 }
@@ -161,7 +200,9 @@ fn declared(project: &Project, folder: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for file in REQUIREMENT_FILES {
         let path = folder.join(file);
-        let Ok(text) = read_bounded(&path) else { continue };
+        let Ok(text) = read_bounded(&path) else {
+            continue;
+        };
         let rel = project.relative(&path);
         for (i, line) in text.lines().enumerate() {
             if let Some(name) = requirement_name(line) {
@@ -173,17 +214,35 @@ fn declared(project: &Project, folder: &Path) -> BTreeMap<String, String> {
     if let Ok(text) = read_bounded(&path) {
         let rel = project.relative(&path);
         if let Ok(doc) = text.parse::<toml::Table>() {
-            let deps = doc.get("project").and_then(|p| p.get("dependencies")).and_then(|d| d.as_array());
+            let deps = doc
+                .get("project")
+                .and_then(|p| p.get("dependencies"))
+                .and_then(|d| d.as_array());
             for dep in deps.into_iter().flatten().filter_map(|d| d.as_str()) {
                 if let Some(name) = requirement_name(dep) {
-                    let line = text.lines().position(|l| l.contains(dep)).map_or(1, |i| i + 1);
+                    let line = text
+                        .lines()
+                        .position(|l| l.contains(dep))
+                        .map_or(1, |i| i + 1);
                     out.entry(name).or_insert(format!("{rel}:{line}"));
                 }
             }
-            let poetry = doc.get("tool").and_then(|t| t.get("poetry")).and_then(|p| p.get("dependencies")).and_then(|d| d.as_table());
-            for name in poetry.into_iter().flat_map(|t| t.keys()).filter(|k| *k != "python") {
-                let line = text.lines().position(|l| l.trim_start().starts_with(name.as_str())).map_or(1, |i| i + 1);
-                out.entry(normalize(name)).or_insert(format!("{rel}:{line}"));
+            let poetry = doc
+                .get("tool")
+                .and_then(|t| t.get("poetry"))
+                .and_then(|p| p.get("dependencies"))
+                .and_then(|d| d.as_table());
+            for name in poetry
+                .into_iter()
+                .flat_map(|t| t.keys())
+                .filter(|k| *k != "python")
+            {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with(name.as_str()))
+                    .map_or(1, |i| i + 1);
+                out.entry(normalize(name))
+                    .or_insert(format!("{rel}:{line}"));
             }
         }
     }
@@ -194,18 +253,34 @@ fn requires_python(project: &Project, folder: &Path) -> Option<(String, String)>
     let path = folder.join("pyproject.toml");
     let text = read_bounded(&path).ok()?;
     let doc = text.parse::<toml::Table>().ok()?;
-    let spec = doc.get("project")?.get("requires-python")?.as_str()?.to_string();
-    let line = text.lines().position(|l| l.contains("requires-python")).map_or(1, |i| i + 1);
+    let spec = doc
+        .get("project")?
+        .get("requires-python")?
+        .as_str()?
+        .to_string();
+    let line = text
+        .lines()
+        .position(|l| l.contains("requires-python"))
+        .map_or(1, |i| i + 1);
     Some((spec, format!("{}:{line}", project.relative(&path))))
 }
 
 /// PEP 440 specifiers for a plain `X.Y.Z` version: `>=3.10,<4`, `~=3.11`, `==3.11.*`.
 pub fn satisfies(version: [u64; 3], spec: &str) -> Option<bool> {
-    let parse = |v: &str| -> Option<Vec<u64>> { v.trim().trim_end_matches(".*").split('.').map(|p| p.parse().ok()).collect() };
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim()
+            .trim_end_matches(".*")
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect()
+    };
     let cmp = |a: &[u64], b: &[u64]| {
         let n = a.len().max(b.len());
         let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
-        (0..n).map(|i| get(a, i).cmp(&get(b, i))).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        (0..n)
+            .map(|i| get(a, i).cmp(&get(b, i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
     };
     let have = version.to_vec();
     for clause in spec.split(',').map(str::trim).filter(|c| !c.is_empty()) {
@@ -259,8 +334,16 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         cmd.current_dir(folder).env("PYTHONDONTWRITEBYTECODE", "1");
         std::thread::spawn(move || run::bounded(&mut cmd, limit))
     });
-    let inventory = run::bounded(Command::new(&interp.path).arg("-c").arg(INVENTORY).current_dir(folder), limit);
-    let facts: Option<Value> = inventory.ok().and_then(|r| serde_json::from_str(r.stdout.trim()).ok());
+    let inventory = run::bounded(
+        Command::new(&interp.path)
+            .arg("-c")
+            .arg(INVENTORY)
+            .current_dir(folder),
+        limit,
+    );
+    let facts: Option<Value> = inventory
+        .ok()
+        .and_then(|r| serde_json::from_str(r.stdout.trim()).ok());
     if let Some(facts) = &facts {
         missing_requirements(project, folder, &interp, facts, out);
         version_mismatch(project, folder, &interp, facts, out);
@@ -283,32 +366,69 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
     }
 }
 
-fn missing_requirements(project: &Project, folder: &Path, interp: &Interpreter, facts: &Value, out: &mut Vec<Finding>) {
-    let installed: BTreeSet<String> = facts["dists"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).map(normalize).collect();
-    let missing: Vec<(String, String)> = declared(project, folder).into_iter().filter(|(name, _)| !installed.contains(name)).collect();
+fn missing_requirements(
+    project: &Project,
+    folder: &Path,
+    interp: &Interpreter,
+    facts: &Value,
+    out: &mut Vec<Finding>,
+) {
+    let installed: BTreeSet<String> = facts["dists"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str())
+        .map(normalize)
+        .collect();
+    let missing: Vec<(String, String)> = declared(project, folder)
+        .into_iter()
+        .filter(|(name, _)| !installed.contains(name))
+        .collect();
     if missing.is_empty() {
         return;
     }
     let names: Vec<&str> = missing.iter().map(|(n, _)| n.as_str()).collect();
-    let req = REQUIREMENT_FILES.iter().map(|f| folder.join(f)).find(|p| p.is_file());
+    let req = REQUIREMENT_FILES
+        .iter()
+        .map(|f| folder.join(f))
+        .find(|p| p.is_file());
     let fix = match &req {
         Some(req) => Fix {
             title: format!("install the requirements into {}", interp.found_in),
             safety: Safety::Confirm,
-            commands: vec![format!("{} -m pip install -r {}", crate::redact::home(&interp.path), project.relative(req))],
+            commands: vec![format!(
+                "{} -m pip install -r {}",
+                crate::redact::home(&interp.path),
+                project.relative(req)
+            )],
             action: Some(FixAction::Run {
                 program: interp.path.clone(),
-                args: vec!["-m".into(), "pip".into(), "install".into(), "-r".into(), req.display().to_string()],
+                args: vec![
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "-r".into(),
+                    req.display().to_string(),
+                ],
                 cwd: folder.to_path_buf(),
             }),
         },
         None => Fix {
             title: format!("install the project into {}", interp.found_in),
             safety: Safety::Confirm,
-            commands: vec![format!("{} -m pip install -e .", crate::redact::home(&interp.path))],
+            commands: vec![format!(
+                "{} -m pip install -e .",
+                crate::redact::home(&interp.path)
+            )],
             action: Some(FixAction::Run {
                 program: interp.path.clone(),
-                args: vec!["-m".into(), "pip".into(), "install".into(), "-e".into(), ".".into()],
+                args: vec![
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "-e".into(),
+                    ".".into(),
+                ],
                 cwd: folder.to_path_buf(),
             }),
         },
@@ -317,25 +437,63 @@ fn missing_requirements(project: &Project, folder: &Path, interp: &Interpreter, 
         Finding::new(
             "PY002",
             ID,
-            format!("{} declared but not installed in {}: {}", if missing.len() == 1 { "1 requirement" } else { "requirements" }, interp.found_in, super::shorten(&names.join(", "), 80)),
+            format!(
+                "{} declared but not installed in {}: {}",
+                if missing.len() == 1 {
+                    "1 requirement"
+                } else {
+                    "requirements"
+                },
+                interp.found_in,
+                super::shorten(&names.join(", "), 80)
+            ),
         )
         .evidence("interpreter", crate::redact::home(&interp.path))
-        .evidence("missing", missing.iter().map(|(n, at)| json!({"name": n, "declared_at": at})).collect::<Vec<_>>())
+        .evidence(
+            "missing",
+            missing
+                .iter()
+                .map(|(n, at)| json!({"name": n, "declared_at": at}))
+                .collect::<Vec<_>>(),
+        )
         .with_fix(fix),
     );
 }
 
-fn version_mismatch(project: &Project, folder: &Path, interp: &Interpreter, facts: &Value, out: &mut Vec<Finding>) {
-    let Some((spec, at)) = requires_python(project, folder) else { return };
-    let v: Vec<u64> = facts["version"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+fn version_mismatch(
+    project: &Project,
+    folder: &Path,
+    interp: &Interpreter,
+    facts: &Value,
+    out: &mut Vec<Finding>,
+) {
+    let Some((spec, at)) = requires_python(project, folder) else {
+        return;
+    };
+    let v: Vec<u64> = facts["version"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
     let [a, b, c] = v[..] else { return };
     if satisfies([a, b, c], &spec) == Some(false) {
         out.push(
-            Finding::new("PY004", ID, format!("{} is Python {a}.{b}.{c}, but {at} requires {spec}", interp.found_in))
-                .evidence("interpreter", crate::redact::home(&interp.path))
-                .evidence("version", format!("{a}.{b}.{c}"))
-                .evidence("requires_python", json!({"spec": spec, "source": at}))
-                .with_fix(Fix::manual("recreate the environment with a matching Python", vec![format!("python3.X -m venv --clear {}", interp.found_in)])),
+            Finding::new(
+                "PY004",
+                ID,
+                format!(
+                    "{} is Python {a}.{b}.{c}, but {at} requires {spec}",
+                    interp.found_in
+                ),
+            )
+            .evidence("interpreter", crate::redact::home(&interp.path))
+            .evidence("version", format!("{a}.{b}.{c}"))
+            .evidence("requires_python", json!({"spec": spec, "source": at}))
+            .with_fix(Fix::manual(
+                "recreate the environment with a matching Python",
+                vec![format!("python3.X -m venv --clear {}", interp.found_in)],
+            )),
         );
     }
 }
@@ -353,9 +511,24 @@ fn project_frame(project: &Project, frames: &[Value]) -> Option<(String, u64)> {
     })
 }
 
-fn import_failure(project: &Project, folder: &Path, interp: &str, module: &str, stdout: &str, out: &mut Vec<Finding>) {
-    let Some(result) = stdout.lines().rev().find_map(|l| l.strip_prefix("DOCTOR-RESULT:")) else { return };
-    let Ok(r) = serde_json::from_str::<Value>(result) else { return };
+fn import_failure(
+    project: &Project,
+    folder: &Path,
+    interp: &str,
+    module: &str,
+    stdout: &str,
+    out: &mut Vec<Finding>,
+) {
+    let Some(result) = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("DOCTOR-RESULT:"))
+    else {
+        return;
+    };
+    let Ok(r) = serde_json::from_str::<Value>(result) else {
+        return;
+    };
     if r["ok"] == true {
         return;
     }
@@ -363,13 +536,20 @@ fn import_failure(project: &Project, folder: &Path, interp: &str, module: &str, 
     let at = project_frame(project, &frames);
     let kind = r["type"].as_str().unwrap_or("Exception");
     let message = r["message"].as_str().unwrap_or_default();
-    let place = at.as_ref().map(|(f, l)| format!(" at {f}:{l}")).unwrap_or_default();
+    let place = at
+        .as_ref()
+        .map(|(f, l)| format!(" at {f}:{l}"))
+        .unwrap_or_default();
     let shown = project.shown(folder).unwrap_or_default();
-    let mut f = Finding::new("PY003", ID, format!("importing {module} fails: {kind}: {message}{place}"))
-        .evidence("module", module.to_string())
-        .evidence("folder", shown)
-        .evidence("interpreter", interp.to_string())
-        .evidence("exception", json!({"type": kind, "message": message}));
+    let mut f = Finding::new(
+        "PY003",
+        ID,
+        format!("importing {module} fails: {kind}: {message}{place}"),
+    )
+    .evidence("module", module.to_string())
+    .evidence("folder", shown)
+    .evidence("interpreter", interp.to_string())
+    .evidence("exception", json!({"type": kind, "message": message}));
     if let Some((file, line)) = at {
         f = f.evidence("location", format!("{file}:{line}"));
     }
@@ -378,13 +558,25 @@ fn import_failure(project: &Project, folder: &Path, interp: &str, module: &str, 
         .rev()
         .take(5)
         .filter(|fr| !fr["file"].as_str().unwrap_or("<").starts_with('<'))
-        .filter_map(|fr| Some(format!("{}:{}", crate::redact::home(Path::new(fr["file"].as_str()?)), fr["line"])))
+        .filter_map(|fr| {
+            Some(format!(
+                "{}:{}",
+                crate::redact::home(Path::new(fr["file"].as_str()?)),
+                fr["line"]
+            ))
+        })
         .collect();
     out.push(f.evidence("innermost_frames", traceback));
 }
 
 /// PY005: the server on the service's port runs another Python than the venv.
-fn other_interpreter(ctx: &Context, service: &Service, venv: &Path, interp: &str, out: &mut Vec<Finding>) {
+fn other_interpreter(
+    ctx: &Context,
+    service: &Service,
+    venv: &Path,
+    interp: &str,
+    out: &mut Vec<Finding>,
+) {
     let Ok(snapshot) = ctx.snapshot() else { return };
     let pids: BTreeSet<u32> = snapshot
         .on_port(service.port)
@@ -392,9 +584,14 @@ fn other_interpreter(ctx: &Context, service: &Service, venv: &Path, interp: &str
         .flat_map(|s| s.pids().iter().copied())
         .collect();
     for pid in pids {
-        let Some(p) = snapshot.process(pid) else { continue };
+        let Some(p) = snapshot.process(pid) else {
+            continue;
+        };
         let Some(exe) = &p.exe else { continue };
-        let name = exe.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let name = exe
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
         if !name.starts_with("python") {
             continue;
         }
@@ -407,7 +604,10 @@ fn other_interpreter(ctx: &Context, service: &Service, venv: &Path, interp: &str
                 (Some(cwd), true) => cwd.join(file),
                 _ => file.to_path_buf(),
             };
-            std::fs::canonicalize(file.parent()?).ok()?.parent().map(Path::to_path_buf)
+            std::fs::canonicalize(file.parent()?)
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf)
         };
         let started = p.cmdline.first().map(PathBuf::from);
         let evidence = match started.as_deref() {
@@ -417,19 +617,37 @@ fn other_interpreter(ctx: &Context, service: &Service, venv: &Path, interp: &str
                 None => continue,
             },
             _ => match crate::platform::env_var_of(pid, "VIRTUAL_ENV") {
-                Some(Some(active)) if std::fs::canonicalize(&active).ok().as_ref() == Some(&venv_real) => continue,
-                Some(Some(active)) => format!("started with another virtual environment active: {}", crate::redact::home(Path::new(&active))),
-                Some(None) => "started as a bare `python` with no virtual environment active".to_string(),
+                Some(Some(active))
+                    if std::fs::canonicalize(&active).ok().as_ref() == Some(&venv_real) =>
+                {
+                    continue
+                }
+                Some(Some(active)) => format!(
+                    "started with another virtual environment active: {}",
+                    crate::redact::home(Path::new(&active))
+                ),
+                Some(None) => {
+                    "started as a bare `python` with no virtual environment active".to_string()
+                }
                 None => continue,
             },
         };
         out.push(
-            Finding::new("PY005", ID, format!("{} on port {} runs {}, not the project's {interp}", describe_pid(snapshot, pid), service.port, crate::redact::home(exe)))
-                .evidence("process", super::process_evidence(snapshot, p))
-                .evidence("server_interpreter", crate::redact::home(exe))
-                .evidence("how", evidence)
-                .evidence("project_interpreter", interp.to_string())
-                .with_fix(super::terminate_fix(snapshot, p)),
+            Finding::new(
+                "PY005",
+                ID,
+                format!(
+                    "{} on port {} runs {}, not the project's {interp}",
+                    describe_pid(snapshot, pid),
+                    service.port,
+                    crate::redact::home(exe)
+                ),
+            )
+            .evidence("process", super::process_evidence(snapshot, p))
+            .evidence("server_interpreter", crate::redact::home(exe))
+            .evidence("how", evidence)
+            .evidence("project_interpreter", interp.to_string())
+            .with_fix(super::terminate_fix(snapshot, p)),
         );
     }
 }
@@ -440,11 +658,20 @@ mod tests {
 
     #[test]
     fn requirement_names() {
-        assert_eq!(requirement_name("FastAPI[all]>=0.100 ; python_version > '3'").as_deref(), Some("fastapi"));
-        assert_eq!(requirement_name("Flask_Login==0.6").as_deref(), Some("flask-login"));
+        assert_eq!(
+            requirement_name("FastAPI[all]>=0.100 ; python_version > '3'").as_deref(),
+            Some("fastapi")
+        );
+        assert_eq!(
+            requirement_name("Flask_Login==0.6").as_deref(),
+            Some("flask-login")
+        );
         assert_eq!(requirement_name("-r base.txt"), None);
         assert_eq!(requirement_name("# comment"), None);
-        assert_eq!(requirement_name("pkg @ https://example.com/pkg.whl").as_deref(), Some("pkg"));
+        assert_eq!(
+            requirement_name("pkg @ https://example.com/pkg.whl").as_deref(),
+            Some("pkg")
+        );
         assert_eq!(normalize("zope.interface"), "zope-interface");
     }
 

@@ -55,28 +55,64 @@ fn failure(c: &UserCheck, timeout: std::time::Duration) -> Option<String> {
                     Some(code) => r.status == *code,
                     None => (200..300).contains(&r.status),
                 };
-                (!ok).then(|| format!("GET {url} answered {} (expected {})", r.status, expect.map_or("2xx".into(), |e| e.to_string())))
+                (!ok).then(|| {
+                    format!(
+                        "GET {url} answered {} (expected {})",
+                        r.status,
+                        expect.map_or("2xx".into(), |e| e.to_string())
+                    )
+                })
             }
             Err(e) => Some(format!("GET {url}: {e}")),
         },
         UserCheckKind::Tcp { host, port } => {
             let addrs = net::resolve(host, *port).ok()?;
-            let ok = addrs.iter().any(|a| TcpStream::connect_timeout(a, timeout).is_ok());
+            let ok = addrs
+                .iter()
+                .any(|a| TcpStream::connect_timeout(a, timeout).is_ok());
             (!ok).then(|| format!("no TCP connection to {host}:{port}"))
         }
-        UserCheckKind::Command { run: line, timeout: limit } => {
-            let (shell, flag) = if cfg!(windows) { ("cmd", "/C") } else { ("sh", "-c") };
-            match run::bounded(Command::new(shell).arg(flag).arg(line), limit.unwrap_or(timeout)) {
+        UserCheckKind::Command {
+            run: line,
+            timeout: limit,
+        } => {
+            let (shell, flag) = if cfg!(windows) {
+                ("cmd", "/C")
+            } else {
+                ("sh", "-c")
+            };
+            match run::bounded(
+                Command::new(shell).arg(flag).arg(line),
+                limit.unwrap_or(timeout),
+            ) {
                 Ok(r) if r.status == Some(0) => None,
-                Ok(r) => Some(format!("`{line}` exited with {}: {}", r.status.map_or("a signal".into(), |s| s.to_string()), super::shorten(r.stderr.trim(), 120))),
+                Ok(r) => Some(format!(
+                    "`{line}` exited with {}: {}",
+                    r.status.map_or("a signal".into(), |s| s.to_string()),
+                    super::shorten(r.stderr.trim(), 120)
+                )),
                 Err(e) => Some(format!("`{line}` {e}")),
             }
         }
         UserCheckKind::Env { file, keys } => {
             let text = read_bounded(file).unwrap_or_default();
-            let have: Vec<&str> = text.lines().filter_map(|l| crate::project::parse_env_line(l).map(|(k, _)| k)).collect();
-            let missing: Vec<&str> = keys.iter().map(String::as_str).filter(|k| !have.contains(k)).collect();
-            (!missing.is_empty()).then(|| format!("{} lacks {}", file.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned()), missing.join(", ")))
+            let have: Vec<&str> = text
+                .lines()
+                .filter_map(|l| crate::project::parse_env_line(l).map(|(k, _)| k))
+                .collect();
+            let missing: Vec<&str> = keys
+                .iter()
+                .map(String::as_str)
+                .filter(|k| !have.contains(k))
+                .collect();
+            (!missing.is_empty()).then(|| {
+                format!(
+                    "{} lacks {}",
+                    file.file_name()
+                        .map_or(String::new(), |f| f.to_string_lossy().into_owned()),
+                    missing.join(", ")
+                )
+            })
         }
     }
 }

@@ -195,10 +195,24 @@ impl Project {
     /// A server definition: merged into a service on the same port, where
     /// the first one found keeps its name and source.
     pub fn add_server(&mut self, service: Service) {
+        // A declared service claims what discovery finds of it: the same
+        // port, the same name, or the same kind of server.
+        let claims = |d: &Service| {
+            d.declared
+                && (d.port == service.port
+                    || d.name == service.name
+                    || (d.kind.is_some()
+                        && d.kind == service.kind
+                        && (d.folder.is_none() || d.folder == service.folder)))
+        };
+        if let Some(declared) = self.services.iter_mut().find(|d| claims(d)) {
+            declared.folder = declared.folder.take().or(service.folder);
+            declared.folder_shown = declared.folder_shown.take().or(service.folder_shown);
+            declared.entry = declared.entry.take().or(service.entry);
+            declared.kind = declared.kind.take().or(service.kind);
+            return;
+        }
         if let Some(existing) = self.services.iter_mut().find(|s| s.port == service.port) {
-            if existing.declared {
-                return;
-            }
             existing.kind = existing.kind.take().or(service.kind);
             existing.folder = existing.folder.take().or(service.folder);
             existing.folder_shown = existing.folder_shown.take().or(service.folder_shown);

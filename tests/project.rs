@@ -1,0 +1,450 @@
+//! Knowing the project (issue #4): discovery over fixtures/, doctor.toml,
+//! Python and node importability and env files, with real interpreters.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use serde_json::Value;
+
+fn services(dir: &std::path::Path) -> Vec<(String, Option<String>, u64, String)> {
+    let (_, report) = doctor_json(dir, &["--only", "user"]);
+    report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["kind"].as_str().map(String::from),
+                s["port"].as_u64().unwrap(),
+                s["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn svc(
+    name: &str,
+    kind: Option<&str>,
+    port: u64,
+    source: &str,
+) -> (String, Option<String>, u64, String) {
+    (name.into(), kind.map(String::from), port, source.into())
+}
+
+#[test]
+fn discovery_over_the_fixture_projects() {
+    let f = root().join("fixtures/projects");
+    assert_eq!(
+        services(&f.join("fastapi-vite")),
+        [
+            svc("backend", Some("fastapi"), 8001, "backend/app/main.py:13"),
+            svc("shop-web", Some("vite"), 5174, "frontend/package.json:5")
+        ]
+    );
+    assert_eq!(
+        services(&f.join("flask-app")),
+        [svc("flask-app", Some("flask"), 5050, ".flaskenv:2")]
+    );
+    assert_eq!(
+        services(&f.join("django-app")),
+        [svc("django-app", Some("django"), 8000, "manage.py:1")]
+    );
+    assert_eq!(
+        services(&f.join("express-vite")),
+        [
+            svc("api", Some("express"), 4000, "server/package.json:4"),
+            svc("web", Some("vite"), 5180, "web/vite.config.js:5")
+        ]
+    );
+    assert_eq!(
+        services(&f.join("next-app")),
+        [
+            svc("storefront", Some("next"), 3001, "package.json:3"),
+            svc("rewrite", None, 8080, "next.config.js:4")
+        ]
+    );
+    assert_eq!(
+        services(&f.join("compose-stack")),
+        [
+            svc("web", Some("fastapi"), 8090, "Procfile:1"),
+            svc("db", Some("postgres"), 5433, "docker-compose.yml:5"),
+            svc("cache", Some("redis"), 6380, "docker-compose.yml:9"),
+        ]
+    );
+    // The proxy target is a reference of the server it points at.
+    let (_, report) = doctor_json(&f.join("express-vite"), &["--only", "user"]);
+    assert_eq!(
+        report["project"]["services"][0]["references"][0],
+        "web/vite.config.js:8"
+    );
+    let (_, report) = doctor_json(&f.join("fastapi-vite"), &["--only", "user"]);
+    assert_eq!(report["project"]["services"][0]["entry"], "app.main");
+    assert_eq!(report["project"]["services"][0]["folder"], "backend");
+}
+
+#[test]
+fn verbose_table_lists_services_with_sources() {
+    for name in [
+        "fastapi-vite",
+        "flask-app",
+        "django-app",
+        "express-vite",
+        "next-app",
+        "compose-stack",
+    ] {
+        let out = doctor_in(
+            &root().join("fixtures/projects").join(name),
+            &["-v", "--only", "user"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (_, report) = doctor_json(
+            &root().join("fixtures/projects").join(name),
+            &["--only", "user"],
+        );
+        for s in report["project"]["services"].as_array().unwrap() {
+            let source = format!("(from {})", s["source"].as_str().unwrap());
+            assert!(text.contains(&source), "{name}: {source} not in\n{text}");
+        }
+    }
+}
+
+#[test]
+fn doctor_toml_declares_services_and_checks() {
+    let port = free_port();
+    let closed = free_port();
+    let dir = project(&[
+        (
+            "doctor.toml",
+            &format!(
+                "[[service]]\nname = \"api\"\nport = {port}\nhealth = \"/health\"\nkind = \"fastapi\"\n\n\
+                 [[check]]\nname = \"auth up\"\nkind = \"tcp\"\nport = {closed}\n\n\
+                 [[check]]\nname = \"migrations applied\"\nkind = \"command\"\nrun = \"exit 3\"\n\n\
+                 [[check]]\nname = \"true passes\"\nkind = \"command\"\nrun = \"true\"\n\n\
+                 [[check]]\nname = \"stripe keys\"\nkind = \"env\"\nfile = \".env\"\nkeys = [\"STRIPE_KEY\", \"A\"]\n"
+            ),
+        ),
+        (".env", "A=1\n"),
+        ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+    ]);
+    let (code, report) = doctor_json(dir.path(), &["--only", "user,ports"]);
+    assert_eq!(code, 1);
+    let s = &report["project"]["services"][0];
+    assert_eq!(
+        (s["name"].as_str(), s["port"].as_u64(), s["source"].as_str()),
+        (Some("api"), Some(port as u64), Some("doctor.toml:1"))
+    );
+    assert_eq!(
+        report["project"]["services"].as_array().unwrap().len(),
+        1,
+        "the declared service overrides the discovered one"
+    );
+    let titles: Vec<&str> = findings(&report, "USER001")
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles
+        .iter()
+        .any(|t| t.starts_with("auth up: no TCP connection")));
+    assert!(titles
+        .iter()
+        .any(|t| t.starts_with("migrations applied: `exit 3` exited with 3")));
+    assert!(titles
+        .iter()
+        .any(|t| t.starts_with("stripe keys: .env lacks STRIPE_KEY")));
+    assert_eq!(
+        findings(&report, "USER001")[0]["evidence"]["declared_at"],
+        "doctor.toml:7"
+    );
+}
+
+#[test]
+fn doctor_toml_errors_name_file_and_line() {
+    for (text, want) in [
+        (
+            "[[service]]\nname = \"api\"\nprot = 8000\n",
+            "doctor.toml:3",
+        ),
+        (
+            "[[service]]\nname = \"api\"\nport = \"eighty\"\n",
+            "doctor.toml:3",
+        ),
+        ("[[service]]\nname = \"api\"\n", "needs a port"),
+        (
+            "[[check]]\nname = \"x\"\nkind = \"smtp\"\n",
+            "unknown kind 'smtp'",
+        ),
+        ("not toml at all [", "doctor.toml:1"),
+    ] {
+        let dir = project(&[("doctor.toml", text)]);
+        let out = doctor_in(dir.path(), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}
+
+fn with_venv(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let venv = venv();
+    let dir = project(files);
+    std::os::unix::fs::symlink(&venv, dir.path().join(".venv")).unwrap();
+    dir
+}
+
+/// S13: the entry module imports a package that is not installed.
+#[test]
+fn s13_import_crash_with_file_line_and_missing_requirement() {
+    let dir = with_venv(&[
+        (
+            "main.py",
+            "from fastapi import FastAPI\nimport notinstalledpkg\n\napp = FastAPI()\n",
+        ),
+        ("requirements.txt", "fastapi\nnotinstalledpkg>=1.0\n"),
+    ]);
+    let (code, report) = doctor_json(dir.path(), &["--only", "python"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PY003");
+    assert_eq!(f.len(), 1, "{report:#}");
+    let title = f[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("ModuleNotFoundError: No module named 'notinstalledpkg'")
+            && title.contains("main.py:2"),
+        "{title}"
+    );
+    assert_eq!(f[0]["evidence"]["location"], "main.py:2");
+    let f = findings(&report, "PY002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(
+        f[0]["evidence"]["missing"],
+        serde_json::json!([{"name": "notinstalledpkg", "declared_at": "requirements.txt:2"}])
+    );
+    assert_eq!(f[0]["fix"]["safety"], "confirm");
+    assert!(f[0]["fix"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .contains("-m pip install -r requirements.txt"));
+}
+
+#[test]
+fn python_version_and_healthy_import() {
+    let dir = with_venv(&[
+        ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+        ("pyproject.toml", "[project]\nname = \"x\"\nversion = \"0\"\nrequires-python = \">=3.99\"\ndependencies = [\"fastapi\"]\n"),
+    ]);
+    let (_, report) = doctor_json(dir.path(), &["--only", "python"]);
+    assert_eq!(codes(&report), ["PY004"], "{report:#}");
+    let f = &findings(&report, "PY004")[0];
+    assert_eq!(
+        f["evidence"]["requires_python"]["source"],
+        "pyproject.toml:4"
+    );
+}
+
+#[test]
+fn no_interpreter_at_all_is_py001() {
+    let dir = project(&[
+        ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+        ("requirements.txt", "fastapi\n"),
+    ]);
+    let out = std::process::Command::new(DOCTOR)
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--only",
+            "python",
+            "--json",
+        ])
+        .env("PATH", "/nonexistent")
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(codes(&report), ["PY001"], "{report:#}");
+}
+
+/// S14: `.env.example` present, `.env` absent; `--fix --yes` copies it.
+#[test]
+fn s14_missing_env_and_its_safe_fix() {
+    let dir = project(&[("backend/.env.example", "DATABASE_URL=\nSECRET_KEY=\n")]);
+    let (code, report) = doctor_json(dir.path(), &["--only", "env"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "ENV001");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["evidence"]["missing"], "backend/.env");
+    assert_eq!(f[0]["fix"]["safety"], "safe");
+    let out = doctor_in(dir.path(), &["--only", "env", "--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("re-check: ENV001 is gone"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("backend/.env")).unwrap(),
+        "DATABASE_URL=\nSECRET_KEY=\n"
+    );
+}
+
+#[test]
+fn env_keys_malformed_lines_git_and_proxy() {
+    let dir = project(&[
+        (".env.example", "A=\nB=\nC=\n"),
+        (".env", "A=1\nthis is not a line\nA=2\n"),
+        (".gitignore", "node_modules\n"),
+    ]);
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path())
+        .status();
+    let out = std::process::Command::new(DOCTOR)
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--only",
+            "env",
+            "--json",
+        ])
+        .env("HTTPS_PROXY", "http://user:hunter2@proxy.example:3128")
+        .env("NO_PROXY", "localhost")
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!all.contains("hunter2"), "proxy credentials leaked");
+    let report: Value = serde_json::from_str(&all).unwrap();
+    let f = &findings(&report, "ENV002")[0];
+    assert_eq!(
+        f["evidence"]["missing"][0],
+        serde_json::json!({"key": "B", "example": ".env.example:2"})
+    );
+    let f = &findings(&report, "ENV003")[0];
+    assert_eq!(f["evidence"]["malformed_lines"][0], ".env:2");
+    assert_eq!(
+        f["evidence"]["duplicates"][0]["lines"],
+        serde_json::json!([".env:1", ".env:3"])
+    );
+    let f = &findings(&report, "ENV006")[0];
+    assert_eq!(
+        f["evidence"]["no_proxy_missing"],
+        serde_json::json!(["127.0.0.1", "::1"])
+    );
+    if git.is_ok_and(|s| s.success()) {
+        assert_eq!(findings(&report, "ENV005")[0]["evidence"]["file"], ".env");
+    }
+    // Values never appear: not "1", not "2" as values of A.
+    assert!(!all.contains("A=1") && !all.contains("A=2"));
+    // ENV002's fix appends the keys after a backup.
+    let out = doctor_in(dir.path(), &["--only", "env", "--fix", "--yes"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added B, C"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".env")).unwrap(),
+        "A=1\nthis is not a line\nA=2\nB=\nC=\n"
+    );
+    assert!(dir.path().join(".env.doctor-backup").exists());
+}
+
+/// The seeds' 8001/8002 story: the frontend points at a port where nothing
+/// listens while the project's backend listens on another.
+#[test]
+fn env_url_points_at_the_wrong_port() {
+    let (real, wrong) = (free_port(), free_port());
+    let dir = project(&[
+        (
+            "backend/main.py",
+            "from fastapi import FastAPI\napp = FastAPI()\n",
+        ),
+        (
+            "frontend/.env",
+            &format!("VITE_API_URL=http://127.0.0.1:{wrong}\n"),
+        ),
+    ]);
+    let mut procs = Procs::new();
+    procs.python(
+        &dir.path().join("backend"),
+        LISTEN_ONLY,
+        &["127.0.0.1", &real.to_string()],
+    );
+    let (_, report) = doctor_json(dir.path(), &["--only", "env"]);
+    let f = findings(&report, "ENV004");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["evidence"]["listening_port"], real);
+    assert_eq!(f[0]["evidence"]["source"], "frontend/.env:1");
+    let out = doctor_in(dir.path(), &["--only", "env", "--fix", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("frontend/.env")).unwrap(),
+        format!("VITE_API_URL=http://127.0.0.1:{real}\n")
+    );
+    assert!(dir.path().join("frontend/.env.doctor-backup").exists());
+}
+
+/// S17: package.json with dependencies, no node_modules; then a wrong
+/// version and a lockfile newer than the install.
+#[test]
+fn s17_node_modules_versions_and_lockfile() {
+    let dir = project(&[("web/package.json", "{\"name\":\"web\",\"dependencies\":{\"left-pad\":\"^1.3.0\",\"vite\":\"^5.0.0\",\"local\":\"file:../local\"}}")]);
+    let (code, report) = doctor_json(dir.path(), &["--only", "node"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "NODE002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["fix"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .contains("npm install"));
+
+    let m = dir.path().join("web/node_modules");
+    std::fs::create_dir_all(m.join("left-pad")).unwrap();
+    std::fs::write(m.join("left-pad/package.json"), "{\"version\":\"1.3.0\"}").unwrap();
+    std::fs::create_dir_all(m.join("vite")).unwrap();
+    std::fs::write(m.join("vite/package.json"), "{\"version\":\"4.5.0\"}").unwrap();
+    std::fs::write(m.join(".package-lock.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("web/package-lock.json"), "{}").unwrap();
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("web/package-lock.json"))
+        .unwrap();
+    lock.set_modified(SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "node"]);
+    let f = findings(&report, "NODE003");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(
+        f[0]["evidence"]["dependencies"],
+        serde_json::json!([{"name": "vite", "wanted": "^5.0.0", "installed": "4.5.0"}])
+    );
+    assert_eq!(findings(&report, "NODE004").len(), 1, "{report:#}");
+}
+
+/// S18 and the issue's bad input: never a panic, a finding or a note instead.
+#[test]
+fn s18_malformed_project_files() {
+    let dir = project(&[
+        ("pyproject.toml", "[project\nname = "),
+        ("docker-compose.yml", "services: [unclosed\n  - : :"),
+        (
+            "web/vite.config.ts",
+            "export default { server: { port: process.env.PORT ?? 'abc', proxy: `${x}` } }\n",
+        ),
+        ("web/package.json", "{\"dependencies\": 42}"),
+        ("requirements.txt", "\u{0}\u{1}binary\n"),
+        ("a/b/c/d/e/f/.env", "DEEP=1\n"),
+    ]);
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("a/loop")).unwrap();
+    let out = doctor_in(dir.path(), &["--json"]);
+    assert!(matches!(out.status.code(), Some(0..=2)), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let unreadable = report["project"]["unreadable"].to_string();
+    assert!(
+        unreadable.contains("docker-compose.yml") && unreadable.contains("not valid YAML"),
+        "{unreadable}"
+    );
+    for c in report["checks"].as_array().unwrap() {
+        assert_ne!(c["outcome"], "crashed", "{c}");
+    }
+}
