@@ -47,3 +47,22 @@ rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 echo
 echo "peak RSS (KiB): ss -tanp $(rss ss -tanp) · doctor port $(rss "$doctor" port "$dev_port") · doctor port loaded $(rss "$doctor" port "$load_port") · doctor full $(rss "$doctor" --dir "$demo")"
 rm -rf "$demo"
+
+# Discovery on a repo whose node_modules holds 50,000 files: it must not walk it.
+big=$(mktemp -d)
+cp -r fixtures/projects/fastapi-vite/. "$big"/
+python3 - "$big/frontend/node_modules" <<'PY'
+import os, sys
+root = sys.argv[1]
+for p in range(500):
+    d = os.path.join(root, f"pkg{p}", "lib")
+    os.makedirs(d)
+    for f in range(100):
+        open(os.path.join(d, f"f{f}.js"), "w").close()
+PY
+echo
+echo "discovery with a 50k-file node_modules ($(find "$big/frontend/node_modules" -type f | wc -l) files):"
+for _ in 1 2 3 4 5; do "$doctor" --dir "$big" --only user --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["project"]["discovery_ms"], "ms")'; done | sort -n | tr '\n' ' '
+echo
+hyperfine -N -i --warmup 2 --runs "$runs" -n 'doctor --only user (50k node_modules)' "$doctor --dir $big --only user" 2>/dev/null | grep -E "Time|Range"
+rm -rf "$big"

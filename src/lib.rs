@@ -185,10 +185,12 @@ pub(crate) fn assess(
     root: &Path,
     check_ids: Option<&[&str]>,
 ) -> Result<Report, String> {
+    let began = std::time::Instant::now();
     let mut project = match project::discover(root, &config.urls, &config.ports) {
         Ok(p) => p,
         Err(e) => return Err(e.to_string()),
     };
+    let discovery_ms = (began.elapsed().as_secs_f64() * 1e5).round() / 100.0;
     let focus = match &config.command {
         Command::Port(ports) => {
             project.services.retain(|s| ports.contains(&s.port));
@@ -214,6 +216,7 @@ pub(crate) fn assess(
         root: redact::home(&ctx.project.root),
         services: ctx.project.services.clone(),
         unreadable: ctx.project.unreadable.clone(),
+        discovery_ms,
     };
     Ok(Report::new(view, runs, ports).redacted())
 }

@@ -29,6 +29,8 @@ pub struct ProjectView {
     pub services: Vec<Service>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
+    /// How long reading the project took.
+    pub discovery_ms: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
