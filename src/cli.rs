@@ -66,6 +66,9 @@ struct Cli {
     /// With --fix: also end other users' processes
     #[arg(long, global = true)]
     force: bool,
+    /// Time to first byte above which a health endpoint counts as slow
+    #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    slow: Duration,
     /// Poll until every service is healthy or DURATION passes
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wait: Option<Duration>,
@@ -150,6 +153,7 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
         wait: cli.wait,
         grace: cli.grace,
         force: cli.force,
+        slow: cli.slow,
     })
 }
 

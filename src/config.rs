@@ -51,6 +51,8 @@ pub struct Config {
     pub grace: Duration,
     /// End other users' processes too.
     pub force: bool,
+    /// Time to first byte above which a health endpoint is slow (HEALTH004).
+    pub slow: Duration,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             wait: None,
             grace: Duration::from_secs(3),
             force: false,
+            slow: Duration::from_secs(1),
         }
     }
 }

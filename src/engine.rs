@@ -15,6 +15,21 @@ use crate::finding::Finding;
 use crate::platform::{self, PortSet, ProcessInfo, Socket};
 use crate::project::Project;
 
+/// Why a check gave no findings of its own.
+#[derive(Debug, Clone)]
+pub enum CheckError {
+    /// Nothing to look at (no frontend origin for CORS): said, never "ok".
+    Skipped(String),
+    /// It could not run: shown as `crashed` with the reason.
+    Failed(String),
+}
+
+impl From<String> for CheckError {
+    fn from(reason: String) -> Self {
+        CheckError::Failed(reason)
+    }
+}
+
 /// One diagnosis. Adding a check is one file implementing this, one line in
 /// `checks::all()`, and a `checks/CODE.md` per code.
 pub trait Check: Send + Sync {
@@ -25,7 +40,7 @@ pub trait Check: Send + Sync {
     /// The finding codes this check can emit.
     fn codes(&self) -> &'static [&'static str];
     /// Diagnose; read-only. `Err` is "could not run", shown as `crashed`.
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String>;
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError>;
 }
 
 /// What the OS says about the project's ports, built once on first use and
@@ -65,6 +80,9 @@ pub struct Context {
     pub config: Config,
     pub project: Project,
     snapshot: OnceLock<Result<Snapshot, String>>,
+    /// What probes measured (timings, statuses), passing or not: shown with
+    /// `-v` and in JSON `probes`.
+    probes: std::sync::Mutex<Vec<serde_json::Value>>,
 }
 
 impl Context {
@@ -73,7 +91,18 @@ impl Context {
             config,
             project,
             snapshot: OnceLock::new(),
+            probes: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn record_probe(&self, probe: serde_json::Value) {
+        if let Ok(mut p) = self.probes.lock() {
+            p.push(probe);
+        }
+    }
+
+    pub fn probes(&self) -> Vec<serde_json::Value> {
+        self.probes.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// The socket/process snapshot; the first caller builds it, concurrent
@@ -182,7 +211,11 @@ pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration
                     findings,
                 }
             }
-            Ok(Err(reason)) => CheckRun {
+            Ok(Err(CheckError::Skipped(reason))) => CheckRun {
+                duration_ms,
+                ..CheckRun::skipped(id, reason)
+            },
+            Ok(Err(CheckError::Failed(reason))) => CheckRun {
                 id,
                 outcome: Outcome::Crashed,
                 duration_ms,
@@ -217,7 +250,7 @@ mod tests {
     use super::*;
     use crate::finding::Finding;
 
-    struct Fixed(&'static str, fn() -> Result<Vec<Finding>, String>);
+    struct Fixed(&'static str, fn() -> Result<Vec<Finding>, CheckError>);
     impl Check for Fixed {
         fn id(&self) -> &'static str {
             self.0
@@ -228,7 +261,7 @@ mod tests {
         fn codes(&self) -> &'static [&'static str] {
             &["PORT001"]
         }
-        fn run(&self, _ctx: &Context) -> Result<Vec<Finding>, String> {
+        fn run(&self, _ctx: &Context) -> Result<Vec<Finding>, CheckError> {
             (self.1)()
         }
     }
@@ -238,7 +271,9 @@ mod tests {
         let ctx = Arc::new(Context::new(Config::default(), Project::default()));
         let checks: Vec<Arc<dyn Check>> = vec![
             Arc::new(Fixed("panics", || panic!("boom"))),
-            Arc::new(Fixed("fails", || Err("no /proc".into()))),
+            Arc::new(Fixed("fails", || {
+                Err(CheckError::Failed("no /proc".into()))
+            })),
             Arc::new(Fixed("hangs", || {
                 std::thread::sleep(Duration::from_secs(30));
                 Ok(vec![])

@@ -218,7 +218,9 @@ pub(crate) fn assess(
         unreadable: ctx.project.unreadable.clone(),
         discovery_ms,
     };
-    Ok(Report::new(view, runs, ports).redacted())
+    let mut report = Report::new(view, runs, ports);
+    report.probes = ctx.probes();
+    Ok(report.redacted())
 }
 
 fn validate_dir(dir: &Path) -> Result<std::path::PathBuf, String> {

@@ -82,23 +82,41 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn strict_makes_warnings_fail_and_planned_checks_parse() {
+fn strict_makes_warnings_fail_and_health_sees_the_refusal() {
+    // A warning only: a proxy variable without loopback in NO_PROXY (ENV006).
+    let empty = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(DOCTOR)
+            .args(["--dir", empty.path().to_str().unwrap(), "--json"])
+            .args(extra)
+            .env("HTTP_PROXY", "http://proxy.invalid:3128")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            out.status.code(),
+            report["status"].as_str().map(String::from),
+        )
+    };
+    assert_eq!(run(&[]), (Some(0), Some("warn".into())));
+    assert_eq!(run(&["--strict"]), (Some(1), Some("warn".into())));
+
     let port = free_port();
     let dir = project(&[(".env", &format!("API=http://[::1]:{port}\n"))]);
     let mut procs = Procs::new();
     procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
-    let (code, report) = doctor_json(dir.path(), &[]);
+    // The health probe of the same URL: ::1 refuses, so nothing answers.
+    let (code, report) = doctor_json(dir.path(), &["--only", "health"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "HEALTH001");
     assert_eq!(
-        (code, report["status"].as_str()),
-        (0, Some("warn")),
+        f[0]["evidence"]["refused"],
+        serde_json::json!([format!("[::1]:{port}")]),
         "{report:#}"
     );
-    let (code, _) = doctor_json(dir.path(), &["--strict"]);
-    assert_eq!(code, 1);
-    // A check of a later release is a known name: accepted, nothing to run.
-    let (code, report) = doctor_json(dir.path(), &["--only", "health"]);
-    assert_eq!(code, 0);
-    assert_eq!(report["checks"][0]["outcome"], "skipped");
+    assert_eq!(report["probes"][0]["result"], "connection refused");
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn a_listener_started_in_the_project_is_not_foreign() {
     let port = free_port();
     let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
     let mut procs = Procs::new();
-    procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    http_server(&mut procs, dir.path(), "127.0.0.1", port);
     let (code, report) = doctor_json(dir.path(), &[]);
     assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
     assert_eq!(report["status"], "ok");

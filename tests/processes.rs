@@ -14,7 +14,7 @@ fn s4_stopped_backend() {
     let port = free_port();
     let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
     let mut procs = Procs::new();
-    let (pid, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    let pid = http_server(&mut procs, dir.path(), "127.0.0.1", port);
     signal(pid, libc::SIGSTOP);
     let (code, report) = doctor_json(dir.path(), &[]);
     assert_eq!(code, 1);

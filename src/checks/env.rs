@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::engine::{Check, Context};
+use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::platform::{self, TcpState};
 use crate::project::{parse_url, read_bounded, Project, ENV_FILES};
@@ -37,7 +37,7 @@ impl Check for Env {
     fn codes(&self) -> &'static [&'static str] {
         &["ENV001", "ENV002", "ENV003", "ENV004", "ENV005", "ENV006"]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let project = &ctx.project;
         let mut out = Vec::new();
         let mut with_values = Vec::new();

@@ -11,6 +11,7 @@ use crate::redact;
 use crate::timefmt;
 
 pub mod env;
+pub mod health;
 pub mod node;
 pub mod ports;
 pub mod processes;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(python::Python),
         Arc::new(node::Node),
         Arc::new(env::Env),
+        Arc::new(health::Health),
         Arc::new(user::User),
     ]
 }

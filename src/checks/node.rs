@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use nodejs_semver::{Range, Version};
 use serde_json::{json, Value};
 
-use crate::engine::{Check, Context};
+use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::project::{read_bounded, Project};
 use crate::run;
@@ -41,7 +41,7 @@ impl Check for Node {
     fn codes(&self) -> &'static [&'static str] {
         &["NODE001", "NODE002", "NODE003", "NODE004"]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let mut out = Vec::new();
         let packages: Vec<(PathBuf, Value, String)> = ctx
             .project

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::{describe_pid, process_evidence, terminate_fix};
-use crate::engine::{Check, Context, Snapshot};
+use crate::engine::{Check, CheckError, Context, Snapshot};
 use crate::finding::{Finding, Fix};
 use crate::platform::{Owners, ProcessInfo, Socket, TcpState};
 use crate::project::{canonical_ip, Project, Service, LOOPBACK_V4, LOOPBACK_V6};
@@ -44,7 +44,7 @@ impl Check for Ports {
             "PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007",
         ]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let snapshot = ctx.snapshot()?;
         let mut findings = Vec::new();
         for port in ctx.project.ports() {

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::json;
 
 use super::{describe_pid, process_evidence, terminate_fix};
-use crate::engine::{Check, Context, Snapshot};
+use crate::engine::{Check, CheckError, Context, Snapshot};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::platform::{self, PortSet, ProcState, ProcessInfo, TcpState};
 use crate::project::{Project, SKIP_DIRS};
@@ -42,7 +42,7 @@ impl Check for Processes {
             "PROC001", "PROC002", "PROC003", "PROC004", "PROC005", "PROC006", "PROC007",
         ]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let snapshot = ctx.snapshot()?;
         let mut out = Vec::new();
         let mut copies_seen = BTreeSet::new();

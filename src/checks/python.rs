@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::describe_pid;
-use crate::engine::{Check, Context};
+use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::project::{read_bounded, Project, Service};
 use crate::run::{self, RunError};
@@ -63,7 +63,7 @@ impl Check for Python {
     fn codes(&self) -> &'static [&'static str] {
         &["PY001", "PY002", "PY003", "PY004", "PY005"]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let mut out = Vec::new();
         for (folder, service) in python_folders(&ctx.project) {
             check_folder(ctx, &folder, service, &mut out);

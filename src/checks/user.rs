@@ -4,7 +4,7 @@
 use std::net::TcpStream;
 use std::process::Command;
 
-use crate::engine::{Check, Context};
+use crate::engine::{Check, CheckError, Context};
 use crate::finding::Finding;
 use crate::project::{read_bounded, UserCheck, UserCheckKind};
 use crate::{net, run};
@@ -23,7 +23,7 @@ impl Check for User {
     fn codes(&self) -> &'static [&'static str] {
         &["USER001"]
     }
-    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, String> {
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let timeout = ctx.config.timeout;
         // Each declared check is a probe of its own: all at once, one bound.
         let handles: Vec<_> = ctx

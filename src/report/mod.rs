@@ -71,6 +71,9 @@ pub struct Report {
     pub ports: Option<Vec<PortView>>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// Every probe's measurements (health, CORS, database), passing or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Value>,
 }
 
 impl Report {
@@ -106,6 +109,7 @@ impl Report {
             ports,
             findings,
             summary,
+            probes: Vec::new(),
         }
     }
 
@@ -136,6 +140,7 @@ impl Report {
         for c in &mut self.checks {
             c.reason = c.reason.as_deref().map(redact::text);
         }
+        self.probes.iter_mut().for_each(redact::value);
         for p in self.ports.iter_mut().flatten() {
             for s in &mut p.sockets {
                 s.processes.iter_mut().for_each(redact::value);

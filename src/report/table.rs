@@ -106,7 +106,14 @@ pub fn render(report: &Report, style: &Style) -> String {
         }
     );
     if style.verbose {
-        let _ = writeln!(out, "  {}", style.dim(&format!("project read in {:.1} ms", report.project.discovery_ms)));
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.dim(&format!(
+                "project read in {:.1} ms",
+                report.project.discovery_ms
+            ))
+        );
         for s in &report.project.services {
             let _ = writeln!(
                 out,

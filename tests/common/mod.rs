@@ -329,3 +329,21 @@ pub fn orphaned_server(procs: &mut Procs, cwd: &Path, port: u16) -> u32 {
     });
     server
 }
+
+/// A real HTTP server (python's http.server) on `host:port`, serving `cwd`;
+/// returns once it answers.
+pub fn http_server(procs: &mut Procs, cwd: &Path, host: &str, port: u16) -> u32 {
+    let pid = procs.spawn(
+        Command::new(python())
+            .args(["-m", "http.server", &port.to_string(), "--bind", host])
+            .current_dir(cwd)
+            .stderr(Stdio::null()),
+    );
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    wait_listening(&addr);
+    pid
+}

@@ -1,0 +1,398 @@
+//! HEALTH001–HEALTH005: does each HTTP service answer, on every address its
+//! host resolves to, and how fast (httpstat-style timings per address)?
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::engine::{Check, CheckError, Context};
+use crate::finding::Finding;
+use crate::net::{self, Failure, Response};
+use crate::platform::TcpState;
+use crate::project::{parse_url, Service};
+
+pub struct Health;
+
+const ID: &str = "health";
+/// Tried in order for a discovered service; any HTTP answer proves it alive.
+pub const GUESSED_PATHS: &[&str] = &[
+    "/health",
+    "/healthz",
+    "/api/health",
+    "/api/v1/health",
+    "/api/health-check",
+    "/ready",
+    "/",
+];
+
+impl Check for Health {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "each HTTP service answers on every resolved address, with timings"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &[
+            "HEALTH001",
+            "HEALTH002",
+            "HEALTH003",
+            "HEALTH004",
+            "HEALTH005",
+        ]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+        let targets: Vec<Target> = ctx
+            .project
+            .services
+            .iter()
+            .filter_map(|s| Target::of(ctx, s))
+            .collect();
+        if targets.is_empty() {
+            return Err(CheckError::Skipped(
+                "no HTTP service with a listener to probe".into(),
+            ));
+        }
+        let ctx_probe = Arc::new(ProbeSettings {
+            timeout: ctx.config.timeout,
+            slow: ctx.config.slow,
+        });
+        // Every service at once: a hung one costs one timeout, not one each.
+        let handles: Vec<_> = targets
+            .into_iter()
+            .map(|t| {
+                let settings = Arc::clone(&ctx_probe);
+                std::thread::spawn(move || probe_service(&t, &settings))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            if let Ok((findings, probes)) = h.join() {
+                out.extend(findings);
+                probes.into_iter().for_each(|p| ctx.record_probe(p));
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct ProbeSettings {
+    timeout: Duration,
+    slow: Duration,
+}
+
+/// One service to probe: where, and which paths.
+pub struct Target {
+    pub name: String,
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    /// A configured health path (doctor.toml, `--url`): its status counts.
+    pub configured: Option<String>,
+    pub source: String,
+}
+
+impl Target {
+    fn of(ctx: &Context, s: &Service) -> Option<Target> {
+        if !s.is_http() {
+            return None;
+        }
+        // Nothing listens at all: PORT001 already says so, and why.
+        if let Ok(snapshot) = ctx.snapshot() {
+            if !snapshot
+                .on_port(s.port)
+                .any(|x| x.state == TcpState::Listen)
+            {
+                return None;
+            }
+        }
+        let url = s.url.as_deref().and_then(parse_url);
+        let configured = s.health.clone().or_else(|| {
+            url.as_ref()
+                .filter(|u| s.source == "--url" && u.path != "/")
+                .map(|u| u.path.clone())
+        });
+        Some(Target {
+            name: s.name.clone(),
+            scheme: url.as_ref().map_or("http".into(), |u| u.scheme.clone()),
+            host: url.as_ref().map_or(s.host.clone(), |u| u.host.clone()),
+            port: s.port,
+            configured,
+            source: s.source.clone(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{}://{host}:{}{path}", self.scheme, self.port)
+    }
+}
+
+enum AddrOutcome {
+    Answered {
+        response: Response,
+        path: String,
+        total: Duration,
+    },
+    Refused,
+    Hung {
+        connect: Duration,
+    },
+    Garbled(String),
+}
+
+/// Try the paths on one address under one deadline; stop at the first sign
+/// of a hung server.
+fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome {
+    let start = Instant::now();
+    let paths: Vec<&str> = match &t.configured {
+        Some(p) => vec![p.as_str()],
+        None => GUESSED_PATHS.to_vec(),
+    };
+    let mut fallback = None;
+    for path in paths {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        match net::request(addr, &t.host, "GET", path, &[], left) {
+            Ok(r) => {
+                let done = t.configured.is_some()
+                    || (200..300).contains(&r.status)
+                    || !matches!(r.status, 404 | 405);
+                let outcome = AddrOutcome::Answered {
+                    response: r,
+                    path: path.to_string(),
+                    total: start.elapsed(),
+                };
+                if done {
+                    return outcome;
+                }
+                fallback.get_or_insert(outcome);
+            }
+            Err(Failure::Refused(_)) => return AddrOutcome::Refused,
+            Err(Failure::NoAnswer { connect, .. }) => {
+                return fallback.unwrap_or(AddrOutcome::Hung { connect })
+            }
+            Err(e) => return fallback.unwrap_or(AddrOutcome::Garbled(e.to_string())),
+        }
+    }
+    fallback.unwrap_or(AddrOutcome::Hung { connect: timeout })
+}
+
+/// `{"status": "ok", "version": "1.2"}` fields, else the first 120 characters.
+fn excerpt(body: &str) -> Value {
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body.trim()) {
+        let picked: serde_json::Map<String, Value> = map
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "status" | "version" | "healthy" | "ok"))
+            .collect();
+        if !picked.is_empty() {
+            return Value::Object(picked);
+        }
+    }
+    Value::String(body.chars().take(120).collect())
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
+    let mut findings = Vec::new();
+    let mut probes = Vec::new();
+    if t.scheme == "https" {
+        probes.push(json!({"check": ID, "service": t.name, "url": t.url("/"), "result": "not probed: this build of doctor speaks plain HTTP only"}));
+        return (findings, probes);
+    }
+    let dns_start = Instant::now();
+    let addrs = match net::resolve(&t.host, t.port) {
+        Ok(a) if !a.is_empty() => a,
+        _ => {
+            probes.push(json!({"check": ID, "service": t.name, "url": t.url("/"), "result": format!("{} does not resolve", t.host)}));
+            return (findings, probes);
+        }
+    };
+    let dns = dns_start.elapsed();
+    let handles: Vec<_> = addrs
+        .iter()
+        .map(|&addr| {
+            let target = Target {
+                name: t.name.clone(),
+                scheme: t.scheme.clone(),
+                host: t.host.clone(),
+                port: t.port,
+                configured: t.configured.clone(),
+                source: t.source.clone(),
+            };
+            let timeout = s.timeout;
+            std::thread::spawn(move || (addr, probe_address(addr, &target, timeout)))
+        })
+        .collect();
+    let results: Vec<(SocketAddr, AddrOutcome)> =
+        handles.into_iter().filter_map(|h| h.join().ok()).collect();
+    let mut answered = Vec::new();
+    let mut refused = Vec::new();
+    let mut hung = Vec::new();
+    for (addr, outcome) in &results {
+        let mut probe =
+            json!({"check": ID, "service": t.name, "address": addr.to_string(), "dns_ms": ms(dns)});
+        match outcome {
+            AddrOutcome::Answered {
+                response,
+                path,
+                total,
+            } => {
+                probe["url"] = json!(t.url(path));
+                probe["status"] = json!(response.status);
+                probe["connect_ms"] = json!(ms(response.connect));
+                probe["ttfb_ms"] = json!(ms(response.first_byte));
+                probe["total_ms"] = json!(ms(*total + dns));
+                probe["body"] = excerpt(&response.body);
+                answered.push((*addr, response, path.clone()));
+            }
+            AddrOutcome::Refused => {
+                probe["result"] = json!("connection refused");
+                refused.push(*addr);
+            }
+            AddrOutcome::Hung { connect } => {
+                probe["result"] = json!(format!(
+                    "connected, no HTTP answer within {} ms",
+                    s.timeout.as_millis()
+                ));
+                hung.push(json!({"address": addr.to_string(), "connect_ms": ms(*connect), "waited_ms": s.timeout.as_millis() as u64}));
+            }
+            AddrOutcome::Garbled(why) => {
+                probe["result"] = json!(why);
+                hung.push(json!({"address": addr.to_string(), "answer": why}));
+            }
+        }
+        probes.push(probe);
+    }
+    let url = t.url(t.configured.as_deref().unwrap_or("/"));
+    let none_hung = hung.is_empty();
+    if !hung.is_empty() {
+        let garbled = hung.iter().any(|h| h.get("answer").is_some());
+        let what = if garbled {
+            "answers, but not with HTTP"
+        } else {
+            "accepts the connection but sends no HTTP answer"
+        };
+        findings.push(
+            Finding::new(
+                "HEALTH002",
+                ID,
+                format!(
+                    "{} ({url}) {what} within {} ms",
+                    t.name,
+                    s.timeout.as_millis()
+                ),
+            )
+            .evidence("url", url.clone())
+            .evidence("addresses", hung)
+            .evidence("source", t.source.clone()),
+        );
+    }
+    if answered.is_empty() && none_hung && !refused.is_empty() {
+        findings.push(
+            Finding::new(
+                "HEALTH001",
+                ID,
+                format!(
+                    "{} ({url}) refuses connections on {}",
+                    t.name,
+                    list(&refused)
+                ),
+            )
+            .evidence("url", url.clone())
+            .evidence(
+                "refused",
+                refused.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            )
+            .evidence("source", t.source.clone()),
+        );
+    }
+    if !answered.is_empty() && !refused.is_empty() {
+        let ok: Vec<SocketAddr> = answered.iter().map(|(a, _, _)| *a).collect();
+        findings.push(
+            Finding::new(
+                "HEALTH005",
+                ID,
+                format!(
+                    "{} resolves to {}; {} answer{}, {} refuse{}",
+                    t.host,
+                    list(&addrs),
+                    list(&ok),
+                    if ok.len() == 1 { "s" } else { "" },
+                    list(&refused),
+                    if refused.len() == 1 { "s" } else { "" }
+                ),
+            )
+            .evidence("host", t.host.clone())
+            .evidence(
+                "answering",
+                ok.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            )
+            .evidence(
+                "refused",
+                refused.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            )
+            .evidence("source", t.source.clone()),
+        );
+    }
+    if let Some((addr, r, path)) = answered
+        .iter()
+        .find(|(_, r, _)| t.configured.is_some() && !(200..300).contains(&r.status))
+    {
+        findings.push(
+            Finding::new(
+                "HEALTH003",
+                ID,
+                format!("{} answers {} on {}", t.name, r.status, t.url(path)),
+            )
+            .evidence("url", t.url(path))
+            .evidence("address", addr.to_string())
+            .evidence("status", r.status)
+            .evidence("body", excerpt(&r.body))
+            .evidence(
+                "location",
+                r.header("location").unwrap_or_default().to_string(),
+            ),
+        );
+    }
+    if let Some((addr, r, path)) = answered.iter().find(|(_, r, _)| r.first_byte > s.slow) {
+        findings.push(
+            Finding::new(
+                "HEALTH004",
+                ID,
+                format!(
+                    "{} took {} ms to answer {} (threshold {} ms)",
+                    t.name,
+                    ms(r.first_byte),
+                    t.url(path),
+                    s.slow.as_millis()
+                ),
+            )
+            .evidence("address", addr.to_string())
+            .evidence(
+                "timings_ms",
+                json!({"dns": ms(dns), "connect": ms(r.connect), "first_byte": ms(r.first_byte)}),
+            ),
+        );
+    }
+    (findings, probes)
+}
+
+fn list(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.ip().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
