@@ -285,9 +285,12 @@ fn secrets_in_env_urls_never_reach_any_output() {
     }
     let (_, report) = doctor_json(dir.path(), &[]);
     assert_eq!(
-        report["findings"][0]["evidence"]["url"],
+        findings(&report, "PORT001")[0]["evidence"]["url"],
         format!("postgresql://app:***@localhost:{port}/app")
     );
+    // S16: the database is down, said as DB001 without the password.
+    let db = &findings(&report, "DB001")[0];
+    assert_eq!(db["evidence"]["source"], "backend/.env.local:1");
 }
 
 #[test]

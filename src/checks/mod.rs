@@ -10,6 +10,8 @@ use crate::platform::ProcessInfo;
 use crate::redact;
 use crate::timefmt;
 
+pub mod cors;
+pub mod database;
 pub mod env;
 pub mod health;
 pub mod node;
@@ -26,6 +28,8 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(node::Node),
         Arc::new(env::Env),
         Arc::new(health::Health),
+        Arc::new(cors::Cors),
+        Arc::new(database::Database),
         Arc::new(user::User),
     ]
 }

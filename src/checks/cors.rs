@@ -1,0 +1,333 @@
+//! CORS001–CORS004: does each backend accept the frontend's real origin, as a
+//! browser would ask it (a preflight, then the request itself)?
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::engine::{Check, CheckError, Context};
+use crate::finding::{Finding, Fix};
+use crate::net::{self, Response};
+use crate::platform::TcpState;
+use crate::project::{parse_url, Service};
+
+pub struct Cors;
+
+const ID: &str = "cors";
+const CORS_HEADERS: &[&str] = &[
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "vary",
+];
+
+impl Check for Cors {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "the backend answers the frontend's origin (both spellings) with the CORS headers a browser needs"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["CORS001", "CORS002", "CORS003", "CORS004"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+        let origins = origins(ctx);
+        if origins.is_empty() {
+            return Err(CheckError::Skipped(
+                "no frontend origin known (give one with --origin)".into(),
+            ));
+        }
+        let listening = |port: u16| {
+            ctx.snapshot()
+                .map(|s| s.on_port(port).any(|x| x.state == TcpState::Listen))
+                .unwrap_or(true)
+        };
+        let frontend_ports: Vec<u16> = ctx
+            .project
+            .services
+            .iter()
+            .filter(|s| s.is_frontend())
+            .map(|s| s.port)
+            .collect();
+        let mut pairs = Vec::new();
+        for backend in ctx
+            .project
+            .services
+            .iter()
+            .filter(|s| s.is_http() && !s.is_frontend() && !frontend_ports.contains(&s.port))
+        {
+            if !listening(backend.port) {
+                continue;
+            }
+            // Reached only through the dev server's proxy: same origin, no CORS.
+            let proxied = std::iter::once(&backend.source)
+                .chain(&backend.references)
+                .all(|r| {
+                    r.contains("vite.config")
+                        || r.contains("next.config")
+                        || r.contains("package.json")
+                });
+            if proxied && ctx.config.origins.is_empty() {
+                ctx.record_probe(json!({"check": ID, "service": backend.name, "result": "not applicable: the frontend reaches it through its dev-server proxy (same origin)"}));
+                continue;
+            }
+            for origin in &origins {
+                pairs.push((backend.clone(), origin.clone()));
+            }
+        }
+        if pairs.is_empty() {
+            return Err(CheckError::Skipped(
+                "no backend with a listener to ask".into(),
+            ));
+        }
+        let timeout = ctx.config.timeout;
+        let handles: Vec<_> = pairs
+            .into_iter()
+            .map(|(backend, origin)| {
+                std::thread::spawn(move || check_pair(&backend, &origin, timeout))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            if let Ok((findings, probes)) = h.join() {
+                out.extend(findings);
+                probes.into_iter().for_each(|p| ctx.record_probe(p));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `--origin` values, else each frontend's origin (doctor.toml or discovered).
+fn origins(ctx: &Context) -> Vec<String> {
+    let mut out: Vec<String> = ctx
+        .config
+        .origins
+        .iter()
+        .map(|o| o.trim_end_matches('/').to_string())
+        .collect();
+    if out.is_empty() {
+        out = ctx
+            .project
+            .services
+            .iter()
+            .filter_map(|s| s.origin.clone())
+            .collect();
+    }
+    out.dedup();
+    out
+}
+
+/// `http://localhost:5173` ↔ `http://127.0.0.1:5173`: the same page to a
+/// user, two origins to a browser.
+pub fn twin(origin: &str) -> Option<String> {
+    if origin.contains("://localhost") {
+        Some(origin.replacen("://localhost", "://127.0.0.1", 1))
+    } else if origin.contains("://127.0.0.1") {
+        Some(origin.replacen("://127.0.0.1", "://localhost", 1))
+    } else {
+        None
+    }
+}
+
+struct Answer {
+    preflight: Result<Response, String>,
+    simple: Result<Response, String>,
+}
+
+impl Answer {
+    fn allows(&self, origin: &str) -> bool {
+        let ok = |r: &Result<Response, String>| {
+            r.as_ref().is_ok_and(|r| {
+                r.header("access-control-allow-origin")
+                    .is_some_and(|a| a == origin || a == "*")
+            })
+        };
+        ok(&self.preflight)
+            && self.preflight.as_ref().is_ok_and(|r| r.status < 400)
+            && ok(&self.simple)
+    }
+
+    fn evidence(&self) -> Value {
+        let show = |r: &Result<Response, String>| match r {
+            Ok(r) => {
+                let headers: serde_json::Map<String, Value> = CORS_HEADERS
+                    .iter()
+                    .filter_map(|h| r.header(h).map(|v| (h.to_string(), json!(v))))
+                    .collect();
+                json!({"status": r.status, "headers": headers, "body": r.body.chars().take(120).collect::<String>()})
+            }
+            Err(e) => json!({"error": e}),
+        };
+        json!({"preflight": show(&self.preflight), "get": show(&self.simple)})
+    }
+}
+
+fn ask(
+    addr: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+    origin: &str,
+    timeout: Duration,
+) -> Answer {
+    let preflight = net::request(
+        addr,
+        host,
+        "OPTIONS",
+        path,
+        &[
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+        timeout,
+    )
+    .map_err(|e| e.to_string());
+    let simple = net::request(addr, host, "GET", path, &[("Origin", origin)], timeout)
+        .map_err(|e| e.to_string());
+    Answer { preflight, simple }
+}
+
+fn check_pair(backend: &Service, origin: &str, timeout: Duration) -> (Vec<Finding>, Vec<Value>) {
+    let mut out = Vec::new();
+    let url = backend.url.as_deref().and_then(parse_url);
+    let host = url
+        .as_ref()
+        .map_or(backend.host.clone(), |u| u.host.clone());
+    let path = backend
+        .health
+        .clone()
+        .unwrap_or_else(|| url.as_ref().map_or("/".into(), |u| u.path.clone()));
+    let Some(addr) = net::resolve(&host, backend.port)
+        .ok()
+        .and_then(|a| a.into_iter().next())
+    else {
+        return (out, vec![]);
+    };
+    let first = ask(addr, &host, &path, origin, timeout);
+    let twin_origin = twin(origin);
+    let second = twin_origin
+        .as_ref()
+        .map(|t| ask(addr, &host, &path, t, timeout));
+    let endpoint = format!("http://{addr}{path}");
+    let mut probes = vec![
+        json!({"check": ID, "service": backend.name, "url": endpoint, "origin": origin, "allowed": first.allows(origin), "seen": first.evidence()}),
+    ];
+    if let (Some(t), Some(a)) = (&twin_origin, &second) {
+        probes.push(json!({"check": ID, "service": backend.name, "url": endpoint, "origin": t, "allowed": a.allows(t), "seen": a.evidence()}));
+    }
+    if first.preflight.is_err() && first.simple.is_err() {
+        return (out, probes); // no answer at all: the health check says why
+    }
+    let status = |r: &Result<Response, String>| {
+        r.as_ref()
+            .map_or("no answer".to_string(), |r| r.status.to_string())
+    };
+    if !first.allows(origin) {
+        let acao = first
+            .preflight
+            .as_ref()
+            .ok()
+            .and_then(|r| r.header("access-control-allow-origin").map(String::from));
+        out.push(
+            Finding::new(
+                "CORS001",
+                ID,
+                format!(
+                    "{} ({endpoint}) rejects origin {origin}: preflight {}, Access-Control-Allow-Origin {}",
+                    backend.name,
+                    status(&first.preflight),
+                    acao.as_deref().map_or("missing".to_string(), |a| format!("'{a}'"))
+                ),
+            )
+            .evidence("origin", origin.to_string())
+            .evidence("url", endpoint.clone())
+            .evidence("seen", first.evidence())
+            .with_fix(Fix::manual(
+                format!("allow {origin} in the backend's CORS settings"),
+                vec![format!("FastAPI: app.add_middleware(CORSMiddleware, allow_origins=[\"{origin}\"{}], allow_methods=[\"*\"], allow_headers=[\"*\"])", twin_origin.as_ref().map(|t| format!(", \"{t}\"")).unwrap_or_default())],
+            )),
+        );
+    }
+    if let (Some(t), Some(a)) = (&twin_origin, &second) {
+        let (mine, theirs) = (first.allows(origin), a.allows(t));
+        if mine != theirs {
+            let (yes, no) = if mine {
+                (origin, t.as_str())
+            } else {
+                (t.as_str(), origin)
+            };
+            out.push(
+                Finding::new("CORS003", ID, format!("{} allows {yes} but not {no}: opening the frontend as {no} breaks every request", backend.name))
+                    .evidence("allowed", yes.to_string())
+                    .evidence("rejected", no.to_string())
+                    .evidence("seen", json!({ "allowed": if mine { first.evidence() } else { a.evidence() }, "rejected": if mine { a.evidence() } else { first.evidence() } }))
+                    .with_fix(Fix::manual("allow both spellings", vec![format!("add {no} next to {yes} in the allowed origins")])),
+            );
+        }
+    }
+    if let Ok(r) = &first.simple {
+        if r.header("access-control-allow-origin") == Some("*")
+            && r.header("access-control-allow-credentials") == Some("true")
+        {
+            out.push(
+                Finding::new("CORS002", ID, format!("{} answers Access-Control-Allow-Origin: * with credentials allowed: browsers refuse credentialed requests", backend.name))
+                    .evidence("seen", first.evidence())
+                    .with_fix(Fix::manual("echo the origin instead of *", vec![format!("allow_origins=[\"{origin}\"] with allow_credentials=True")])),
+            );
+        }
+    }
+    if first.allows(origin) {
+        if let Ok(p) = &first.preflight {
+            let lacks = |header: &str, want: &str| {
+                p.header(header).is_some_and(|v| {
+                    v != "*" && !v.split(',').any(|m| m.trim().eq_ignore_ascii_case(want))
+                })
+            };
+            let mut missing = Vec::new();
+            if lacks("access-control-allow-methods", "POST") {
+                missing.push("method POST");
+            }
+            if lacks("access-control-allow-headers", "content-type") {
+                missing.push("header Content-Type");
+            }
+            if !missing.is_empty() {
+                out.push(
+                    Finding::new(
+                        "CORS004",
+                        ID,
+                        format!(
+                            "{}'s preflight does not allow {} for {origin}",
+                            backend.name,
+                            missing.join(" and ")
+                        ),
+                    )
+                    .evidence("seen", first.evidence())
+                    .with_fix(Fix::manual(
+                        "allow them",
+                        vec!["allow_methods=[\"*\"], allow_headers=[\"*\"] (or list them)".into()],
+                    )),
+                );
+            }
+        }
+    }
+    (out, probes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn twins() {
+        assert_eq!(
+            super::twin("http://localhost:5173").as_deref(),
+            Some("http://127.0.0.1:5173")
+        );
+        assert_eq!(
+            super::twin("http://127.0.0.1:5173").as_deref(),
+            Some("http://localhost:5173")
+        );
+        assert_eq!(super::twin("https://app.example.com"), None);
+    }
+}

@@ -1,0 +1,382 @@
+//! DB001–DB003: the databases the env files name: reachable on every
+//! resolved address, and speaking the protocol their URL says (a
+//! credential-free sniff: nothing is logged into).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::engine::{Check, CheckError, Context};
+use crate::finding::{Finding, Fix};
+use crate::project::{parse_env_line, parse_url, read_bounded, ENV_FILES};
+
+pub struct Database;
+
+const ID: &str = "database";
+
+impl Check for Database {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "databases named by env files and compose: reachable, and speaking their protocol"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["DB001", "DB002", "DB003"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+        let (targets, mut out) = targets(ctx);
+        if targets.is_empty() && out.is_empty() {
+            return Err(CheckError::Skipped(
+                "no database URL in the env files".into(),
+            ));
+        }
+        let timeout = ctx.config.timeout;
+        let handles: Vec<_> = targets
+            .into_iter()
+            .map(|t| std::thread::spawn(move || probe(&t, timeout)))
+            .collect();
+        for h in handles {
+            if let Ok((findings, probes)) = h.join() {
+                out.extend(findings);
+                probes.into_iter().for_each(|p| ctx.record_probe(p));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Protocol {
+    Postgres,
+    Redis,
+    Mysql,
+    Mongo,
+}
+
+impl Protocol {
+    fn of_scheme(scheme: &str) -> Option<Protocol> {
+        Some(match scheme {
+            "postgres" | "postgresql" => Protocol::Postgres,
+            "redis" | "rediss" => Protocol::Redis,
+            "mysql" | "mariadb" => Protocol::Mysql,
+            "mongodb" => Protocol::Mongo,
+            _ => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Postgres => "PostgreSQL",
+            Protocol::Redis => "Redis",
+            Protocol::Mysql => "MySQL",
+            Protocol::Mongo => "MongoDB",
+        }
+    }
+}
+
+struct Target {
+    key: String,
+    source: String,
+    protocol: Protocol,
+    host: String,
+    port: u16,
+}
+
+fn is_db_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    k == "DATABASE_URL"
+        || k.ends_with("_DATABASE_URL")
+        || k.starts_with("REDIS_URL")
+        || k.starts_with("MONGO") && (k.ends_with("_URL") || k.ends_with("_URI"))
+        || k.ends_with("_DB_URL")
+        || k == "DB_URL"
+}
+
+/// Database URLs of the env files (DB003 for those that do not parse), and
+/// host/port pairs written as parts (`PGHOST`/`PGPORT`, `POSTGRES_*`, `MYSQL_*`).
+fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
+    let project = &ctx.project;
+    let mut targets: Vec<Target> = Vec::new();
+    let mut out = Vec::new();
+    for dir in &project.folders {
+        for name in ENV_FILES {
+            let path = dir.join(name);
+            let Ok(text) = read_bounded(&path) else {
+                continue;
+            };
+            let rel = project.relative(&path);
+            let mut parts: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+            for (i, line) in text.lines().enumerate() {
+                let Some((key, value)) = parse_env_line(line) else {
+                    continue;
+                };
+                parts.insert(key.to_ascii_uppercase(), (value.to_string(), i + 1));
+                if !is_db_key(key) || value.is_empty() {
+                    continue;
+                }
+                let source = format!("{rel}:{}", i + 1);
+                match parse_url(value).and_then(|u| Protocol::of_scheme(&u.scheme).map(|p| (u, p)))
+                {
+                    Some((u, protocol)) if crate::project::is_local_host(&u.host) => {
+                        targets.push(Target {
+                            key: key.to_string(),
+                            source,
+                            protocol,
+                            host: u.host,
+                            port: u.port,
+                        });
+                    }
+                    Some(_) => {} // a remote database: not this machine's to probe
+                    None if value.contains("://") || value.contains('@') => out.push(
+                        Finding::new(
+                            "DB003",
+                            ID,
+                            format!("{key} ({source}) is not a database URL doctor can read"),
+                        )
+                        .evidence("variable", key.to_string())
+                        .evidence("source", source.clone())
+                        .with_fix(Fix::manual(
+                            "write it as scheme://user:password@host:port/name",
+                            vec![format!("edit {source}")],
+                        )),
+                    ),
+                    None => {}
+                }
+            }
+            for (protocol, host_keys, port_key, default) in [
+                (
+                    Protocol::Postgres,
+                    &["PGHOST", "POSTGRES_HOST"][..],
+                    &["PGPORT", "POSTGRES_PORT"][..],
+                    5432,
+                ),
+                (
+                    Protocol::Mysql,
+                    &["MYSQL_HOST"][..],
+                    &["MYSQL_PORT"][..],
+                    3306,
+                ),
+            ] {
+                let Some((host, line)) = host_keys.iter().find_map(|k| parts.get(*k).cloned())
+                else {
+                    continue;
+                };
+                let port = port_key
+                    .iter()
+                    .find_map(|k| parts.get(*k))
+                    .and_then(|(p, _)| p.parse().ok())
+                    .unwrap_or(default);
+                if crate::project::is_local_host(&host) && !targets.iter().any(|t| t.port == port) {
+                    targets.push(Target {
+                        key: host_keys[0].to_string(),
+                        source: format!("{rel}:{line}"),
+                        protocol,
+                        host,
+                        port,
+                    });
+                }
+            }
+        }
+    }
+    targets.dedup_by(|a, b| a.port == b.port && a.host == b.host);
+    (targets, out)
+}
+
+enum Sniff {
+    Speaks(String),
+    Other(String),
+}
+
+/// A first exchange that every server of the protocol answers, with no
+/// credentials: PostgreSQL's SSLRequest, Redis' PING, MySQL's greeting,
+/// MongoDB's `hello`.
+fn sniff(stream: &mut TcpStream, protocol: Protocol) -> Sniff {
+    let mut buf = [0u8; 512];
+    let sent: Vec<u8> = match protocol {
+        Protocol::Postgres => vec![0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f],
+        Protocol::Redis => b"PING\r\n".to_vec(),
+        Protocol::Mysql => Vec::new(), // the server speaks first
+        Protocol::Mongo => mongo_hello(),
+    };
+    if !sent.is_empty() && stream.write_all(&sent).is_err() {
+        return Sniff::Other("the connection closed when doctor spoke".into());
+    }
+    let n = match stream.read(&mut buf) {
+        Ok(0) => return Sniff::Other("it closed the connection without a word".into()),
+        Ok(n) => n,
+        Err(_) => return Sniff::Other("it said nothing within the timeout".into()),
+    };
+    let got = &buf[..n];
+    let shown: String = String::from_utf8_lossy(&got[..n.min(40)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect();
+    match protocol {
+        Protocol::Postgres if n == 1 && (got[0] == b'S' || got[0] == b'N') => {
+            Sniff::Speaks(format!("SSLRequest answered '{}'", got[0] as char))
+        }
+        Protocol::Postgres if got[0] == b'E' => {
+            Sniff::Speaks("an ErrorResponse to SSLRequest".into())
+        }
+        Protocol::Redis
+            if got.starts_with(b"+PONG")
+                || got.starts_with(b"-NOAUTH")
+                || got.starts_with(b"-ERR")
+                || got.starts_with(b"-DENIED") =>
+        {
+            Sniff::Speaks(format!("PING answered {}", shown.trim_end_matches('.')))
+        }
+        Protocol::Mysql if n > 4 && (got[4] == 10 || got[4] == 0xff) => {
+            Sniff::Speaks("a MySQL greeting".into())
+        }
+        Protocol::Mongo if n >= 16 && got[12..16] == 2013u32.to_le_bytes() => {
+            Sniff::Speaks("an OP_MSG reply to hello".into())
+        }
+        _ => Sniff::Other(format!("it answered {:?}", shown)),
+    }
+}
+
+/// OP_MSG { hello: 1, $db: "admin" }: header, flag bits, section kind 0, BSON.
+fn mongo_hello() -> Vec<u8> {
+    let mut doc = Vec::new();
+    doc.push(0x10); // int32 element
+    doc.extend_from_slice(b"hello\0");
+    doc.extend_from_slice(&1i32.to_le_bytes());
+    doc.push(0x02); // string element
+    doc.extend_from_slice(b"$db\0");
+    doc.extend_from_slice(&6i32.to_le_bytes());
+    doc.extend_from_slice(b"admin\0");
+    doc.push(0);
+    let doc_len = (doc.len() + 4) as i32;
+    let total = (16 + 4 + 1 + doc_len) as i32;
+    let mut msg = Vec::with_capacity(total as usize);
+    msg.extend_from_slice(&total.to_le_bytes());
+    msg.extend_from_slice(&1i32.to_le_bytes()); // request id
+    msg.extend_from_slice(&0i32.to_le_bytes()); // response to
+    msg.extend_from_slice(&2013i32.to_le_bytes()); // OP_MSG
+    msg.extend_from_slice(&0u32.to_le_bytes()); // flag bits
+    msg.push(0); // section kind: body
+    msg.extend_from_slice(&doc_len.to_le_bytes());
+    msg.extend_from_slice(&doc);
+    msg
+}
+
+fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>) {
+    let mut out = Vec::new();
+    let mut probes = Vec::new();
+    let Ok(addrs) = crate::net::resolve(&t.host, t.port) else {
+        return (out, probes);
+    };
+    let mut refused = Vec::new();
+    let mut strangers = Vec::new();
+    let mut speaking = false;
+    for addr in &addrs {
+        let start = Instant::now();
+        let mut probe = json!({"check": ID, "variable": t.key, "source": t.source, "protocol": t.protocol.name(), "address": addr.to_string()});
+        match TcpStream::connect_timeout(addr, timeout) {
+            Err(e) => {
+                probe["result"] = json!(format!("connect: {e}"));
+                refused.push(*addr);
+            }
+            Ok(mut stream) => {
+                probe["connect_ms"] = json!(start.elapsed().as_secs_f64() * 1000.0);
+                stream.set_read_timeout(Some(timeout)).ok();
+                stream.set_write_timeout(Some(timeout)).ok();
+                match sniff(&mut stream, t.protocol) {
+                    Sniff::Speaks(what) => {
+                        speaking = true;
+                        probe["result"] = json!(format!("speaks {}: {what}", t.protocol.name()));
+                    }
+                    Sniff::Other(what) => {
+                        probe["result"] = json!(what.clone());
+                        strangers.push(json!({"address": addr.to_string(), "answer": what}));
+                    }
+                }
+            }
+        }
+        probes.push(probe);
+    }
+    let hostport = format!("{}:{}", t.host, t.port);
+    if !speaking && strangers.is_empty() && !refused.is_empty() {
+        out.push(
+            Finding::new(
+                "DB001",
+                ID,
+                format!(
+                    "{} ({}) is refused at {hostport}: no {} there",
+                    t.key,
+                    t.source,
+                    t.protocol.name()
+                ),
+            )
+            .evidence("variable", t.key.clone())
+            .evidence("source", t.source.clone())
+            .evidence(
+                "refused",
+                refused
+                    .iter()
+                    .map(SocketAddr::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .with_fix(Fix::manual(
+                format!("start {} on port {}", t.protocol.name(), t.port),
+                vec![format!("or change the port in {}", t.source)],
+            )),
+        );
+    }
+    if !strangers.is_empty() {
+        out.push(
+            Finding::new(
+                "DB002",
+                ID,
+                format!(
+                    "something answers at {hostport} ({}), but it does not speak {}",
+                    t.source,
+                    t.protocol.name()
+                ),
+            )
+            .evidence("variable", t.key.clone())
+            .evidence("source", t.source.clone())
+            .evidence("answers", strangers)
+            .with_fix(Fix::manual(
+                "find what holds the port",
+                vec![format!("doctor port {}", t.port)],
+            )),
+        );
+    }
+    (out, probes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mongo_hello_is_well_formed() {
+        let m = mongo_hello();
+        assert_eq!(m.len(), 52);
+        assert_eq!(
+            u32::from_le_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
+        assert_eq!(&m[12..16], &2013u32.to_le_bytes());
+        assert_eq!(m[21], 31);
+        assert_eq!(&m[26..31], b"hello");
+    }
+
+    #[test]
+    fn db_keys() {
+        for k in [
+            "DATABASE_URL",
+            "TEST_DATABASE_URL",
+            "REDIS_URL",
+            "MONGODB_URI",
+            "MONGO_URL",
+        ] {
+            assert!(is_db_key(k), "{k}");
+        }
+        assert!(!is_db_key("VITE_API_URL"));
+    }
+}
