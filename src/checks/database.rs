@@ -250,7 +250,7 @@ fn mongo_hello() -> Vec<u8> {
     doc.extend_from_slice(b"admin\0");
     doc.push(0);
     let doc_len = (doc.len() + 4) as i32;
-    let total = (16 + 4 + 1 + doc_len) as i32;
+    let total = 16 + 4 + 1 + doc_len;
     let mut msg = Vec::with_capacity(total as usize);
     msg.extend_from_slice(&total.to_le_bytes());
     msg.extend_from_slice(&1i32.to_le_bytes()); // request id
