@@ -151,6 +151,11 @@ fn diagnose(config: Config) -> Exit {
         }
     }
 
+    if let Some(limit) = config.wait {
+        if let Err(e) = wait_until_ready(&config, &root, limit) {
+            return fail(&e);
+        }
+    }
     let report = match assess(&config, &root, None) {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -221,6 +226,64 @@ pub(crate) fn assess(
     let mut report = Report::new(view, runs, ports);
     report.probes = ctx.probes();
     Ok(report.redacted())
+}
+
+/// `--wait`: re-run the ports, health and database checks until none reports
+/// an error or `limit` passes, with one live line on a terminal. The report
+/// that follows says why anything is still not ready.
+fn wait_until_ready(config: &Config, root: &Path, limit: Duration) -> Result<(), String> {
+    const READINESS: &[&str] = &["ports", "health", "database"];
+    // Between rounds: a server that is starting gets a moment, not a busy loop.
+    const ROUND_GAP: Duration = Duration::from_millis(250);
+    let start = std::time::Instant::now();
+    let live = std::io::stderr().is_terminal();
+    let mut rounds = 0;
+    let ready = loop {
+        rounds += 1;
+        let report = assess(config, root, Some(READINESS))?;
+        let waiting: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == finding::Severity::Error)
+            .map(|f| f.title.as_str())
+            .collect();
+        if waiting.is_empty() {
+            break true;
+        }
+        let elapsed = start.elapsed();
+        if live {
+            let line = format!(
+                "waiting {:.1}s/{:.0}s: {}",
+                elapsed.as_secs_f64(),
+                limit.as_secs_f64(),
+                waiting.first().copied().unwrap_or_default()
+            );
+            let width = table_style(config).width as usize;
+            eprint!(
+                "\r\x1b[2K{}",
+                line.chars()
+                    .take(width.saturating_sub(1))
+                    .collect::<String>()
+            );
+        }
+        if elapsed + ROUND_GAP >= limit {
+            break false;
+        }
+        std::thread::sleep(ROUND_GAP);
+    };
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+    let took = start.elapsed().as_secs_f64();
+    if ready {
+        eprintln!(
+            "doctor: ready after {took:.1}s ({rounds} round{})",
+            if rounds == 1 { "" } else { "s" }
+        );
+    } else {
+        eprintln!("doctor: not ready after {took:.1}s; the report below says why");
+    }
+    Ok(())
 }
 
 fn validate_dir(dir: &Path) -> Result<std::path::PathBuf, String> {

@@ -197,6 +197,9 @@ pub fn render(report: &Report, style: &Style) -> String {
         );
     }
     if style.verbose {
+        for p in &report.probes {
+            let _ = writeln!(out, "  {}", probe_line(p));
+        }
         for c in &report.checks {
             let outcome = match c.outcome {
                 Outcome::Ok => "ok",
@@ -321,4 +324,51 @@ fn compact(v: &Value) -> String {
         Value::Null => "-".into(),
         other => other.to_string(),
     }
+}
+
+/// One probe for `-v`: what was asked, what came back, how long each step took.
+fn probe_line(p: &Value) -> String {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let what = match p["check"].as_str() {
+        Some("health") => format!(
+            "health {} {}",
+            s("service"),
+            if p["url"].is_string() {
+                s("url")
+            } else {
+                s("address")
+            }
+        ),
+        Some("cors") => format!("cors {} origin {}", s("service"), s("origin")),
+        Some("database") => format!(
+            "database {} {} ({})",
+            s("variable"),
+            s("address"),
+            s("protocol")
+        ),
+        _ => compact(p),
+    };
+    let result = if let Some(status) = p["status"].as_u64() {
+        let t = |k: &str| {
+            p[k].as_f64()
+                .map(|v| format!("{k} {v:.1} ms"))
+                .unwrap_or_default()
+        };
+        let times = ["dns_ms", "connect_ms", "ttfb_ms", "total_ms"]
+            .iter()
+            .map(|k| t(k).replace("_ms", ""))
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{status} ({times}) {}", compact(&p["body"]))
+    } else if let Some(allowed) = p["allowed"].as_bool() {
+        if allowed {
+            "allowed".into()
+        } else {
+            "rejected".into()
+        }
+    } else {
+        s("result")
+    };
+    format!("probe {what} -> {result}")
 }

@@ -143,11 +143,20 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 pub fn doctor(args: &[&str]) -> Output {
-    Command::new(DOCTOR)
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run doctor")
+    let mut cmd = Command::new(DOCTOR);
+    cmd.args(args).env_remove("NO_COLOR");
+    // The tests' own verdicts must not depend on the machine's proxy settings.
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.output().expect("run doctor")
 }
 
 pub fn doctor_in(dir: &Path, args: &[&str]) -> Output {
@@ -345,5 +354,45 @@ pub fn http_server(procs: &mut Procs, cwd: &Path, host: &str, port: u16) -> u32 
         format!("{host}:{port}")
     };
     wait_listening(&addr);
+    pid
+}
+
+/// A FastAPI app with CORS for the origins in $ALLOWED (comma-separated).
+pub const FASTAPI_APP: &str = r#"import os
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+app = FastAPI()
+app.add_middleware(
+    CORSMiddleware,
+    allow_origins=[o for o in os.environ.get("ALLOWED", "").split(",") if o],
+    allow_methods=["*"],
+    allow_headers=["*"],
+)
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok", "version": "1.0"}
+"#;
+
+/// uvicorn from the test venv serving `main:app` from `dir` on 127.0.0.1:port.
+pub fn uvicorn(procs: &mut Procs, dir: &Path, port: u16, allowed: &str) -> u32 {
+    let venv = venv();
+    let pid = procs.spawn(
+        Command::new(venv.join("bin/uvicorn"))
+            .args([
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .env("ALLOWED", allowed)
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
     pid
 }

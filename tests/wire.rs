@@ -1,0 +1,416 @@
+//! Across the wire (issue #5): health timing, CORS from the real origin,
+//! databases, --wait, and servers that misbehave. Real servers on loopback.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+fn backend_project(port: u16, extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let mut files = vec![
+        ("main.py", FASTAPI_APP.to_string()),
+        (".env", format!("VITE_API_URL=http://127.0.0.1:{port}\n")),
+    ];
+    files.extend(extra.iter().map(|(a, b)| (*a, b.to_string())));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let dir = project(&refs);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    dir
+}
+
+/// S1: a healthy stack gives no error and no warning, exit 0.
+#[test]
+fn s1_healthy_stack() {
+    let (b, f) = (free_port(), free_port());
+    let toml = format!("[[service]]\nname = \"frontend\"\nport = {f}\nkind = \"vite\"\norigin = \"http://localhost:{f}\"\n");
+    let dir = backend_project(b, &[("doctor.toml", &toml)]);
+    let mut procs = Procs::new();
+    uvicorn(
+        &mut procs,
+        dir.path(),
+        b,
+        &format!("http://localhost:{f},http://127.0.0.1:{f}"),
+    );
+    http_server(&mut procs, dir.path(), "127.0.0.1", f);
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
+    let outcomes: Vec<(&str, &str)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["outcome"].as_str().unwrap()))
+        .collect();
+    for id in ["ports", "processes", "python", "health", "cors"] {
+        assert!(outcomes.contains(&(id, "ok")), "{id}: {outcomes:?}");
+    }
+    let health = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["check"] == "health"
+                && p["status"] == 200
+                && p["url"].as_str().unwrap().ends_with("/health")
+        })
+        .expect("a /health probe");
+    assert_eq!(
+        health["body"],
+        serde_json::json!({"status": "ok", "version": "1.0"})
+    );
+    for t in ["dns_ms", "connect_ms", "ttfb_ms", "total_ms"] {
+        assert!(health[t].is_number(), "{t}: {health}");
+    }
+    // -v shows the timings in the table too.
+    let text = String::from_utf8_lossy(&doctor_in(dir.path(), &["-v"]).stdout).to_string();
+    assert!(text.contains("ttfb") && text.contains("/health"), "{text}");
+}
+
+/// S15: the backend allows only http://localhost:5173; the frontend is opened as 127.0.0.1.
+#[test]
+fn s15_cors_origin_and_its_twin() {
+    let b = free_port();
+    let dir = backend_project(b, &[]);
+    let mut procs = Procs::new();
+    uvicorn(&mut procs, dir.path(), b, "http://localhost:5173");
+    let (code, report) = doctor_json(
+        dir.path(),
+        &["--only", "cors", "--origin", "http://127.0.0.1:5173"],
+    );
+    assert_eq!(code, 1);
+    let f = findings(&report, "CORS001");
+    assert_eq!(f.len(), 1, "{report:#}");
+    let seen = &f[0]["evidence"]["seen"]["preflight"];
+    assert_eq!(seen["status"], 400);
+    assert!(
+        seen["body"]
+            .as_str()
+            .unwrap()
+            .contains("Disallowed CORS origin"),
+        "{seen}"
+    );
+    assert!(seen["headers"].get("access-control-allow-origin").is_none());
+    let f = findings(&report, "CORS003");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(
+        (
+            f[0]["evidence"]["allowed"].as_str(),
+            f[0]["evidence"]["rejected"].as_str()
+        ),
+        (Some("http://localhost:5173"), Some("http://127.0.0.1:5173"))
+    );
+    assert_eq!(
+        f[0]["evidence"]["seen"]["allowed"]["preflight"]["headers"]["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+}
+
+fn postgres_bin(name: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// A real PostgreSQL on `port`, run as the postgres user when we are root.
+fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let initdb =
+        postgres_bin("initdb").expect("PostgreSQL from Debian's packages (.ci/run installs it)");
+    let as_postgres = |cmd: &mut Command| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let out = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a postgres user");
+            let out = Command::new("id")
+                .args(["-g", "postgres"])
+                .output()
+                .unwrap();
+            let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            std::os::unix::fs::chown(data.path(), Some(uid), Some(gid)).unwrap();
+            cmd.uid(uid).gid(gid);
+        }
+    };
+    let mut init = Command::new(initdb);
+    init.args(["-D"])
+        .arg(data.path().join("db"))
+        .args(["-A", "trust", "-U", "app", "--no-sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .current_dir("/");
+    as_postgres(&mut init);
+    assert!(init.status().unwrap().success(), "initdb failed");
+    let mut server = Command::new(postgres_bin("postgres").unwrap());
+    server
+        .arg("-D")
+        .arg(data.path().join("db"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(data.path())
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .stderr(Stdio::null())
+        .current_dir("/");
+    as_postgres(&mut server);
+    procs.spawn(&mut server);
+    wait_listening(&format!("127.0.0.1:{port}"));
+    data
+}
+
+/// S16 and the database sniffs: a real PostgreSQL and Redis speak their
+/// protocols; an HTTP server on a "database" port is DB002; a dead port is
+/// DB001; the password appears in no output.
+#[test]
+fn s16_databases_real_and_fake() {
+    let (pg, redis, http, dead) = (free_port(), free_port(), free_port(), free_port());
+    let mut procs = Procs::new();
+    let _data = start_postgres(&mut procs, pg);
+    procs.spawn(Command::new("redis-server").args([
+        "--port",
+        &redis.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]));
+    wait_listening(&format!("127.0.0.1:{redis}"));
+    let dir = project(&[(
+        ".env",
+        &format!(
+            "DATABASE_URL=postgresql://app:SECRET@127.0.0.1:{pg}/app\nREDIS_URL=redis://:SECRET@127.0.0.1:{redis}/0\nANALYTICS_DATABASE_URL=postgresql://app:SECRET@127.0.0.1:{http}/x\nTEST_DATABASE_URL=postgresql://app:SECRET@localhost:{dead}/app\nBROKEN_DATABASE_URL=postgres://app:SECRET@:port:/\n"
+        ),
+    )]);
+    http_server(&mut procs, dir.path(), "127.0.0.1", http);
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!(code, 1);
+    let titles = |code: &str| {
+        findings(&report, code)
+            .iter()
+            .map(|f| f["title"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(titles("DB002").len(), 1, "{report:#}");
+    assert!(titles("DB002")[0].contains(&http.to_string()));
+    assert_eq!(titles("DB001").len(), 1, "{report:#}");
+    assert!(
+        titles("DB001")[0].contains("TEST_DATABASE_URL")
+            && titles("DB001")[0].contains(&dead.to_string())
+    );
+    assert_eq!(titles("DB003").len(), 1, "{report:#}");
+    let speaks: Vec<&str> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["result"].as_str())
+        .filter(|r| r.starts_with("speaks"))
+        .collect();
+    assert!(
+        speaks.iter().any(|r| r.starts_with("speaks PostgreSQL")),
+        "{speaks:?}"
+    );
+    assert!(
+        speaks.iter().any(|r| r.starts_with("speaks Redis")),
+        "{speaks:?}"
+    );
+    for args in [
+        vec!["--json"],
+        vec!["-v"],
+        vec!["-v", "--fix", "--dry-run"],
+        vec!["--json", "--fix"],
+    ] {
+        let out = doctor_in(dir.path(), &args);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("SECRET"),
+            "{args:?} leaked the password:\n{all}"
+        );
+    }
+}
+
+/// A server that accepts and never answers (`count` ports): prints "ready".
+const HUNG: &str = r#"
+import socket, sys, threading, time
+held = []
+def serve(s):
+    while True:
+        c, _ = s.accept(); held.append(c)
+for p in sys.argv[1:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(p))); s.listen(16)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+print("ready", flush=True)
+while True: time.sleep(3600)
+"#;
+
+/// S20: five hung endpoints with --timeout 1s: five HEALTH002, and the run
+/// is bounded (its time is measured in BENCHMARKS.md, not asserted here).
+#[test]
+fn s20_many_hung_endpoints() {
+    let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let args: Vec<&str> = ports.iter().map(String::as_str).collect();
+    procs.python(dir.path(), HUNG, &args);
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}/health"))
+        .collect();
+    let mut argv = vec!["--only", "health", "--timeout", "1s"];
+    for u in &urls {
+        argv.extend(["--url", u.as_str()]);
+    }
+    let (code, report) = doctor_json(dir.path(), &argv);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report, "HEALTH002").len(), 5, "{report:#}");
+    assert_eq!(report["checks"][0]["outcome"], "findings");
+}
+
+/// Servers that misbehave: findings, never a hang past the timeout, never a panic.
+const BAD: &str = r#"
+import socket, sys, threading, time
+def garbage(c): c.sendall(b"hello there\n"); c.close()
+def midheaders(c): c.recv(4096); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Ty"); c.close()
+def huge(c):
+    c.recv(4096); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n")
+    try:
+        for _ in range(1600): c.sendall(b"x" * 65536)
+    except OSError: pass
+    c.close()
+def redirect(c): c.recv(4096); c.sendall(b"HTTP/1.1 302 Found\r\nLocation: /health\r\nContent-Length: 0\r\n\r\n"); c.close()
+def tls(c): c.recv(4096); c.sendall(b"\x15\x03\x01\x00\x02\x02\x28"); c.close()
+def slow(c): c.recv(4096); time.sleep(0.7); c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); c.close()
+def missing(c): c.recv(4096); c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"); c.close()
+kinds = [garbage, midheaders, huge, redirect, tls, slow, missing]
+def serve(s, f):
+    while True:
+        c, _ = s.accept(); threading.Thread(target=f, args=(c,), daemon=True).start()
+for p, f in zip(sys.argv[1:], kinds):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(p))); s.listen(16)
+    threading.Thread(target=serve, args=(s, f), daemon=True).start()
+print("ready", flush=True)
+while True: time.sleep(3600)
+"#;
+
+#[test]
+fn misbehaving_servers_are_findings() {
+    let names = [
+        "garbage",
+        "midheaders",
+        "huge",
+        "redirect",
+        "tls",
+        "slow",
+        "missing",
+    ];
+    let ports: Vec<String> = names.iter().map(|_| free_port().to_string()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    procs.python(
+        dir.path(),
+        BAD,
+        &ports.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut argv = vec!["--only", "health", "--timeout", "2s", "--slow", "300ms"];
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}/health"))
+        .collect();
+    for u in &urls {
+        argv.extend(["--url", u.as_str()]);
+    }
+    let (code, report) = doctor_json(dir.path(), &argv);
+    assert_eq!(code, 1);
+    let by_port = |i: usize| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["title"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!(":{}", ports[i]))
+            })
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(by_port(0), ["HEALTH002"], "garbage: {report:#}");
+    assert_eq!(
+        by_port(2),
+        Vec::<String>::new(),
+        "a 100 MB body is read to a bounded prefix: {report:#}"
+    );
+    assert_eq!(by_port(3), ["HEALTH003"], "redirect: {report:#}");
+    assert_eq!(by_port(4), ["HEALTH002"], "TLS on http: {report:#}");
+    assert_eq!(by_port(5), ["HEALTH004"], "slow: {report:#}");
+    assert_eq!(
+        by_port(6),
+        ["HEALTH003"],
+        "404 on a configured path: {report:#}"
+    );
+    let missing = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "HEALTH003" && f["evidence"]["status"] == 404)
+        .unwrap();
+    assert_eq!(missing["evidence"]["body"], "not found");
+    let _ = by_port(1); // closing mid-headers: an answer or HEALTH002, never a panic
+    assert_ne!(report["checks"][0]["outcome"], "crashed");
+}
+
+/// --wait: succeeds on a server that comes up after a delay; times out with
+/// the reasons on one that never does.
+#[test]
+fn wait_for_a_late_server_and_give_up_on_a_dead_one() {
+    let late = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{late}\n"))]);
+    let mut procs = Procs::new();
+    let script = "import sys, time, http.server, socketserver\ntime.sleep(1.5)\nhttp.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+    procs.spawn(
+        Command::new(python())
+            .args(["-c", script, &late.to_string()])
+            .current_dir(dir.path())
+            .stderr(Stdio::null()),
+    );
+    let out = doctor_in(
+        dir.path(),
+        &["--wait", "20s", "--only", "ports,health", "--json"],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ready after"));
+
+    let dead = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{dead}\n"))]);
+    let out = doctor_in(dir.path(), &["--wait", "1s", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not ready after"));
+    assert_eq!(
+        findings(&report, "PORT001").len(),
+        1,
+        "the report says why: {report:#}"
+    );
+}
+
+#[allow(dead_code)]
+fn unused(_: &Path) {}
