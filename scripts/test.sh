@@ -2,8 +2,8 @@
 # The test command of the README: unit tests and real-process integration
 # tests. They need python3 (the tests create their own venv with FastAPI and
 # uvicorn from tests/requirements.txt), PostgreSQL and redis-server from
-# Debian's packages (installed here when missing and we may), git and node
-# are optional.
+# Debian's packages and openssl (installed here when missing and we may);
+# git and node are optional.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ command -v python3 >/dev/null || missing+=(python3 python3-venv)
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v ss >/dev/null || missing+=(iproute2)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${missing[*]}"

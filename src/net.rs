@@ -19,6 +19,8 @@ pub struct Response {
     pub body: String,
     pub connect: Duration,
     pub first_byte: Duration,
+    /// For https: the protocol and what doctor did (not) verify.
+    pub tls: Option<String>,
 }
 
 impl Response {
@@ -68,7 +70,9 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
         .map_err(|e| Failure::Resolve(e.to_string()))
 }
 
-/// One request to one address: `method path` with extra headers.
+/// One request to one address: `method path` with extra headers, over TLS
+/// when `tls` (a dev server's self-signed certificate is accepted, and the
+/// response says so).
 pub fn request(
     addr: SocketAddr,
     host: &str,
@@ -77,9 +81,21 @@ pub fn request(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response, Failure> {
+    send(addr, host, false, method, path, headers, timeout)
+}
+
+pub fn send(
+    addr: SocketAddr,
+    host: &str,
+    tls: bool,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, Failure> {
     let deadline = Instant::now() + timeout;
     let start = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| match e.kind() {
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused(addr),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::NoAnswer {
             addr,
@@ -93,22 +109,49 @@ pub fn request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    let left = |d: Instant| {
-        d.saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1))
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(left)).ok();
+    stream.set_write_timeout(Some(left)).ok();
+    let exchanged = if tls {
+        tls::exchange(stream, host, req.as_bytes(), deadline)
+    } else {
+        exchange(stream, req.as_bytes(), deadline)
     };
-    stream.set_write_timeout(Some(left(deadline))).ok();
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| Failure::Other(format!("{addr}: {e}")))?;
+    let (buf, first_byte, tls_note) = exchanged.map_err(|e| match e {
+        Exchange::Silent => Failure::NoAnswer { addr, connect },
+        Exchange::Io(e) => Failure::Other(format!("{addr}: {e}")),
+    })?;
+    let mut response = parse_response(&buf, addr, connect, first_byte)?;
+    response.tls = tls_note;
+    Ok(response)
+}
+
+pub(crate) enum Exchange {
+    /// Nothing came back before the deadline.
+    Silent,
+    Io(String),
+}
+
+/// Write the request, read a bounded response until the deadline.
+pub(crate) fn exchange<S: Read + Write>(
+    mut stream: S,
+    req: &[u8],
+    deadline: Instant,
+) -> Result<(Vec<u8>, Duration, Option<String>), Exchange> {
+    let start = Instant::now();
+    stream.write_all(req).map_err(|e| {
+        if is_timeout(&e) {
+            Exchange::Silent
+        } else {
+            Exchange::Io(e.to_string())
+        }
+    })?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let mut first_byte = None;
-    loop {
-        stream.set_read_timeout(Some(left(deadline))).ok();
-        if Instant::now() >= deadline {
-            break;
-        }
+    while Instant::now() < deadline {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
@@ -118,26 +161,150 @@ pub fn request(
                     break;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                break
-            }
-            Err(e) => {
-                if buf.is_empty() {
-                    return Err(Failure::Other(format!("{addr}: {e}")));
-                }
-                break;
-            }
+            Err(e) if is_timeout(&e) => break,
+            Err(e) if buf.is_empty() => return Err(Exchange::Io(e.to_string())),
+            Err(_) => break,
         }
     }
-    let Some(first_byte) = first_byte else {
-        return Err(Failure::NoAnswer { addr, connect });
+    match first_byte {
+        Some(t) => Ok((buf, t, None)),
+        None => Err(Exchange::Silent),
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(feature = "https")]
+mod tls {
+    use std::net::TcpStream;
+    use std::sync::{Arc, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{
+        ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned,
     };
-    parse_response(&buf, addr, connect, first_byte)
+
+    use super::Exchange;
+
+    /// Dev servers use self-signed certificates: doctor checks that the
+    /// server speaks TLS and HTTP, not who signed its certificate, and says so.
+    #[derive(Debug)]
+    struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    fn config() -> Result<Arc<ClientConfig>, String> {
+        static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+        CONFIG
+            .get_or_init(|| {
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                    .with_no_client_auth();
+                Ok(Arc::new(config))
+            })
+            .clone()
+    }
+
+    pub(super) fn exchange(
+        tcp: TcpStream,
+        host: &str,
+        req: &[u8],
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Duration, Option<String>), Exchange> {
+        let config = config().map_err(Exchange::Io)?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| Exchange::Io(format!("TLS: {e}")))?;
+        let conn =
+            ClientConnection::new(config, name).map_err(|e| Exchange::Io(format!("TLS: {e}")))?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        // Finish the handshake first, so "no TLS here" is told apart from "no answer".
+        while stream.conn.is_handshaking() {
+            if Instant::now() >= deadline {
+                return Err(Exchange::Silent);
+            }
+            match stream.conn.complete_io(&mut stream.sock) {
+                Ok(_) => {}
+                Err(e) if super::is_timeout(&e) => return Err(Exchange::Silent),
+                Err(e) => {
+                    return Err(Exchange::Io(format!(
+                        "TLS handshake failed ({e}): is this port plain HTTP?"
+                    )))
+                }
+            }
+        }
+        let version = stream
+            .conn
+            .protocol_version()
+            .map_or("TLS".to_string(), |v| format!("{v:?}"));
+        let (buf, first, _) = super::exchange(stream, req, deadline)?;
+        Ok((buf, first, Some(format!("{version}, certificate not verified (dev servers' self-signed certificates are accepted)"))))
+    }
+}
+
+#[cfg(not(feature = "https"))]
+mod tls {
+    use super::Exchange;
+    pub(super) fn exchange(
+        _: std::net::TcpStream,
+        _: &str,
+        _: &[u8],
+        _: std::time::Instant,
+    ) -> Result<(Vec<u8>, std::time::Duration, Option<String>), Exchange> {
+        Err(Exchange::Io(
+            "this doctor was built without the https feature".into(),
+        ))
+    }
 }
 
 /// Headers received and, when a Content-Length says so, the whole body.
@@ -186,19 +353,28 @@ fn parse_response(
         body: body.chars().take(2000).collect(),
         connect,
         first_byte,
+        tls: None,
     })
 }
 
 /// GET a URL at its first resolved address (for doctor.toml `http` checks).
 pub fn get(url: &str, timeout: Duration) -> Result<Response, Failure> {
     let parts = parse_url(url).ok_or_else(|| Failure::BadUrl(url.into()))?;
-    if parts.scheme != "http" {
+    if parts.scheme != "http" && parts.scheme != "https" {
         return Err(Failure::BadUrl(url.into()));
     }
     let addrs = resolve(&parts.host, parts.port)?;
     let mut last = Failure::Resolve(format!("{} has no address", parts.host));
     for addr in addrs {
-        match request(addr, &parts.host, "GET", &parts.path, &[], timeout) {
+        match send(
+            addr,
+            &parts.host,
+            parts.scheme == "https",
+            "GET",
+            &parts.path,
+            &[],
+            timeout,
+        ) {
             Ok(r) => return Ok(r),
             Err(e @ Failure::NoAnswer { .. }) => return Err(e), // a hung server costs one timeout
             Err(e) => last = e,

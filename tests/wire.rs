@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -412,5 +412,75 @@ fn wait_for_a_late_server_and_give_up_on_a_dead_one() {
     );
 }
 
-#[allow(dead_code)]
-fn unused(_: &Path) {}
+/// HTTPS with a self-signed certificate (a dev server's) is accepted and
+/// said; plain HTTP on an https URL is a finding, not a hang.
+#[test]
+fn https_self_signed_and_plain_text_on_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (scripts/test.sh installs it)");
+    assert!(made.success());
+    let (tls_port, plain_port) = (free_port(), free_port());
+    let script = "import http.server, ssl, sys\nsrv = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain(sys.argv[2], sys.argv[3])\nsrv.socket = ctx.wrap_socket(srv.socket, server_side=True)\nsrv.serve_forever()\n";
+    let mut procs = Procs::new();
+    procs.spawn(
+        Command::new(python())
+            .args(["-c", script, &tls_port.to_string()])
+            .arg(&cert)
+            .arg(&key)
+            .current_dir(dir.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{tls_port}"));
+    http_server(&mut procs, dir.path(), "127.0.0.1", plain_port);
+    let tls_url = format!("https://127.0.0.1:{tls_port}/");
+    let plain_url = format!("https://127.0.0.1:{plain_port}/");
+    let (_, report) = doctor_json(
+        dir.path(),
+        &["--only", "health", "--url", &tls_url, "--url", &plain_url],
+    );
+    let probe = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == 200)
+        .expect("the TLS server answered");
+    assert!(
+        probe["tls"]
+            .as_str()
+            .unwrap()
+            .contains("certificate not verified"),
+        "{probe}"
+    );
+    let f = findings(&report, "HEALTH002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains(&plain_port.to_string()));
+    assert!(
+        f[0]["evidence"]["addresses"][0]["answer"]
+            .as_str()
+            .unwrap()
+            .contains("TLS handshake failed"),
+        "{report:#}"
+    );
+}

@@ -161,7 +161,7 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
         if left.is_zero() {
             break;
         }
-        match net::request(addr, &t.host, "GET", path, &[], left) {
+        match net::send(addr, &t.host, t.scheme == "https", "GET", path, &[], left) {
             Ok(r) => {
                 let done = t.configured.is_some()
                     || (200..300).contains(&r.status)
@@ -197,7 +197,14 @@ fn excerpt(body: &str) -> Value {
             return Value::Object(picked);
         }
     }
-    Value::String(body.chars().take(120).collect())
+    Value::String(
+        body.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(120)
+            .collect(),
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -207,10 +214,6 @@ fn ms(d: Duration) -> f64 {
 fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
     let mut findings = Vec::new();
     let mut probes = Vec::new();
-    if t.scheme == "https" {
-        probes.push(json!({"check": ID, "service": t.name, "url": t.url("/"), "result": "not probed: this build of doctor speaks plain HTTP only"}));
-        return (findings, probes);
-    }
     let dns_start = Instant::now();
     let addrs = match net::resolve(&t.host, t.port) {
         Ok(a) if !a.is_empty() => a,
@@ -255,6 +258,9 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
                 probe["ttfb_ms"] = json!(ms(response.first_byte));
                 probe["total_ms"] = json!(ms(*total + dns));
                 probe["body"] = excerpt(&response.body);
+                if let Some(tls) = &response.tls {
+                    probe["tls"] = json!(tls);
+                }
                 answered.push((*addr, response, path.clone()));
             }
             AddrOutcome::Refused => {

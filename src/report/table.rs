@@ -241,6 +241,10 @@ pub fn render(report: &Report, style: &Style) -> String {
             "{} no services found to check: doctor read .env files and vite configs here; name one with --port or --url",
             style.paint(style.symbol(Severity::Info), Severity::Info)
         ),
+        Status::Ok if ran == 0 => format!(
+            "{} nothing was checked: every check was skipped",
+            style.paint(style.symbol(Severity::Info), Severity::Info)
+        ),
         Status::Ok => style.green(&format!("{} no problems found ({counts})", style.ok_symbol())),
     };
     let _ = writeln!(
@@ -360,7 +364,11 @@ fn probe_line(p: &Value) -> String {
             .filter(|x| !x.is_empty())
             .collect::<Vec<_>>()
             .join(", ");
-        format!("{status} ({times}) {}", compact(&p["body"]))
+        let tls = p["tls"]
+            .as_str()
+            .map(|t| format!(" [{t}]"))
+            .unwrap_or_default();
+        format!("{status} ({times}){tls} {}", compact(&p["body"]))
     } else if let Some(allowed) = p["allowed"].as_bool() {
         if allowed {
             "allowed".into()
