@@ -66,3 +66,34 @@ for _ in 1 2 3 4 5; do "$doctor" --dir "$big" --only user --json | python3 -c 'i
 echo
 hyperfine -N -i --warmup 2 --runs "$runs" -n 'doctor --only user (50k node_modules)' "$doctor --dir $big --only user" 2>/dev/null | grep -E "Time|Range"
 rm -rf "$big"
+
+# S20: five endpoints that accept and never answer, --timeout 1s: the whole
+# run (every check) must end in under 2 s.
+hung_ports=$(python3 -c 'import socket
+ps=[]
+for _ in range(5):
+    s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ps))')
+python3 -c '
+import socket, sys, threading, time
+held = []
+def serve(s):
+    while True:
+        c, _ = s.accept(); held.append(c)
+for p in sys.argv[1:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(p))); s.listen(16)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+time.sleep(3600)' $hung_ports & pids+=($!)
+for p in $hung_ports; do until python3 -c "import socket; socket.create_connection(('127.0.0.1',$p),0.2)" 2>/dev/null; do sleep 0.05; done; done
+empty=$(mktemp -d)
+urls=""
+for p in $hung_ports; do urls="$urls --url http://127.0.0.1:$p/health"; done
+echo
+hyperfine -N -i --warmup 1 --runs 10 -n "doctor, 5 hung endpoints, --timeout 1s" "$doctor --dir $empty --timeout 1s $urls" 2>/dev/null | grep -E "Time|Range"
+rm -rf "$empty"
+
+# The https feature: binary size with and without it.
+cargo build --release --quiet --no-default-features --target-dir target/plain
+echo
+echo "release binary: $(stat -c %s target/release/doctor) bytes with https (rustls+ring), $(stat -c %s target/plain/release/doctor) bytes without"

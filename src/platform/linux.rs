@@ -8,13 +8,23 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::{Owners, PortSet, ProcessExtras, Socket, TcpState};
 
 /// A table line, before owners are known.
-struct RawSocket {
-    socket: Socket,
-    inode: u64,
+pub(super) struct RawSocket {
+    pub socket: Socket,
+    pub inode: u64,
 }
 
-/// Socket lines of both tables that `keep(local_port, remote_port, state)` wants.
-fn read_tables(keep: &dyn Fn(u16, u16, &str) -> bool) -> io::Result<Vec<RawSocket>> {
+/// Sockets of both families that `keep(local_port, remote_port, state)`
+/// wants: from netlink when allowed, else from the /proc text tables.
+fn read_tables(keep: &dyn Fn(u16, u16, u8) -> bool) -> io::Result<Vec<RawSocket>> {
+    if std::env::var_os("DOCTOR_NO_NETLINK").is_none() {
+        if let Ok(raw) = super::netlink::tables(keep) {
+            return Ok(raw);
+        }
+    }
+    read_proc_tables(keep)
+}
+
+fn read_proc_tables(keep: &dyn Fn(u16, u16, u8) -> bool) -> io::Result<Vec<RawSocket>> {
     let mut raw = Vec::new();
     let mut any_table = false;
     for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
@@ -71,7 +81,7 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
 
 /// One line of /proc/net/tcp:
 /// `sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode ...`
-fn parse_line(line: &str, v6: bool, keep: &dyn Fn(u16, u16, &str) -> bool) -> Option<RawSocket> {
+fn parse_line(line: &str, v6: bool, keep: &dyn Fn(u16, u16, u8) -> bool) -> Option<RawSocket> {
     let mut f = line.split_ascii_whitespace();
     let _sl = f.next()?;
     let local = f.next()?;
@@ -79,11 +89,11 @@ fn parse_line(line: &str, v6: bool, keep: &dyn Fn(u16, u16, &str) -> bool) -> Op
     // Ports first: most lines are dropped here, before any other parsing.
     let lport = u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()?;
     let rport = u16::from_str_radix(remote.rsplit_once(':')?.1, 16).ok()?;
-    let state_hex = f.next()?;
-    if !keep(lport, rport, state_hex) {
+    let state_number = u8::from_str_radix(f.next()?, 16).ok()?;
+    if !keep(lport, rport, state_number) {
         return None;
     }
-    let state = parse_state(state_hex);
+    let state = parse_state_number(state_number);
     let (_tx, rx) = f.next()?.split_once(':')?;
     let _tr = f.next()?;
     let _retr = f.next()?;
@@ -105,8 +115,9 @@ fn parse_line(line: &str, v6: bool, keep: &dyn Fn(u16, u16, &str) -> bool) -> Op
     })
 }
 
-fn parse_state(hex: &str) -> TcpState {
-    match u8::from_str_radix(hex, 16).unwrap_or(0) {
+/// The kernel's TCP state numbers (include/net/tcp_states.h).
+pub(super) fn parse_state_number(n: u8) -> TcpState {
+    match n {
         0x01 => TcpState::Established,
         0x02 => TcpState::SynSent,
         0x03 | 0x0C => TcpState::SynRecv,
@@ -287,7 +298,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 }
 
 pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
-    const LISTEN: &str = "0A";
+    const LISTEN: u8 = 0x0A;
     let raw = read_tables(&|_, _, state| state == LISTEN)?;
     let targets: HashSet<u64> = raw.iter().map(|r| r.inode).collect();
     let mut owners: HashMap<u64, Vec<u32>> = HashMap::new();
@@ -324,7 +335,7 @@ pub fn process_extras(pid: u32) -> ProcessExtras {
 mod tests {
     use super::*;
 
-    fn all_ports(_: u16, _: u16, _: &str) -> bool {
+    fn all_ports(_: u16, _: u16, _: u8) -> bool {
         true
     }
 
@@ -359,5 +370,39 @@ mod tests {
         assert!(parse_line(line, true, &|l, r, _| only_9999.touches(l, r)).is_none());
         assert!(parse_line("garbage", false, &all_ports).is_none());
         assert!(parse_line("0: zz:zz", false, &all_ports).is_none());
+    }
+}
+
+#[cfg(test)]
+mod source_agreement {
+    use super::*;
+
+    /// netlink and /proc/net/tcp describe the same sockets.
+    #[test]
+    fn netlink_and_proc_agree() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let keep = |l: u16, r: u16, _: u8| l == port || r == port;
+        let Ok(from_netlink) = super::super::netlink::tables(&keep) else {
+            return; // netlink not allowed here: /proc is what doctor uses
+        };
+        let from_proc = read_proc_tables(&keep).unwrap();
+        let view = |v: &[RawSocket]| {
+            let mut out: Vec<_> = v
+                .iter()
+                .map(|r| {
+                    (
+                        r.socket.local,
+                        r.socket.state,
+                        r.socket.accept_queue,
+                        r.inode,
+                    )
+                })
+                .collect();
+            out.sort_by_key(|x| x.3);
+            out
+        };
+        assert_eq!(view(&from_netlink), view(&from_proc));
+        assert_eq!(view(&from_netlink).len(), 1);
     }
 }

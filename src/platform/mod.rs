@@ -17,6 +17,8 @@ use std::path::PathBuf;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+mod netlink;
+#[cfg(target_os = "linux")]
 use linux as os;
 
 #[cfg(target_os = "macos")]
