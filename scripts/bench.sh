@@ -74,17 +74,7 @@ ps=[]
 for _ in range(5):
     s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in ps))')
-python3 -c '
-import socket, sys, threading, time
-held = []
-def serve(s):
-    while True:
-        c, _ = s.accept(); held.append(c)
-for p in sys.argv[1:]:
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(p))); s.listen(16)
-    threading.Thread(target=serve, args=(s,), daemon=True).start()
-time.sleep(3600)' $hung_ports & pids+=($!)
+python3 scripts/hung_server.py $hung_ports >/dev/null & pids+=($!)
 for p in $hung_ports; do until python3 -c "import socket; socket.create_connection(('127.0.0.1',$p),0.2)" 2>/dev/null; do sleep 0.05; done; done
 empty=$(mktemp -d)
 urls=""

@@ -71,6 +71,20 @@ impl Snapshot {
         self.sockets.iter().filter(move |s| s.local.port() == port)
     }
 
+    /// Whether anything listens on `port` (owner visible or not).
+    pub fn has_listener(&self, port: u16) -> bool {
+        self.on_port(port)
+            .any(|s| s.state == crate::platform::TcpState::Listen)
+    }
+
+    /// The pids holding a listening socket on `port`.
+    pub fn listener_pids(&self, port: u16) -> std::collections::BTreeSet<u32> {
+        self.on_port(port)
+            .filter(|s| s.state == crate::platform::TcpState::Listen)
+            .flat_map(|s| s.pids().iter().copied())
+            .collect()
+    }
+
     pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {
         self.processes.get(&pid)
     }

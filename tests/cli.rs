@@ -272,12 +272,7 @@ fn secrets_in_env_urls_never_reach_any_output() {
         vec!["-v", "--color", "always"],
         vec!["port", &port.to_string()],
     ] {
-        let out = doctor_in(dir.path(), &args);
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = all_output(dir.path(), &args);
         assert!(
             !all.contains("S3CRETpw") && !all.contains("tok-123"),
             "{args:?}:\n{all}"

@@ -231,33 +231,13 @@ fn s16_databases_real_and_fake() {
         vec!["-v", "--fix", "--dry-run"],
         vec!["--json", "--fix"],
     ] {
-        let out = doctor_in(dir.path(), &args);
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = all_output(dir.path(), &args);
         assert!(
             !all.contains("SECRET"),
             "{args:?} leaked the password:\n{all}"
         );
     }
 }
-
-/// A server that accepts and never answers (`count` ports): prints "ready".
-const HUNG: &str = r#"
-import socket, sys, threading, time
-held = []
-def serve(s):
-    while True:
-        c, _ = s.accept(); held.append(c)
-for p in sys.argv[1:]:
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(p))); s.listen(16)
-    threading.Thread(target=serve, args=(s,), daemon=True).start()
-print("ready", flush=True)
-while True: time.sleep(3600)
-"#;
 
 /// S20: five hung endpoints with --timeout 1s: five HEALTH002, and the run
 /// is bounded (its time is measured in BENCHMARKS.md, not asserted here).
@@ -267,7 +247,8 @@ fn s20_many_hung_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = Procs::new();
     let args: Vec<&str> = ports.iter().map(String::as_str).collect();
-    procs.python(dir.path(), HUNG, &args);
+    let hung = std::fs::read_to_string(root().join("scripts/hung_server.py")).unwrap();
+    procs.python(dir.path(), &hung, &args);
     let urls: Vec<String> = ports
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}/health"))

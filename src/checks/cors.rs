@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix};
 use crate::net::{self, Response};
-use crate::platform::TcpState;
 use crate::project::{parse_url, Service};
 
 pub struct Cors;
@@ -39,11 +38,7 @@ impl Check for Cors {
                 "no frontend origin known (give one with --origin)".into(),
             ));
         }
-        let listening = |port: u16| {
-            ctx.snapshot()
-                .map(|s| s.on_port(port).any(|x| x.state == TcpState::Listen))
-                .unwrap_or(true)
-        };
+        let listening = |port: u16| ctx.snapshot().map(|s| s.has_listener(port)).unwrap_or(true);
         let frontend_ports: Vec<u16> = ctx
             .project
             .services
@@ -83,20 +78,11 @@ impl Check for Cors {
             ));
         }
         let timeout = ctx.config.timeout;
-        let handles: Vec<_> = pairs
-            .into_iter()
-            .map(|(backend, origin)| {
-                std::thread::spawn(move || check_pair(&backend, &origin, timeout))
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            if let Ok((findings, probes)) = h.join() {
-                out.extend(findings);
-                probes.into_iter().for_each(|p| ctx.record_probe(p));
-            }
-        }
-        Ok(out)
+        Ok(super::probe_concurrently(
+            ctx,
+            pairs,
+            move |(backend, origin)| check_pair(&backend, &origin, timeout),
+        ))
     }
 }
 

@@ -34,16 +34,9 @@ impl Check for Database {
             ));
         }
         let timeout = ctx.config.timeout;
-        let handles: Vec<_> = targets
-            .into_iter()
-            .map(|t| std::thread::spawn(move || probe(&t, timeout)))
-            .collect();
-        for h in handles {
-            if let Ok((findings, probes)) = h.join() {
-                out.extend(findings);
-                probes.into_iter().for_each(|p| ctx.record_probe(p));
-            }
-        }
+        out.extend(super::probe_concurrently(ctx, targets, move |t| {
+            probe(&t, timeout)
+        }));
         Ok(out)
     }
 }

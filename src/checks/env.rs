@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix, FixAction, Safety};
-use crate::platform::{self, TcpState};
+use crate::platform;
 use crate::project::{parse_url, read_bounded, Project, ENV_FILES};
 use crate::run;
 
@@ -308,7 +308,7 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
     let Ok(snapshot) = ctx.snapshot() else {
         return Vec::new();
     };
-    let listening = |port: u16| snapshot.on_port(port).any(|s| s.state == TcpState::Listen);
+    let listening = |port: u16| snapshot.has_listener(port);
     // (service, env file, line) for each env-file URL with no listener.
     let dangling: Vec<(&crate::project::Service, String)> = project
         .services

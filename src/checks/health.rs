@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use crate::engine::{Check, CheckError, Context};
 use crate::finding::Finding;
 use crate::net::{self, Failure, Response};
-use crate::platform::TcpState;
 use crate::project::{parse_url, Service};
 
 pub struct Health;
@@ -60,21 +59,9 @@ impl Check for Health {
             slow: ctx.config.slow,
         });
         // Every service at once: a hung one costs one timeout, not one each.
-        let handles: Vec<_> = targets
-            .into_iter()
-            .map(|t| {
-                let settings = Arc::clone(&ctx_probe);
-                std::thread::spawn(move || probe_service(&t, &settings))
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            if let Ok((findings, probes)) = h.join() {
-                out.extend(findings);
-                probes.into_iter().for_each(|p| ctx.record_probe(p));
-            }
-        }
-        Ok(out)
+        Ok(super::probe_concurrently(ctx, targets, move |t| {
+            probe_service(&t, &ctx_probe)
+        }))
     }
 }
 
@@ -84,6 +71,7 @@ struct ProbeSettings {
 }
 
 /// One service to probe: where, and which paths.
+#[derive(Clone)]
 pub struct Target {
     pub name: String,
     pub scheme: String,
@@ -99,12 +87,11 @@ impl Target {
         if !s.is_http() {
             return None;
         }
-        // Nothing listens at all: PORT001 already says so, and why.
+        // Nothing listens at all: PORT001 already says so, and why. A URL the
+        // user named (--url, doctor.toml) is probed regardless.
+        let named = s.source == "--url" || s.declared;
         if let Ok(snapshot) = ctx.snapshot() {
-            if !snapshot
-                .on_port(s.port)
-                .any(|x| x.state == TcpState::Listen)
-            {
+            if !named && !snapshot.has_listener(s.port) {
                 return None;
             }
         }
@@ -226,14 +213,7 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
     let handles: Vec<_> = addrs
         .iter()
         .map(|&addr| {
-            let target = Target {
-                name: t.name.clone(),
-                scheme: t.scheme.clone(),
-                host: t.host.clone(),
-                port: t.port,
-                configured: t.configured.clone(),
-                source: t.source.clone(),
-            };
+            let target = t.clone();
             let timeout = s.timeout;
             std::thread::spawn(move || (addr, probe_address(addr, &target, timeout)))
         })

@@ -34,6 +34,36 @@ pub fn all() -> Vec<Arc<dyn Check>> {
     ]
 }
 
+/// Run `probe` on every target at once (one thread each) and gather the
+/// findings; each probe's measurements are recorded on the context. A probe
+/// bounds its own time, so the slowest target costs one timeout for all.
+pub fn probe_concurrently<T, F>(
+    ctx: &crate::engine::Context,
+    targets: Vec<T>,
+    probe: F,
+) -> Vec<crate::finding::Finding>
+where
+    T: Send + 'static,
+    F: Fn(T) -> (Vec<crate::finding::Finding>, Vec<Value>) + Send + Sync + 'static,
+{
+    let probe = Arc::new(probe);
+    let handles: Vec<_> = targets
+        .into_iter()
+        .map(|t| {
+            let probe = Arc::clone(&probe);
+            std::thread::spawn(move || probe(t))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        if let Ok((findings, probes)) = h.join() {
+            out.extend(findings);
+            probes.into_iter().for_each(|p| ctx.record_probe(p));
+        }
+    }
+    out
+}
+
 /// A process as evidence: what a user needs to recognise it and verify by hand.
 pub fn process_evidence(snapshot: &Snapshot, p: &ProcessInfo) -> Value {
     let mut v = json!({

@@ -47,11 +47,7 @@ impl Check for Processes {
         let mut out = Vec::new();
         let mut copies_seen = BTreeSet::new();
         for port in ctx.project.ports() {
-            let holders: BTreeSet<u32> = snapshot
-                .on_port(port)
-                .filter(|s| s.state == TcpState::Listen)
-                .flat_map(|s| s.pids().iter().copied())
-                .collect();
+            let holders = snapshot.listener_pids(port);
             if holders.is_empty() {
                 continue;
             }

@@ -392,47 +392,21 @@ fn missing_requirements(
         .iter()
         .map(|f| folder.join(f))
         .find(|p| p.is_file());
-    let fix = match &req {
-        Some(req) => Fix {
-            title: format!("install the requirements into {}", interp.found_in),
-            safety: Safety::Confirm,
-            commands: vec![format!(
-                "{} -m pip install -r {}",
-                crate::redact::home(&interp.path),
-                project.relative(req)
-            )],
-            action: Some(FixAction::Run {
-                program: interp.path.clone(),
-                args: vec![
-                    "-m".into(),
-                    "pip".into(),
-                    "install".into(),
-                    "-r".into(),
-                    req.display().to_string(),
-                ],
-                cwd: folder.to_path_buf(),
-            }),
-        },
-        None => Fix {
-            title: format!("install the project into {}", interp.found_in),
-            safety: Safety::Confirm,
-            commands: vec![format!(
-                "{} -m pip install -e .",
-                crate::redact::home(&interp.path)
-            )],
-            action: Some(FixAction::Run {
-                program: interp.path.clone(),
-                args: vec![
-                    "-m".into(),
-                    "pip".into(),
-                    "install".into(),
-                    "-e".into(),
-                    ".".into(),
-                ],
-                cwd: folder.to_path_buf(),
-            }),
-        },
+    // `pip install -r requirements.txt`, or the project itself when only pyproject.toml declares.
+    let (what, args) = match &req {
+        Some(req) => (
+            "the requirements",
+            vec![
+                "-r".to_string(),
+                req.strip_prefix(folder)
+                    .unwrap_or(req)
+                    .display()
+                    .to_string(),
+            ],
+        ),
+        None => ("the project", vec!["-e".to_string(), ".".to_string()]),
     };
+    let fix = pip_install_fix(interp, what, &args, folder);
     out.push(
         Finding::new(
             "PY002",
@@ -458,6 +432,26 @@ fn missing_requirements(
         )
         .with_fix(fix),
     );
+}
+
+/// Install into the project's interpreter (`python -m pip install ARGS`), in `folder`.
+fn pip_install_fix(interp: &Interpreter, what: &str, args: &[String], folder: &Path) -> Fix {
+    let mut full = vec!["-m".to_string(), "pip".into(), "install".into()];
+    full.extend(args.iter().cloned());
+    Fix {
+        title: format!("install {what} into {}", interp.found_in),
+        safety: Safety::Confirm,
+        commands: vec![format!(
+            "{} {}",
+            crate::redact::home(&interp.path),
+            full.join(" ")
+        )],
+        action: Some(FixAction::Run {
+            program: interp.path.clone(),
+            args: full,
+            cwd: folder.to_path_buf(),
+        }),
+    }
 }
 
 fn version_mismatch(
@@ -578,12 +572,7 @@ fn other_interpreter(
     out: &mut Vec<Finding>,
 ) {
     let Ok(snapshot) = ctx.snapshot() else { return };
-    let pids: BTreeSet<u32> = snapshot
-        .on_port(service.port)
-        .filter(|s| s.state == crate::platform::TcpState::Listen)
-        .flat_map(|s| s.pids().iter().copied())
-        .collect();
-    for pid in pids {
+    for pid in snapshot.listener_pids(service.port) {
         let Some(p) = snapshot.process(pid) else {
             continue;
         };

@@ -132,10 +132,4 @@ pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
     Ok(parse_lsof(&String::from_utf8_lossy(&output.stdout), &all))
 }
 
-pub fn children_of(pid: u32) -> Vec<u32> {
-    super::all_processes()
-        .values()
-        .filter(|p| p.parent == Some(pid))
-        .map(|p| p.pid)
-        .collect()
-}
+pub use super::process::children_by_scan as children_of;

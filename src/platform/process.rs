@@ -140,3 +140,13 @@ pub fn all_processes() -> HashMap<u32, ProcessInfo> {
 pub fn process_info(pid: u32) -> Option<ProcessInfo> {
     processes(&[pid]).remove(&pid)
 }
+
+/// Children found by listing every process: for OSes without a cheaper way.
+#[cfg(not(target_os = "linux"))]
+pub fn children_by_scan(pid: u32) -> Vec<u32> {
+    all_processes()
+        .values()
+        .filter(|p| p.parent == Some(pid))
+        .map(|p| p.pid)
+        .collect()
+}

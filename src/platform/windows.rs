@@ -82,10 +82,4 @@ pub fn listeners_of(pids: &[u32]) -> io::Result<Vec<Socket>> {
         .collect())
 }
 
-pub fn children_of(pid: u32) -> Vec<u32> {
-    super::all_processes()
-        .values()
-        .filter(|p| p.parent == Some(pid))
-        .map(|p| p.pid)
-        .collect()
-}
+pub use super::process::children_by_scan as children_of;

@@ -396,3 +396,13 @@ pub fn uvicorn(procs: &mut Procs, dir: &Path, port: u16, allowed: &str) -> u32 {
     wait_listening(&format!("127.0.0.1:{port}"));
     pid
 }
+
+/// stdout and stderr of one run, for tests that look for what must never be printed.
+pub fn all_output(dir: &Path, args: &[&str]) -> String {
+    let out = doctor_in(dir, args);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
