@@ -465,3 +465,19 @@ fn https_self_signed_and_plain_text_on_https() {
         "{report:#}"
     );
 }
+
+/// A URL the user names is probed even when nothing listens: HEALTH001.
+#[test]
+fn a_named_url_with_nothing_listening_is_refused() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/health");
+    let (code, report) = doctor_json(dir.path(), &["--only", "health", "--url", &url]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "HEALTH001");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(
+        f[0]["evidence"]["refused"],
+        serde_json::json!([format!("127.0.0.1:{port}")])
+    );
+}
