@@ -76,9 +76,36 @@ impl Procs {
     }
 }
 
+/// Every descendant of `pid` (Linux), deepest last: a test's processes
+/// include what they started (a reloader's workers, PostgreSQL's backends).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        for c in children(p) {
+            if !out.contains(&c) && out.len() < 1000 {
+                out.push(c);
+                queue.push(c);
+            }
+        }
+    }
+    out
+}
+
 impl Drop for Procs {
     fn drop(&mut self) {
         for child in &mut self.children {
+            // Stop the parent first so it cannot start new children, then
+            // end its descendants by pid, then the parent itself.
+            #[cfg(unix)]
+            {
+                let pid = child.id();
+                // SAFETY: kill(2) on pids this test started (directly or through them).
+                unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+                for d in descendants(pid) {
+                    unsafe { libc::kill(d as i32, libc::SIGKILL) };
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
