@@ -369,3 +369,70 @@ fn pid_reuse_is_refused() {
     let lines = doctor::fix::terminate(gone, 0, "x", limits).unwrap();
     assert!(lines[0].contains("already gone"));
 }
+
+/// PROC002's other form: the listener's main thread exited (a defunct
+/// leader) while another thread still holds the socket. `ss -p` shows no
+/// owner; doctor finds it under /proc/PID/task/*/fd.
+#[test]
+fn defunct_leader_still_holding_the_socket() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import ctypes, socket, sys, threading, time\ns = socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen(8)\nthreading.Thread(target=lambda: time.sleep(3600)).start()\nprint('ready', flush=True)\nctypes.CDLL(None).pthread_exit(None)\n";
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(dir.path(), script, &[&port.to_string()]);
+    eventually("the leader is defunct", || !is_alive(pid));
+    let (code, report) = doctor_json(dir.path(), &["port", &port.to_string()]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PROC002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("defunct pid {pid}")));
+    assert_eq!(f[0]["evidence"]["seen_via"], "/proc/PID/task/*/fd");
+}
+
+/// Another user's listener: doctor (run as `nobody`) cannot see its owner,
+/// says so (PORT006) and never calls the port free; its fix refuses to end
+/// another user's process.
+#[test]
+fn another_users_listener_is_hidden_not_free() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run doctor as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    let out = std::process::Command::new(DOCTOR)
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--only",
+            "ports",
+            "--json",
+        ])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let f = findings(&report, "PORT006");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("the port is not free"));
+    assert_eq!(f[0]["evidence"]["uids"][0], 0);
+    assert!(
+        findings(&report, "PORT001").is_empty(),
+        "never 'nothing listens': {report:#}"
+    );
+    assert!(is_alive(pid));
+}
