@@ -481,3 +481,35 @@ fn a_named_url_with_nothing_listening_is_refused() {
         serde_json::json!([format!("127.0.0.1:{port}")])
     );
 }
+
+/// The preflight asks what the frontend's code sends: its Authorization
+/// header (CORS004 when not allowed) and credentials (CORS002 against `*`).
+#[test]
+fn cors_follows_what_the_frontend_sends() {
+    let b = free_port();
+    let dir = project(&[
+        ("web/package.json", "{\"name\":\"web\",\"devDependencies\":{\"vite\":\"^5.0.0\"}}"),
+        ("web/src/api.ts", "export const get = (t: string) => fetch('/x', { credentials: 'include', headers: { Authorization: `Bearer ${t}` } })\n"),
+        ("web/.env", &format!("VITE_API_URL=http://127.0.0.1:{b}\n")),
+    ]);
+    let script = "import sys\nfrom http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\nclass H(BaseHTTPRequestHandler):\n    def cors(self, code):\n        self.send_response(code)\n        self.send_header('Access-Control-Allow-Origin', '*')\n        self.send_header('Access-Control-Allow-Methods', 'GET, POST')\n        self.send_header('Access-Control-Allow-Headers', 'content-type')\n        self.send_header('Content-Length', '0')\n        self.end_headers()\n    def do_OPTIONS(self): self.cors(204)\n    def do_GET(self): self.cors(200)\n    def log_message(self, *a): pass\nThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+    let mut procs = Procs::new();
+    procs.spawn(
+        Command::new(python())
+            .args(["-c", script, &b.to_string()])
+            .current_dir(dir.path()),
+    );
+    wait_listening(&format!("127.0.0.1:{b}"));
+    let (code, report) = doctor_json(dir.path(), &["--only", "cors"]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = findings(&report, "CORS002");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["evidence"]["credentials_in"], "web/src/api.ts");
+    let f = findings(&report, "CORS004");
+    assert!(!f.is_empty(), "{report:#}");
+    assert!(f[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("header Authorization"));
+    assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+}

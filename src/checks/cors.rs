@@ -78,11 +78,68 @@ impl Check for Cors {
             ));
         }
         let timeout = ctx.config.timeout;
+        let sends = Sends::scan(ctx);
         Ok(super::probe_concurrently(
             ctx,
             pairs,
-            move |(backend, origin)| check_pair(&backend, &origin, timeout),
+            move |(backend, origin)| check_pair(&backend, &origin, &sends, timeout),
         ))
+    }
+}
+
+/// What the frontend's requests carry, read from its sources (a bounded
+/// scan): the preflight asks for the same, as the browser would.
+#[derive(Debug, Clone, Default)]
+struct Sends {
+    /// An `Authorization` header, with the file that sets it.
+    authorization: Option<String>,
+    /// `credentials: 'include'` / `withCredentials`, with the file.
+    credentials: Option<String>,
+}
+
+const FRONTEND_SOURCES: &[&str] = &["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"];
+
+impl Sends {
+    fn scan(ctx: &Context) -> Sends {
+        let mut sends = Sends::default();
+        for folder in ctx
+            .project
+            .services
+            .iter()
+            .filter(|s| s.is_frontend())
+            .filter_map(|s| s.folder.as_ref())
+        {
+            crate::project::walk_files(folder, 6, 5_000, FRONTEND_SOURCES, &mut |path, meta| {
+                if meta.len() > 512 * 1024 {
+                    return;
+                }
+                let Ok(text) = std::fs::read_to_string(path) else {
+                    return;
+                };
+                let rel = ctx.project.relative(path);
+                if sends.authorization.is_none() && text.contains("Authorization") {
+                    sends.authorization = Some(rel.clone());
+                }
+                let credentialed = [
+                    "credentials: 'include'",
+                    "credentials: \"include\"",
+                    "withCredentials: true",
+                    "withCredentials = true",
+                ];
+                if sends.credentials.is_none() && credentialed.iter().any(|c| text.contains(c)) {
+                    sends.credentials = Some(rel);
+                }
+            });
+        }
+        sends
+    }
+
+    fn request_headers(&self) -> &'static str {
+        if self.authorization.is_some() {
+            "content-type,authorization"
+        } else {
+            "content-type"
+        }
     }
 }
 
@@ -156,6 +213,7 @@ fn ask(
     host: &str,
     path: &str,
     origin: &str,
+    sends: &Sends,
     timeout: Duration,
 ) -> Answer {
     let preflight = net::request(
@@ -166,7 +224,7 @@ fn ask(
         &[
             ("Origin", origin),
             ("Access-Control-Request-Method", "POST"),
-            ("Access-Control-Request-Headers", "content-type"),
+            ("Access-Control-Request-Headers", sends.request_headers()),
         ],
         timeout,
     )
@@ -176,7 +234,12 @@ fn ask(
     Answer { preflight, simple }
 }
 
-fn check_pair(backend: &Service, origin: &str, timeout: Duration) -> (Vec<Finding>, Vec<Value>) {
+fn check_pair(
+    backend: &Service,
+    origin: &str,
+    sends: &Sends,
+    timeout: Duration,
+) -> (Vec<Finding>, Vec<Value>) {
     let mut out = Vec::new();
     let url = backend.url.as_deref().and_then(parse_url);
     let host = url
@@ -192,11 +255,11 @@ fn check_pair(backend: &Service, origin: &str, timeout: Duration) -> (Vec<Findin
     else {
         return (out, vec![]);
     };
-    let first = ask(addr, &host, &path, origin, timeout);
+    let first = ask(addr, &host, &path, origin, sends, timeout);
     let twin_origin = twin(origin);
     let second = twin_origin
         .as_ref()
-        .map(|t| ask(addr, &host, &path, t, timeout));
+        .map(|t| ask(addr, &host, &path, t, sends, timeout));
     let endpoint = format!("http://{addr}{path}");
     let mut probes = vec![
         json!({"check": ID, "service": backend.name, "url": endpoint, "origin": origin, "allowed": first.allows(origin), "seen": first.evidence()}),
@@ -254,14 +317,21 @@ fn check_pair(backend: &Service, origin: &str, timeout: Duration) -> (Vec<Findin
             );
         }
     }
-    if let Ok(r) = &first.simple {
-        if r.header("access-control-allow-origin") == Some("*")
-            && r.header("access-control-allow-credentials") == Some("true")
-        {
+    // Credentialed requests (cookies, withCredentials) need the exact origin echoed.
+    if let (Some(file), Ok(r)) = (&sends.credentials, &first.simple) {
+        if r.header("access-control-allow-origin") == Some("*") {
             out.push(
-                Finding::new("CORS002", ID, format!("{} answers Access-Control-Allow-Origin: * with credentials allowed: browsers refuse credentialed requests", backend.name))
-                    .evidence("seen", first.evidence())
-                    .with_fix(Fix::manual("echo the origin instead of *", vec![format!("allow_origins=[\"{origin}\"] with allow_credentials=True")])),
+                Finding::new(
+                    "CORS002",
+                    ID,
+                    format!("{file} sends credentials, but {} answers Access-Control-Allow-Origin: *: browsers refuse the response", backend.name),
+                )
+                .evidence("credentials_in", file.clone())
+                .evidence("seen", first.evidence())
+                .with_fix(Fix::manual(
+                    "echo the origin instead of *",
+                    vec![format!("FastAPI: allow_origins=[\"{origin}\"], allow_credentials=True")],
+                )),
             );
         }
     }
@@ -278,6 +348,11 @@ fn check_pair(backend: &Service, origin: &str, timeout: Duration) -> (Vec<Findin
             }
             if lacks("access-control-allow-headers", "content-type") {
                 missing.push("header Content-Type");
+            }
+            if sends.authorization.is_some()
+                && lacks("access-control-allow-headers", "authorization")
+            {
+                missing.push("header Authorization");
             }
             if !missing.is_empty() {
                 out.push(

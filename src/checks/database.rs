@@ -21,7 +21,7 @@ impl Check for Database {
         ID
     }
     fn description(&self) -> &'static str {
-        "databases named by env files and compose: reachable, and speaking their protocol"
+        "databases named by env files, compose files and doctor.toml: reachable, and speaking their protocol"
     }
     fn codes(&self) -> &'static [&'static str] {
         &["DB001", "DB002", "DB003"]
@@ -173,7 +173,27 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             }
         }
     }
-    targets.dedup_by(|a, b| a.port == b.port && a.host == b.host);
+    // Databases known from elsewhere (a compose file's published port, doctor.toml).
+    for s in &project.services {
+        let protocol = match s.kind.as_deref() {
+            Some("postgres") => Protocol::Postgres,
+            Some("redis") => Protocol::Redis,
+            Some("mysql") => Protocol::Mysql,
+            Some("mongodb") => Protocol::Mongo,
+            _ => continue,
+        };
+        if !targets.iter().any(|t| t.port == s.port) {
+            targets.push(Target {
+                key: s.name.clone(),
+                source: s.source.clone(),
+                protocol,
+                host: s.host.clone(),
+                port: s.port,
+            });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    targets.retain(|t| seen.insert((t.host.clone(), t.port)));
     (targets, out)
 }
 

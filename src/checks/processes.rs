@@ -12,7 +12,7 @@ use super::{describe_pid, process_evidence, terminate_fix};
 use crate::engine::{Check, CheckError, Context, Snapshot};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::platform::{self, PortSet, ProcState, ProcessInfo, TcpState};
-use crate::project::{Project, SKIP_DIRS};
+use crate::project::Project;
 use crate::timefmt;
 
 pub struct Processes;
@@ -263,53 +263,28 @@ fn reloader_without_worker(
     )
 }
 
-/// The newest source file under `dir`, walking at most `MAX_FILES` entries
-/// and `MAX_DEPTH` levels, never into dependency or VCS folders.
+/// The newest source file under `dir` (a bounded walk that skips dependency
+/// and VCS folders).
 pub fn newest_source(dir: &Path) -> Option<(PathBuf, u64)> {
     let mut newest: Option<(PathBuf, u64)> = None;
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    let mut seen = 0usize;
-    while let Some((folder, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_FILES {
-                return newest;
-            }
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() {
-                if depth < MAX_DEPTH
-                    && !name.starts_with('.')
-                    && !SKIP_DIRS.contains(&name.as_ref())
-                {
-                    stack.push((path, depth + 1));
-                }
-            } else if kind.is_file()
-                && path
-                    .extension()
-                    .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e.to_string_lossy().as_ref()))
-            {
-                let mtime = entry
-                    .metadata()
-                    .ok()
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map(|d| d.as_secs());
-                if let Some(m) = mtime {
-                    if newest.as_ref().is_none_or(|(_, n)| m > *n) {
-                        newest = Some((path, m));
-                    }
+    crate::project::walk_files(
+        dir,
+        MAX_DEPTH,
+        MAX_FILES,
+        SOURCE_EXTENSIONS,
+        &mut |path, meta| {
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            if let Some(m) = mtime {
+                if newest.as_ref().is_none_or(|(_, n)| m > *n) {
+                    newest = Some((path.to_path_buf(), m));
                 }
             }
-        }
-    }
+        },
+    );
     newest
 }
 

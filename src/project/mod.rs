@@ -316,6 +316,53 @@ fn candidate_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Visit the files under `dir` whose extension is in `extensions`: at most
+/// `max_depth` levels and `max_entries` directory entries, never into
+/// dependency, VCS or hidden folders, never through a symlink.
+pub fn walk_files(
+    dir: &Path,
+    max_depth: usize,
+    max_entries: usize,
+    extensions: &[&str],
+    visit: &mut dyn FnMut(&Path, &fs::Metadata),
+) {
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((folder, depth)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > max_entries {
+                return;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let path = entry.path();
+            if kind.is_dir() {
+                if depth < max_depth
+                    && !name.starts_with('.')
+                    && !SKIP_DIRS.contains(&name.as_ref())
+                {
+                    stack.push((path, depth + 1));
+                }
+            } else if kind.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| extensions.contains(&e.to_string_lossy().as_ref()))
+            {
+                if let Ok(meta) = entry.metadata() {
+                    visit(&path, &meta);
+                }
+            }
+        }
+    }
+}
+
 /// Read at most `MAX_CONFIG_BYTES`; non-UTF-8 bytes become U+FFFD.
 pub fn read_bounded(path: &Path) -> std::io::Result<String> {
     let file = fs::File::open(path)?;
