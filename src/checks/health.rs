@@ -220,10 +220,24 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
         .collect();
     let results: Vec<(SocketAddr, AddrOutcome)> =
         handles.into_iter().filter_map(|h| h.join().ok()).collect();
+    judge(t, s, dns, &addrs, &results)
+}
+
+/// The findings and probe records for one service, from what each of its
+/// addresses did.
+fn judge(
+    t: &Target,
+    s: &ProbeSettings,
+    dns: Duration,
+    addrs: &[SocketAddr],
+    results: &[(SocketAddr, AddrOutcome)],
+) -> (Vec<Finding>, Vec<Value>) {
+    let mut findings = Vec::new();
+    let mut probes = Vec::new();
     let mut answered = Vec::new();
     let mut refused = Vec::new();
     let mut hung = Vec::new();
-    for (addr, outcome) in &results {
+    for (addr, outcome) in results {
         let mut probe =
             json!({"check": ID, "service": t.name, "address": addr.to_string(), "dns_ms": ms(dns)});
         match outcome {
@@ -381,4 +395,94 @@ fn list(addrs: &[SocketAddr]) -> String {
         .map(|a| a.ip().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            name: "api".into(),
+            scheme: "http".into(),
+            host: "localhost".into(),
+            port: 8000,
+            configured: None,
+            source: ".env:1".into(),
+        }
+    }
+
+    fn answered(addr: SocketAddr, status: u16, ttfb_ms: u64) -> AddrOutcome {
+        AddrOutcome::Answered {
+            response: Response {
+                addr,
+                status,
+                headers: vec![],
+                body: "{\"status\": \"ok\"}".into(),
+                connect: Duration::from_millis(1),
+                first_byte: Duration::from_millis(ttfb_ms),
+                tls: None,
+            },
+            path: "/health".into(),
+            total: Duration::from_millis(ttfb_ms + 1),
+        }
+    }
+
+    fn codes(results: &[(SocketAddr, AddrOutcome)], configured: bool) -> Vec<&'static str> {
+        let mut t = target();
+        t.configured = configured.then(|| "/health".into());
+        let s = ProbeSettings {
+            timeout: Duration::from_secs(2),
+            slow: Duration::from_secs(1),
+        };
+        let addrs: Vec<SocketAddr> = results.iter().map(|(a, _)| *a).collect();
+        judge(&t, &s, Duration::ZERO, &addrs, results)
+            .0
+            .iter()
+            .map(|f| f.code)
+            .collect()
+    }
+
+    /// localhost is ::1 and 127.0.0.1 (recorded from a machine whose resolver says both).
+    #[test]
+    fn split_localhost_is_health005() {
+        let v4: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let v6: SocketAddr = "[::1]:8000".parse().unwrap();
+        assert_eq!(
+            codes(
+                &[(v6, AddrOutcome::Refused), (v4, answered(v4, 200, 3))],
+                false
+            ),
+            ["HEALTH005"]
+        );
+        assert_eq!(
+            codes(
+                &[(v6, AddrOutcome::Refused), (v4, AddrOutcome::Refused)],
+                false
+            ),
+            ["HEALTH001"]
+        );
+        assert_eq!(
+            codes(
+                &[(
+                    v4,
+                    AddrOutcome::Hung {
+                        connect: Duration::from_millis(1)
+                    }
+                )],
+                false
+            ),
+            ["HEALTH002"]
+        );
+        assert_eq!(codes(&[(v4, answered(v4, 503, 3))], true), ["HEALTH003"]);
+        assert_eq!(
+            codes(&[(v4, answered(v4, 503, 3))], false),
+            Vec::<&str>::new(),
+            "a guessed path's status is no error"
+        );
+        assert_eq!(
+            codes(&[(v4, answered(v4, 200, 1500))], false),
+            ["HEALTH004"]
+        );
+    }
 }

@@ -237,8 +237,13 @@ pub fn render(report: &Report, style: &Style) -> String {
     let line = match report.status {
         Status::Fail => style.paint(&format!("{} {counts}", style.symbol(Severity::Error)), Severity::Error),
         Status::Warn => style.paint(&format!("{} {counts}", style.symbol(Severity::Warning)), Severity::Warning),
+        Status::Ok if report.incomplete_checks().next().is_some() => format!(
+            "{} no problems in the checks that finished ({counts}); {} did not finish, see above",
+            style.paint(style.symbol(Severity::Warning), Severity::Warning),
+            report.incomplete_checks().map(|c| c.id).collect::<Vec<_>>().join(", ")
+        ),
         Status::Ok if report.project.services.is_empty() && report.ports.is_none() => format!(
-            "{} no services found to check: doctor read .env files and vite configs here; name one with --port or --url",
+            "{} no services found to check: doctor read the project's env files, package.json, configs and Python entry points here; name one with --port or --url",
             style.paint(style.symbol(Severity::Info), Severity::Info)
         ),
         Status::Ok if ran == 0 => format!(
