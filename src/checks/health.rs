@@ -199,14 +199,12 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
-    let mut findings = Vec::new();
-    let mut probes = Vec::new();
     let dns_start = Instant::now();
     let addrs = match net::resolve(&t.host, t.port) {
         Ok(a) if !a.is_empty() => a,
         _ => {
-            probes.push(json!({"check": ID, "service": t.name, "url": t.url("/"), "result": format!("{} does not resolve", t.host)}));
-            return (findings, probes);
+            let probe = json!({"check": ID, "service": t.name, "url": t.url("/"), "result": format!("{} does not resolve", t.host)});
+            return (Vec::new(), vec![probe]);
         }
     };
     let dns = dns_start.elapsed();
@@ -327,7 +325,7 @@ fn judge(
                 format!(
                     "{} resolves to {}; {} answer{}, {} refuse{}",
                     t.host,
-                    list(&addrs),
+                    list(addrs),
                     list(&ok),
                     if ok.len() == 1 { "s" } else { "" },
                     list(&refused),
