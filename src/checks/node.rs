@@ -204,8 +204,12 @@ fn check_package(
                 "NODE002",
                 ID,
                 format!(
-                    "node_modules is missing for {rel} ({} dependencies declared)",
-                    deps.len()
+                    "node_modules is missing for {rel} ({} declared)",
+                    if deps.len() == 1 {
+                        "1 dependency".to_string()
+                    } else {
+                        format!("{} dependencies", deps.len())
+                    }
                 ),
             )
             .evidence("package", rel)

@@ -163,10 +163,15 @@ fn nothing_listens(
     .with_fix(Fix::manual(
         format!("start {} so that it listens on port {port}", service.name),
         vec![
-            format!(
-                "start the service named '{}' (its start command, or see its README)",
-                service.name
-            ),
+            // The start command when a file names it (package.json script, Procfile…).
+            match (&service.start, &service.folder_shown) {
+                (Some(start), Some(folder)) if folder != "." => format!("cd {folder} && {start}"),
+                (Some(start), _) => start.clone(),
+                (None, _) => format!(
+                    "start the service named '{}' (see its README)",
+                    service.name
+                ),
+            },
             format!("or change {} to the port where it listens", service.source),
         ],
     ));
