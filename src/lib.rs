@@ -46,8 +46,20 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
+/// Replace the live progress line on stderr (a terminal) with `text`.
+fn redraw(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K{text}").and_then(|_| err.flush());
+}
+
+/// Write a line to stderr; a closed stderr is not worth a panic.
+pub(crate) fn note(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
 fn fail(message: &str) -> Exit {
-    eprintln!("doctor: {}", redact::text(message));
+    note(&format!("doctor: {}", redact::text(message)));
     Exit::Failure
 }
 
@@ -259,11 +271,11 @@ fn wait_until_ready(config: &Config, root: &Path, limit: Duration) -> Result<(),
                 waiting.first().copied().unwrap_or_default()
             );
             let width = table_style(config).width as usize;
-            eprint!(
-                "\r\x1b[2K{}",
-                line.chars()
+            redraw(
+                &line
+                    .chars()
                     .take(width.saturating_sub(1))
-                    .collect::<String>()
+                    .collect::<String>(),
             );
         }
         if elapsed + ROUND_GAP >= limit {
@@ -272,16 +284,18 @@ fn wait_until_ready(config: &Config, root: &Path, limit: Duration) -> Result<(),
         std::thread::sleep(ROUND_GAP);
     };
     if live {
-        eprint!("\r\x1b[2K");
+        redraw("");
     }
     let took = start.elapsed().as_secs_f64();
     if ready {
-        eprintln!(
+        note(&format!(
             "doctor: ready after {took:.1}s ({rounds} round{})",
             if rounds == 1 { "" } else { "s" }
-        );
+        ));
     } else {
-        eprintln!("doctor: not ready after {took:.1}s; the report below says why");
+        note(&format!(
+            "doctor: not ready after {took:.1}s; the report below says why"
+        ));
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ enum Answer {
 fn say(config: &Config, text: &str) {
     let text = crate::redact::text(text);
     if config.format == Format::Json {
-        eprintln!("{text}");
+        crate::note(&text);
     } else {
         crate::emit(&format!("{text}\n"));
     }
