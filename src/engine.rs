@@ -71,6 +71,13 @@ impl Snapshot {
         self.sockets.iter().filter(move |s| s.local.port() == port)
     }
 
+    /// Every socket with `port` at either end (a server's and its clients').
+    pub fn touching(&self, port: u16) -> impl Iterator<Item = &Socket> {
+        self.sockets
+            .iter()
+            .filter(move |s| s.local.port() == port || s.remote.port() == port)
+    }
+
     /// Whether anything listens on `port` (owner visible or not).
     pub fn has_listener(&self, port: u16) -> bool {
         self.on_port(port)
@@ -94,6 +101,8 @@ pub struct Context {
     pub config: Config,
     pub project: Project,
     snapshot: OnceLock<Result<Snapshot, String>>,
+    /// Every process (command line, folder): listed once, on first use.
+    all_processes: OnceLock<HashMap<u32, ProcessInfo>>,
     /// What probes measured (timings, statuses), passing or not: shown with
     /// `-v` and in JSON `probes`.
     probes: std::sync::Mutex<Vec<serde_json::Value>>,
@@ -105,8 +114,15 @@ impl Context {
             config,
             project,
             snapshot: OnceLock::new(),
+            all_processes: OnceLock::new(),
             probes: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every process of the machine, for checks that look for copies or for
+    /// the project's own servers; listed once however many checks ask.
+    pub fn all_processes(&self) -> &HashMap<u32, ProcessInfo> {
+        self.all_processes.get_or_init(platform::all_processes)
     }
 
     pub fn record_probe(&self, probe: serde_json::Value) {

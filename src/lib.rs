@@ -345,9 +345,7 @@ fn port_views(ctx: &Context) -> Vec<PortView> {
         .map(|port| PortView {
             port,
             sockets: snapshot
-                .sockets
-                .iter()
-                .filter(|s| s.local.port() == port || s.remote.port() == port)
+                .touching(port)
                 .map(|s| SocketView {
                     local: s.local.to_string(),
                     remote: s.remote.to_string(),

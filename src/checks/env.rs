@@ -322,7 +322,8 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
     }
     // The project's own listeners: processes working inside the project.
     let expected: BTreeSet<u16> = project.services.iter().map(|s| s.port).collect();
-    let ours: Vec<u32> = platform::all_processes()
+    let ours: Vec<u32> = ctx
+        .all_processes()
         .values()
         .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
         .map(|p| p.pid)

@@ -2,7 +2,7 @@
 //! state, and why that refuses the client.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
@@ -66,11 +66,7 @@ pub fn state_counts<'a>(
 }
 
 fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<Finding>) {
-    let touching: Vec<&Socket> = snapshot
-        .sockets
-        .iter()
-        .filter(|s| s.local.port() == port || s.remote.port() == port)
-        .collect();
+    let touching: Vec<&Socket> = snapshot.touching(port).collect();
     let listeners: Vec<&Socket> = snapshot
         .on_port(port)
         .filter(|s| s.state == TcpState::Listen)
@@ -361,26 +357,15 @@ fn held_by_other(
 
 /// What the URL's host resolves to, in resolver order (the order clients try).
 fn resolve(host: &str, port: u16) -> Vec<IpAddr> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return vec![ip];
+    let mut ips: Vec<IpAddr> = crate::net::resolve(host, port)
+        .map(|addrs| addrs.into_iter().map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    ips.dedup();
+    // Never let a broken resolver make localhost "nothing".
+    if ips.is_empty() && host == "localhost" {
+        ips = vec![LOOPBACK_V4, LOOPBACK_V6];
     }
-    if bare == "localhost" {
-        // Ask the resolver, but never let a broken resolver make localhost "nothing".
-        let mut ips: Vec<IpAddr> = (bare, port)
-            .to_socket_addrs()
-            .map(|a| a.map(|s| s.ip()).collect())
-            .unwrap_or_default();
-        ips.dedup();
-        if ips.is_empty() {
-            ips = vec![LOOPBACK_V4, LOOPBACK_V6];
-        }
-        return ips;
-    }
-    (bare, port)
-        .to_socket_addrs()
-        .map(|a| a.map(|s| s.ip()).collect())
-        .unwrap_or_default()
+    ips
 }
 
 /// Whether a socket listening on `listen` accepts a client connecting to `client`.

@@ -79,7 +79,7 @@ impl Check for Processes {
                 out.extend(orphan(snapshot, root, port));
                 out.extend(reloader_without_worker(snapshot, root, &holders, port));
                 out.extend(stale_code(&ctx.project, snapshot, root, &procs, port));
-                out.extend(copies(&ctx.project, snapshot, root, port, &mut copies_seen));
+                out.extend(copies(ctx, snapshot, root, port, &mut copies_seen));
             }
         }
         out.extend(pid_files(&ctx.project));
@@ -371,18 +371,19 @@ fn app_signature(p: &ProcessInfo) -> Option<(PathBuf, String)> {
 }
 
 fn copies(
-    project: &Project,
+    ctx: &Context,
     snapshot: &Snapshot,
     root: &ProcessInfo,
     port: u16,
     seen: &mut BTreeSet<Vec<u32>>,
 ) -> Option<Finding> {
+    let project = &ctx.project;
     let cwd = root.cwd.as_deref()?;
     if !cwd.starts_with(&project.root) {
         return None;
     }
     let signature = app_signature(root)?;
-    let all = platform::all_processes();
+    let all = ctx.all_processes();
     let twins: Vec<u32> = all
         .values()
         .filter(|p| p.pid != root.pid && p.parent != Some(root.pid) && Some(p.pid) != root.parent)

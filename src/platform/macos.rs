@@ -19,13 +19,12 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
 }
 
 fn parse_lsof(text: &str, ports: &PortSet) -> Vec<Socket> {
-    let me = std::process::id();
     let mut out: Vec<Socket> = Vec::new();
     let mut pid = 0u32;
     let mut pending: Option<(SocketAddr, SocketAddr)> = None;
     let mut push = |pending: &mut Option<(SocketAddr, SocketAddr)>, state: TcpState, pid: u32| {
         if let Some((local, remote)) = pending.take() {
-            if pid == me || !ports.touches(local.port(), remote.port()) {
+            if !ports.touches(local.port(), remote.port()) {
                 return;
             }
             if let Some(s) = out

@@ -144,7 +144,11 @@ pub fn sockets(ports: &PortSet) -> std::io::Result<Vec<Socket>> {
     if ports.0.is_empty() {
         return Ok(Vec::new());
     }
-    os::sockets(ports)
+    let me = std::process::id();
+    let mut sockets = os::sockets(ports)?;
+    // doctor's own probes (health, CORS) are not part of the user's stack.
+    sockets.retain(|s| s.pids() != [me]);
+    Ok(sockets)
 }
 
 /// Extra facts that only some platforms know; `None` where unknown.

@@ -14,7 +14,6 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
         ProtocolFlags::TCP,
     )
     .map_err(|e| io::Error::other(e.to_string()))?;
-    let me = std::process::id();
     Ok(infos
         .into_iter()
         .filter_map(|info| {
@@ -47,7 +46,7 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
                 accept_queue: None,
                 owners,
             };
-            (socket.pids() != [me]).then_some(socket)
+            Some(socket)
         })
         .collect())
 }
