@@ -42,11 +42,14 @@ impl Procs {
             .spawn()
             .expect("start python3");
         let pid = child.id();
+        let stdout = child.stdout.take().unwrap();
+        // Owned by the guard before anything here can panic: a child whose
+        // readiness line never comes is still ended by pid.
+        self.children.push(child);
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
+        BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read readiness line");
-        self.children.push(child);
         (pid, line.trim().to_string())
     }
 
