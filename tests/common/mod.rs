@@ -341,8 +341,14 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 /// A launcher that starts LISTEN_ONLY as its child, prints the child's pid
 /// once it listens, then waits: killing it orphans the server (S6).
+///
+/// The launcher leads its own session, as a terminal's shell does: the server
+/// it starts is in that session, so once the launcher is gone the server's
+/// session is neither its own nor its new parent's, whoever adopts it (pid 1,
+/// a subreaper, or a CI runner's init that shares the test's session).
 pub const LAUNCHER: &str = r#"
-import subprocess, sys, time
+import os, subprocess, sys, time
+os.setsid()
 child = subprocess.Popen([sys.executable, "-u", "-c", sys.argv[1], "127.0.0.1", sys.argv[2]], stdout=subprocess.PIPE)
 child.stdout.readline()
 print(child.pid, flush=True)
