@@ -157,6 +157,12 @@ fn same_process(
 
 /// Never pid 0/1, doctor or its ancestors; another user's process only with --force.
 fn guard(p: &platform::ProcessInfo, limits: Limits) -> Result<(), String> {
+    guard_as(p, limits, platform::current_uid().as_deref())
+}
+
+/// `guard` for doctor running as user `me` (`None`: not known, and then
+/// another user's process is refused too, since it cannot be told apart).
+fn guard_as(p: &platform::ProcessInfo, limits: Limits, me: Option<&str>) -> Result<(), String> {
     if p.pid <= 1 {
         return Err(format!("refused: pid {} is the system's init", p.pid));
     }
@@ -166,8 +172,7 @@ fn guard(p: &platform::ProcessInfo, limits: Limits) -> Result<(), String> {
             p.pid
         ));
     }
-    let me = platform::current_uid();
-    if !limits.force && me.as_deref() != Some("0") && p.uid.is_some() && p.uid != me {
+    if !limits.force && me != Some("0") && p.uid.is_some() && p.uid.as_deref() != me {
         return Err(format!(
             "refused: pid {} belongs to another user ({}); re-run with --force (and the rights to do it)",
             p.pid,
@@ -302,4 +307,67 @@ fn remove_file(path: &Path) -> Outcome {
         redact::home(path),
         redact::home(&backup)
     )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn process(pid: u32, uid: &str) -> platform::ProcessInfo {
+        platform::ProcessInfo {
+            pid,
+            name: "python3".into(),
+            cmdline: vec!["python3".into(), "-m".into(), "http.server".into()],
+            exe: None,
+            cwd: None,
+            uid: Some(uid.into()),
+            user: Some("alice".into()),
+            start_time: 1,
+            parent: Some(4000),
+            state: ProcState::Sleeping,
+        }
+    }
+
+    fn limits(force: bool) -> Limits {
+        Limits {
+            grace: Duration::from_secs(1),
+            force,
+        }
+    }
+
+    // A pid far above any real one: the ancestor rule cannot match it.
+    const PID: u32 = u32::MAX - 7;
+
+    #[test]
+    fn another_users_process_is_refused_without_force() {
+        let err = guard_as(&process(PID, "1001"), limits(false), Some("1000")).unwrap_err();
+        assert!(err.contains("belongs to another user (alice)"), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        assert!(guard_as(&process(PID, "1001"), limits(true), Some("1000")).is_ok());
+    }
+
+    #[test]
+    fn own_process_and_root_are_allowed() {
+        assert!(guard_as(&process(PID, "1000"), limits(false), Some("1000")).is_ok());
+        assert!(guard_as(&process(PID, "1001"), limits(false), Some("0")).is_ok());
+        // Windows spells users as SIDs; the same comparison applies.
+        let sid = "S-1-5-21-1-2-3-1001";
+        assert!(guard_as(&process(PID, sid), limits(false), Some(sid)).is_ok());
+    }
+
+    #[test]
+    fn unknown_self_refuses_a_process_with_an_owner() {
+        assert!(guard_as(&process(PID, "1001"), limits(false), None).is_err());
+    }
+
+    #[test]
+    fn init_and_doctor_itself_are_refused_even_with_force() {
+        for pid in [0, 1] {
+            let err = guard_as(&process(pid, "0"), limits(true), Some("0")).unwrap_err();
+            assert!(err.contains("init"), "{err}");
+        }
+        let err = guard_as(&process(std::process::id(), "0"), limits(true), Some("0")).unwrap_err();
+        assert!(err.contains("doctor itself"), "{err}");
+    }
 }

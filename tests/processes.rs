@@ -393,8 +393,9 @@ fn defunct_leader_still_holding_the_socket() {
 }
 
 /// Another user's listener: doctor (run as `nobody`) cannot see its owner,
-/// says so (PORT006) and never calls the port free; its fix refuses to end
-/// another user's process.
+/// says so (PORT006) and never calls the port free. (Refusing to end another
+/// user's process is unit-tested in `fix::tests`: as non-root, doctor never
+/// sees such an owner on Linux, so no fix targets it.)
 #[test]
 fn another_users_listener_is_hidden_not_free() {
     // SAFETY: geteuid has no preconditions.

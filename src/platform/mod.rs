@@ -215,7 +215,8 @@ pub fn self_and_ancestors() -> BTreeSet<u32> {
     out
 }
 
-/// The effective user id of doctor itself (Unix); `None` where users are not numbers.
+/// The user doctor runs as, spelled as `ProcessInfo::uid` spells it: the
+/// effective uid on Unix, the user's SID on Windows (from doctor's own process).
 pub fn current_uid() -> Option<String> {
     #[cfg(unix)]
     {
@@ -224,7 +225,7 @@ pub fn current_uid() -> Option<String> {
     }
     #[cfg(not(unix))]
     {
-        None
+        process_info(std::process::id()).and_then(|p| p.uid)
     }
 }
 
