@@ -39,6 +39,11 @@ pub trait Check: Send + Sync {
     fn description(&self) -> &'static str;
     /// The finding codes this check can emit.
     fn codes(&self) -> &'static [&'static str];
+    /// Time beyond the common bound that this check may take (a start-up
+    /// probe is not a network probe).
+    fn extra_time(&self, _config: &Config) -> Duration {
+        Duration::ZERO
+    }
     /// Diagnose; read-only. `Err` is "could not run", shown as `crashed`.
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError>;
 }
@@ -218,7 +223,12 @@ pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration
         }
     }
     drop(tx);
-    let deadline = start + bound;
+    let extra = checks
+        .iter()
+        .map(|c| c.extra_time(&ctx.config))
+        .max()
+        .unwrap_or_default();
+    let deadline = start + bound + extra;
     while runs.iter().any(Option::is_none) {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok((index, result, took)) = rx.recv_timeout(left) else {
@@ -267,8 +277,11 @@ pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration
             run.unwrap_or_else(|| CheckRun {
                 id: checks[index].id(),
                 outcome: Outcome::TimedOut,
-                duration_ms: bound.as_millis() as u64,
-                reason: Some(format!("did not finish within {} ms", bound.as_millis())),
+                duration_ms: (bound + extra).as_millis() as u64,
+                reason: Some(format!(
+                    "did not finish within {} ms",
+                    (bound + extra).as_millis()
+                )),
                 findings: Vec::new(),
             })
         })
@@ -316,7 +329,8 @@ mod tests {
                 ])
             })),
         ];
-        let runs = run_checks(&ctx, &checks, Duration::from_millis(300));
+        // The bound leaves room for a panic's backtrace on a loaded machine.
+        let runs = run_checks(&ctx, &checks, Duration::from_secs(3));
         let outcomes: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
         assert_eq!(
             outcomes,

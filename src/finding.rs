@@ -133,6 +133,13 @@ impl Finding {
         self
     }
 
+    /// Lower the code's severity when the evidence is weaker than the code
+    /// assumes (a URL no code reads, an optional file): say less, never more.
+    pub fn severity(mut self, severity: Severity) -> Finding {
+        self.severity = self.severity.max(severity);
+        self
+    }
+
     pub fn with_fix(mut self, fix: Fix) -> Finding {
         self.fix = Some(fix);
         self

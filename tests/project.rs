@@ -356,6 +356,11 @@ fn env_url_points_at_the_wrong_port() {
             "frontend/.env",
             &format!("VITE_API_URL=http://127.0.0.1:{wrong}\n"),
         ),
+        // The frontend's code reads the key: the URL is the API it calls.
+        (
+            "frontend/src/api.js",
+            "export const api = import.meta.env.VITE_API_URL;\n",
+        ),
     ]);
     let mut procs = Procs::new();
     procs.python(

@@ -51,6 +51,8 @@ enum Protocol {
 
 impl Protocol {
     fn of_scheme(scheme: &str) -> Option<Protocol> {
+        // SQLAlchemy names the driver after a `+`: `postgresql+psycopg`.
+        let scheme = scheme.split('+').next().unwrap_or(scheme);
         Some(match scheme {
             "postgres" | "postgresql" => Protocol::Postgres,
             "redis" | "rediss" => Protocol::Redis,
@@ -85,6 +87,12 @@ fn is_db_key(key: &str) -> bool {
         || k.starts_with("MONGO") && (k.ends_with("_URL") || k.ends_with("_URI"))
         || k.ends_with("_DB_URL")
         || k == "DB_URL"
+        || k.ends_with("DATABASE_URI")
+}
+
+/// A database that is a file (`sqlite:///app.db`): nothing to connect to.
+fn is_file_database(value: &str) -> bool {
+    value.trim().to_ascii_lowercase().starts_with("sqlite")
 }
 
 /// Database URLs of the env files (DB003 for those that do not parse), and
@@ -106,7 +114,7 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                     continue;
                 };
                 parts.insert(key.to_ascii_uppercase(), (value.to_string(), i + 1));
-                if !is_db_key(key) || value.is_empty() {
+                if !is_db_key(key) || value.is_empty() || is_file_database(value) {
                     continue;
                 }
                 let source = format!("{rel}:{}", i + 1);
@@ -141,15 +149,32 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             for (protocol, host_keys, port_key, default) in [
                 (
                     Protocol::Postgres,
-                    &["PGHOST", "POSTGRES_HOST"][..],
+                    &["PGHOST", "POSTGRES_HOST", "POSTGRES_SERVER"][..],
                     &["PGPORT", "POSTGRES_PORT"][..],
                     5432,
                 ),
                 (
                     Protocol::Mysql,
-                    &["MYSQL_HOST"][..],
+                    &["MYSQL_HOST", "MYSQL_SERVER"][..],
                     &["MYSQL_PORT"][..],
                     3306,
+                ),
+                (
+                    Protocol::Redis,
+                    &["REDIS_HOST", "REDIS_SERVER"][..],
+                    &["REDIS_PORT"][..],
+                    6379,
+                ),
+                (
+                    // DB_HOST/DB_PORT name no engine: the port does (3306 is MySQL).
+                    if parts.get("DB_PORT").is_some_and(|(p, _)| p == "3306") {
+                        Protocol::Mysql
+                    } else {
+                        Protocol::Postgres
+                    },
+                    &["DB_HOST", "DB_SERVER"][..],
+                    &["DB_PORT"][..],
+                    5432,
                 ),
             ] {
                 let Some((host, line)) = host_keys.iter().find_map(|k| parts.get(*k).cloned())
@@ -189,6 +214,25 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                 protocol,
                 host: s.host.clone(),
                 port: s.port,
+            });
+        }
+    }
+    // `--port 5432`: a database port the user asked about is probed as one.
+    for &port in &project.examined_ports {
+        let protocol = match port {
+            5432 => Protocol::Postgres,
+            6379 => Protocol::Redis,
+            3306 => Protocol::Mysql,
+            27017 => Protocol::Mongo,
+            _ => continue,
+        };
+        if !targets.iter().any(|t| t.port == port) {
+            targets.push(Target {
+                key: format!("port {port}"),
+                source: "--port".into(),
+                protocol,
+                host: "localhost".into(),
+                port,
             });
         }
     }

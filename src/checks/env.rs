@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::engine::{Check, CheckError, Context};
-use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::finding::{Finding, Fix, FixAction, Safety, Severity};
 use crate::platform;
 use crate::project::{parse_url, read_bounded, Project, ENV_FILES};
 use crate::run;
@@ -42,7 +42,7 @@ impl Check for Env {
         let mut out = Vec::new();
         let mut with_values = Vec::new();
         for dir in &project.folders {
-            examples(project, dir, &mut out);
+            examples(project, dir, ctx.config.timeout, &mut out);
             for name in ENV_FILES.iter().chain(EXAMPLES) {
                 let path = dir.join(name);
                 let Ok(text) = read_bounded(&path) else {
@@ -106,7 +106,81 @@ fn parse(text: &str) -> Parsed {
     parsed
 }
 
-fn examples(project: &Project, dir: &Path, out: &mut Vec<Finding>) {
+/// How the app's code reads the keys of an example file.
+#[derive(Default)]
+struct KeyUse {
+    /// Read with no fallback: the app needs a value.
+    required: Vec<String>,
+    /// Read with a fallback (`?? "/api"`, `getenv("K", "x")`, a settings
+    /// field with a default).
+    defaulted: Vec<String>,
+}
+
+fn key_use(project: &Project, dir: &Path, keys: &[String]) -> KeyUse {
+    let mut out = KeyUse::default();
+    // A root env file serves the whole project; a folder's, its folder.
+    let within = if dir == project.root {
+        project.root.as_path()
+    } else {
+        dir
+    };
+    for key in keys {
+        let lower = key.to_ascii_lowercase();
+        let mut read = false;
+        let mut defaulted = false;
+        for (_, text) in project.code.under(within) {
+            for line in text.lines() {
+                let l = line.trim();
+                let names_key = l.contains(key.as_str())
+                    || (l.starts_with(&lower) && l[lower.len()..].trim_start().starts_with(':'));
+                if !names_key {
+                    continue;
+                }
+                read = true;
+                let after = l.find(key.as_str()).map_or(l, |i| &l[i + key.len()..]);
+                let settings_default = (l.starts_with(key.as_str()) || l.starts_with(&lower))
+                    && after.trim_start().starts_with(':')
+                    && after.contains('=');
+                if after.contains("??")
+                    || after.contains("||")
+                    || settings_default
+                    || ((l.contains("getenv(") || l.contains(".get(")) && after.contains(','))
+                {
+                    defaulted = true;
+                }
+            }
+        }
+        if read {
+            if defaulted {
+                out.defaulted.push(key.clone());
+            } else {
+                out.required.push(key.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Whether git tracks `path` (so a missing file was deleted, not never made).
+fn tracked_by_git(dir: &Path, path: &Path, limit: std::time::Duration) -> bool {
+    let Some(git) = run::which("git") else {
+        return false;
+    };
+    let Some(name) = path.file_name() else {
+        return false;
+    };
+    run::bounded(
+        Command::new(git)
+            .arg("ls-files")
+            .arg("--")
+            .arg(name)
+            .current_dir(dir),
+        limit,
+    )
+    .is_ok_and(|r| r.status == Some(0) && !r.stdout.trim().is_empty())
+}
+
+fn examples(project: &Project, dir: &Path, limit: std::time::Duration, out: &mut Vec<Finding>) {
     let env = dir.join(".env");
     for name in EXAMPLES {
         let example = dir.join(name);
@@ -115,24 +189,61 @@ fn examples(project: &Project, dir: &Path, out: &mut Vec<Finding>) {
         };
         let (ex_rel, env_rel) = (project.relative(&example), project.relative(&env));
         if std::fs::symlink_metadata(&env).is_err() {
-            out.push(
-                Finding::new(
-                    "ENV001",
-                    ID,
-                    format!("{env_rel} is missing ({ex_rel} is there)"),
-                )
-                .evidence("example", ex_rel.clone())
-                .evidence("missing", env_rel.clone())
-                .with_fix(Fix {
+            let keys: Vec<String> = parse(&text).entries.into_iter().map(|e| e.key).collect();
+            let uses = key_use(project, dir, &keys);
+            let deleted = tracked_by_git(dir, &env, limit);
+            // The code falls back to defaults for every key it reads: the
+            // file is optional, and copying the example would change what
+            // the app does (a URL instead of the dev proxy), so it asks.
+            let optional =
+                !deleted && project.code.has_code_under(&project.root) && uses.required.is_empty();
+            let mut f = Finding::new(
+                "ENV001",
+                ID,
+                if deleted {
+                    format!("{env_rel} is missing: git tracks it, so it was deleted ({ex_rel} is there)")
+                } else if optional {
+                    format!("{env_rel} is absent; the code has defaults for every key of {ex_rel} it reads")
+                } else {
+                    format!("{env_rel} is missing ({ex_rel} is there)")
+                },
+            )
+            .evidence("example", ex_rel.clone())
+            .evidence("missing", env_rel.clone());
+            if !uses.required.is_empty() {
+                f = f.evidence("read_without_default", uses.required.clone());
+            }
+            if !uses.defaulted.is_empty() {
+                f = f.evidence("read_with_default", uses.defaulted.clone());
+            }
+            let shown_dir = project.shown(dir).unwrap_or_default();
+            f = if deleted {
+                f.evidence("git", "tracked, deleted from the working tree")
+                    .with_fix(Fix::manual(
+                        format!("restore {env_rel} from git"),
+                        vec![format!("cd {shown_dir} && git restore .env")],
+                    ))
+            } else {
+                f.with_fix(Fix {
                     title: format!("copy {ex_rel} to {env_rel}, then fill in the values"),
-                    safety: Safety::Safe,
+                    safety: if optional {
+                        Safety::Confirm
+                    } else {
+                        Safety::Safe
+                    },
                     commands: vec![format!("cp -n {ex_rel} {env_rel}")],
                     action: Some(FixAction::CopyFile {
                         from: example.clone(),
                         to: env.clone(),
                     }),
-                }),
-            );
+                })
+            };
+            if optional {
+                f = f.severity(Severity::Info).explain(
+                    "The env file is absent, but every key of the example that the app's code reads has a default in the code, so the app runs without it. Copying the example would replace those defaults with the example's values, which can change behaviour (a frontend calling a URL instead of its dev proxy).",
+                );
+            }
+            out.push(f);
             return;
         }
         let Ok(env_text) = read_bounded(&env) else {
@@ -313,7 +424,7 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
     let dangling: Vec<(&crate::project::Service, String)> = project
         .services
         .iter()
-        .filter(|s| s.is_http() && !listening(s.port))
+        .filter(|s| s.is_http() && s.expected && !listening(s.port))
         .flat_map(|s| s.clients.iter().map(move |(_, src)| (s, src.clone())))
         .filter(|(_, src)| src.contains(".env"))
         .collect();

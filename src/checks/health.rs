@@ -80,6 +80,10 @@ pub struct Target {
     /// A configured health path (doctor.toml, `--url`): its status counts.
     pub configured: Option<String>,
     pub source: String,
+    /// Health routes the backend's source declares: tried before guesses.
+    pub routes: Vec<String>,
+    /// An HTML page from a backend is an SPA's catch-all, not its health.
+    pub backend: bool,
 }
 
 impl Target {
@@ -90,6 +94,9 @@ impl Target {
         // Nothing listens at all: PORT001 already says so, and why. A URL the
         // user named (--url, doctor.toml) is probed regardless.
         let named = s.source == "--url" || s.declared;
+        if !s.expected && !named {
+            return None;
+        }
         if let Ok(snapshot) = ctx.snapshot() {
             if !named && !snapshot.has_listener(s.port) {
                 return None;
@@ -108,6 +115,8 @@ impl Target {
             port: s.port,
             configured,
             source: s.source.clone(),
+            routes: s.routes.clone(),
+            backend: !s.is_frontend(),
         })
     }
 
@@ -140,7 +149,12 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
     let start = Instant::now();
     let paths: Vec<&str> = match &t.configured {
         Some(p) => vec![p.as_str()],
-        None => GUESSED_PATHS.to_vec(),
+        None => t
+            .routes
+            .iter()
+            .map(String::as_str)
+            .chain(GUESSED_PATHS.iter().copied())
+            .collect(),
     };
     let mut fallback = None;
     for path in paths {
@@ -150,9 +164,13 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
         }
         match net::send(addr, &t.host, t.scheme == "https", "GET", path, &[], left) {
             Ok(r) => {
+                let html = r
+                    .header("content-type")
+                    .is_some_and(|c| c.contains("text/html"));
+                let catch_all = t.backend && html && path != "/" && t.configured.is_none();
                 let done = t.configured.is_some()
-                    || (200..300).contains(&r.status)
-                    || !matches!(r.status, 404 | 405);
+                    || ((200..300).contains(&r.status) && !catch_all)
+                    || !matches!(r.status, 404 | 405 | 200..=299);
                 let outcome = AddrOutcome::Answered {
                     response: r,
                     path: path.to_string(),
@@ -407,6 +425,8 @@ mod tests {
             port: 8000,
             configured: None,
             source: ".env:1".into(),
+            routes: Vec::new(),
+            backend: true,
         }
     }
 

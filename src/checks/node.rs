@@ -131,10 +131,18 @@ fn node_modules(project: &Project, dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_dir())
 }
 
-fn installed_version(modules: &Path, name: &str) -> Option<String> {
-    let text = read_bounded(&modules.join(name).join("package.json")).ok()?;
-    let json: Value = serde_json::from_str(&text).ok()?;
-    json["version"].as_str().map(String::from)
+/// The installed version of `name` as Node resolves it: the nearest
+/// `node_modules/NAME` from the package's folder up to the project root
+/// (workspaces hoist dependencies to the root).
+fn installed_version(project: &Project, dir: &Path, name: &str) -> Option<String> {
+    dir.ancestors()
+        .take_while(|d| d.starts_with(&project.root))
+        .find_map(|d| {
+            let text =
+                read_bounded(&d.join("node_modules").join(name).join("package.json")).ok()?;
+            let json: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+            json["version"].as_str().map(String::from)
+        })
 }
 
 fn install_fix(project: &Project, dir: &Path) -> Fix {
@@ -226,7 +234,7 @@ fn check_package(
         let Ok(range) = Range::parse(spec) else {
             continue;
         }; // workspace:, file:, git URLs, tags
-        match installed_version(&modules, name) {
+        match installed_version(project, dir, name) {
             None => problems.push(json!({"name": name, "wanted": spec, "installed": null})),
             Some(v) => {
                 if Version::parse(&v).is_ok_and(|v| !v.satisfies(&range)) {

@@ -71,12 +71,20 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
         .on_port(port)
         .filter(|s| s.state == TcpState::Listen)
         .collect();
-    let services: Vec<&Service> = project.services_on(port).collect();
+    let all: Vec<&Service> = project.services_on(port).collect();
+    // URLs nothing of the app reads are context: said as info, never blamed.
+    let services: Vec<&Service> = all.iter().copied().filter(|s| s.expected).collect();
     let states = state_counts(touching.iter().copied());
 
     if listeners.is_empty() {
         if let Some(first) = services.first() {
             out.push(nothing_listens(first, &services, port, &states));
+        } else if let Some(first) = all.first() {
+            out.push(
+                nothing_listens(first, &all, port, &states)
+                    .severity(crate::finding::Severity::Info)
+                    .explain("Nothing listens on this port, but no code of the app reads the URL that names it (it is used by tests or tooling, or by a container that is not running), so it is not a cause of the stack's failure."),
+            );
         }
         if !touching.is_empty() && touching.iter().all(|s| s.state.is_closing_leftover()) {
             out.push(only_leftovers(port, &states));
@@ -160,19 +168,21 @@ fn nothing_listens(
         format!("start {} so that it listens on port {port}", service.name),
         vec![
             // The start command when a file names it (package.json script, Procfile…).
-            match (&service.start, &service.folder_shown) {
-                (Some(start), Some(folder)) if folder != "." => format!("cd {folder} && {start}"),
-                (Some(start), _) => start.clone(),
-                (None, _) => format!(
+            service.start_from_root().unwrap_or_else(|| {
+                format!(
                     "start the service named '{}' (see its README)",
                     service.name
-                ),
-            },
+                )
+            }),
             format!("or change {} to the port where it listens", service.source),
         ],
     ));
     if let Some(url) = &service.url {
         f = f.evidence("url", url.clone());
+    }
+    if !service.other_ports.is_empty() {
+        // Sources disagree about the port: both are evidence.
+        f = f.evidence("other_ports", json!(service.other_ports));
     }
     f
 }

@@ -12,7 +12,7 @@ use super::{describe_pid, process_evidence, terminate_fix};
 use crate::engine::{Check, CheckError, Context, Snapshot};
 use crate::finding::{Finding, Fix, FixAction, Safety};
 use crate::platform::{self, PortSet, ProcState, ProcessInfo, TcpState};
-use crate::project::Project;
+use crate::project::{commands, Project};
 use crate::timefmt;
 
 pub struct Processes;
@@ -77,7 +77,13 @@ impl Check for Processes {
                 .collect();
             for root in &roots {
                 out.extend(orphan(snapshot, root, port));
-                out.extend(reloader_without_worker(snapshot, root, &holders, port));
+                out.extend(reloader_without_worker(
+                    snapshot,
+                    root,
+                    &holders,
+                    port,
+                    ctx.config.timeout,
+                ));
                 out.extend(stale_code(&ctx.project, snapshot, root, &procs, port));
                 out.extend(copies(ctx, snapshot, root, port, &mut copies_seen));
             }
@@ -209,13 +215,40 @@ fn orphan(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Option<Finding> {
     )
 }
 
+/// A supervisor that runs the server in a child it restarts: uvicorn
+/// `--reload` and `fastapi dev` (the parent binds, a spawned worker
+/// serves), werkzeug's reloader (`flask run --debug` or `FLASK_DEBUG`),
+/// Django's autoreloader, nodemon, watchfiles. vite and next are single
+/// processes, and a plain `flask run` is the server itself.
 fn is_reloader(p: &ProcessInfo) -> bool {
     let cmd = p.cmdline.join(" ");
-    cmd.contains("--reload")
-        || (cmd.contains("flask") && cmd.contains(" run"))
-        || ["watchfiles", "watchmedo", "hupper"]
-            .iter()
-            .any(|w| cmd.contains(w))
+    if ["watchfiles", "watchmedo", "hupper", "nodemon"]
+        .iter()
+        .any(|w| cmd.contains(w))
+    {
+        return true;
+    }
+    let Some(server) = commands::parse(&cmd) else {
+        return false;
+    };
+    match server.kind {
+        "fastapi" | "django" => server.reloads,
+        "flask" => {
+            server.reloads
+                || platform::env_var_of(p.pid, "FLASK_DEBUG")
+                    .flatten()
+                    .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether anything answers HTTP on the port (any status): a server that
+/// answers is serving, whatever its process tree looks like.
+fn answers_http(port: u16, timeout: Duration) -> bool {
+    ["127.0.0.1", "[::1]"]
+        .iter()
+        .any(|host| crate::net::get(&format!("http://{host}:{port}/"), timeout).is_ok())
 }
 
 fn reloader_without_worker(
@@ -223,6 +256,7 @@ fn reloader_without_worker(
     root: &ProcessInfo,
     holders: &BTreeSet<u32>,
     port: u16,
+    timeout: Duration,
 ) -> Option<Finding> {
     if !is_reloader(root) {
         return None;
@@ -231,7 +265,7 @@ fn reloader_without_worker(
     let serving = children.values().any(|c| {
         holders.contains(&c.pid) && !matches!(c.state, ProcState::Stopped | ProcState::Zombie)
     });
-    if serving {
+    if serving || answers_http(port, timeout) {
         return None;
     }
     let workers: Vec<_> = children
@@ -321,7 +355,15 @@ fn stale_code(
         .cwd
         .as_deref()
         .filter(|c| c.starts_with(&project.root))?;
-    let (file, mtime) = newest_source(cwd)?;
+    // A server that watches its sources reloads on a change: what can be
+    // stale for it is what it reads once at start (env files, installed
+    // packages), not a watched file.
+    let watches = is_watching(project, root, port);
+    let (file, mtime) = if watches {
+        newest_unwatched(project, cwd)?
+    } else {
+        newest_source(cwd)?
+    };
     // Seconds are the start time's resolution: one second of slack.
     if mtime <= youngest + 1 {
         return None;
@@ -349,11 +391,60 @@ fn stale_code(
     )
 }
 
-/// A command line with its numbers blanked: the same app on another port.
+fn is_watching(project: &Project, p: &ProcessInfo, port: u16) -> bool {
+    let cmd = p.cmdline.join(" ");
+    is_reloader(p)
+        || commands::parse(&cmd).is_some_and(|s| s.reloads)
+        || project.services_on(port).any(|s| s.reloads)
+}
+
+/// The newest of what a reloading server reads only at start: env files of
+/// its folder and the root, and its installed packages.
+fn newest_unwatched(project: &Project, cwd: &Path) -> Option<(PathBuf, u64)> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    for dir in [cwd, project.root.as_path()] {
+        for name in crate::project::ENV_FILES {
+            candidates.push(dir.join(name));
+        }
+        candidates.push(dir.join("node_modules/.package-lock.json"));
+        for venv in [".venv", "venv"] {
+            candidates.push(dir.join(venv).join("pyvenv.cfg"));
+            if let Ok(libs) = std::fs::read_dir(dir.join(venv).join("lib")) {
+                for lib in libs.flatten() {
+                    candidates.push(lib.path().join("site-packages"));
+                }
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .filter_map(|p| {
+            let m = std::fs::metadata(&p).ok()?.modified().ok()?;
+            let secs = m.duration_since(UNIX_EPOCH).ok()?.as_secs();
+            Some((p, secs))
+        })
+        .max_by_key(|(_, m)| *m)
+}
+
+/// The app a process serves: its folder, the server kind and entry it
+/// starts (`fastapi run app/main.py` and `fastapi dev app/main.py` are the
+/// same app), else its command line with the numbers blanked.
 fn app_signature(p: &ProcessInfo) -> Option<(PathBuf, String)> {
     let cwd = p.cwd.clone()?;
     if p.cmdline.is_empty() {
         return None;
+    }
+    if let Some(server) = commands::parse(&p.cmdline.join(" ")) {
+        if let Some(entry) = &server.entry {
+            let family = match server.kind {
+                "fastapi" | "flask" | "django" | "python" => "python",
+                other => other,
+            };
+            return Some((
+                commands::run_folder(&cwd, &server),
+                format!("{family}:{entry}"),
+            ));
+        }
     }
     let words: Vec<String> = p
         .cmdline
@@ -562,7 +653,28 @@ mod tests {
             app_signature(&proc_with(&["x", "--bind", "127.0.0.1:80"])),
             app_signature(&proc_with(&["x", "--bind", "127.0.0.1:81"]))
         );
-        assert_eq!(d.unwrap().1, "uvicorn main:app --port=#");
+        assert_eq!(d.unwrap().1, "python:main");
+        // The same app started two ways (class 11 of issue #8).
+        assert_eq!(
+            app_signature(&proc_with(&[
+                "fastapi",
+                "run",
+                "app/main.py",
+                "--port",
+                "8000"
+            ])),
+            app_signature(&proc_with(&[
+                "fastapi",
+                "dev",
+                "app/main.py",
+                "--port",
+                "8001"
+            ]))
+        );
+        assert_eq!(
+            app_signature(&proc_with(&["node", "server.js", "--port", "1"])),
+            app_signature(&proc_with(&["nodemon", "server.js"]))
+        );
     }
 
     #[test]
@@ -570,7 +682,21 @@ mod tests {
         assert!(is_reloader(&proc_with(&[
             "uvicorn", "main:app", "--reload"
         ])));
-        assert!(is_reloader(&proc_with(&["python", "-m", "flask", "run"])));
+        assert!(is_reloader(&proc_with(&[
+            "python", "-m", "flask", "run", "--debug"
+        ])));
+        assert!(is_reloader(&proc_with(&["fastapi", "dev", "app/main.py"])));
+        assert!(is_reloader(&proc_with(&[
+            "python",
+            "manage.py",
+            "runserver"
+        ])));
+        // A plain `flask run`, vite and uvicorn without --reload serve themselves.
+        assert!(!is_reloader(&proc_with(&["python", "-m", "flask", "run"])));
+        assert!(!is_reloader(&proc_with(&[
+            "node",
+            "/p/node_modules/.bin/vite"
+        ])));
         assert!(!is_reloader(&proc_with(&["uvicorn", "main:app"])));
     }
 }

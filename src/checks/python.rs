@@ -53,6 +53,12 @@ sys.stdout.flush()
 os._exit(0)
 "#;
 
+/// A start-up is not a probe: importing a FastAPI app takes 1.5–2.7 s on a
+/// small machine, so the import gets its own, larger budget.
+pub fn import_budget(probe_timeout: Duration) -> Duration {
+    (probe_timeout * 4).max(Duration::from_secs(12))
+}
+
 impl Check for Python {
     fn id(&self) -> &'static str {
         ID
@@ -62,6 +68,9 @@ impl Check for Python {
     }
     fn codes(&self) -> &'static [&'static str] {
         &["PY001", "PY002", "PY003", "PY004", "PY005"]
+    }
+    fn extra_time(&self, config: &crate::config::Config) -> Duration {
+        import_budget(config.timeout).saturating_sub(config.timeout)
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let mut out = Vec::new();
@@ -323,16 +332,34 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         return;
     };
     let interp_shown = crate::redact::home(&interp.path);
-    // The inventory and the import run at the same time: one bound for both.
-    let entry = service.and_then(|s| s.entry.clone());
+    // A server that is up, answers, and is newer than its sources already
+    // proves its module imports: no project code is run for it.
+    let serving = service.and_then(|s| serving_evidence(ctx, s));
+    if let (Some(s), Some(evidence)) = (service, &serving) {
+        ctx.record_probe(
+            json!({"check": ID, "service": s.name, "import": "skipped", "why": evidence}),
+        );
+    }
+    // The inventory and the import run at the same time.
+    let entry = service
+        .filter(|_| serving.is_none())
+        .and_then(|s| s.entry.clone());
+    let import_from = service
+        .and_then(|s| s.run_folder().cloned())
+        .unwrap_or_else(|| folder.to_path_buf());
+    let budget = import_budget(limit);
     let import = entry.clone().map(|module| {
         let mut cmd = Command::new(&interp.path);
-        cmd.arg("-c").arg(IMPORT).arg(&module).arg(folder);
-        if folder.join("src").is_dir() {
-            cmd.arg(folder.join("src"));
+        cmd.arg("-c").arg(IMPORT).arg(&module).arg(&import_from);
+        if import_from.join("src").is_dir() {
+            cmd.arg(import_from.join("src"));
         }
-        cmd.current_dir(folder).env("PYTHONDONTWRITEBYTECODE", "1");
-        std::thread::spawn(move || run::bounded(&mut cmd, limit))
+        cmd.current_dir(&import_from)
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        std::thread::spawn(move || {
+            let began = std::time::Instant::now();
+            (run::bounded(&mut cmd, budget), began.elapsed())
+        })
     });
     let inventory = run::bounded(
         Command::new(&interp.path)
@@ -349,14 +376,19 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         version_mismatch(project, folder, &interp, facts, out);
     }
     if let (Some(handle), Some(module)) = (import, entry) {
+        let import_shown = project.shown(&import_from).unwrap_or_default();
         match handle.join() {
-            Ok(Ok(ran)) => import_failure(project, folder, &interp_shown, &module, &ran.stdout, out),
-            Ok(Err(RunError::TimedOut(d))) => out.push(
-                Finding::new("PY003", ID, format!("importing {module} in {shown} did not finish within {} ms: the server would hang at start-up", d.as_millis()))
-                    .explain("The entry module's import did not finish within the probe timeout: something at import time blocks (a database connection, a large model loading, a network call). doctor killed it. Run with a larger --timeout to tell slow from hung.")
+            Ok((Ok(ran), took)) => {
+                ctx.record_probe(json!({"check": ID, "import": module, "from": import_shown, "ms": took.as_millis() as u64}));
+                import_failure(project, &import_from, &interp_shown, &module, &ran.stdout, out)
+            }
+            Ok((Err(RunError::TimedOut(d)), _)) => out.push(
+                Finding::new("PY003", ID, format!("importing {module} (from {import_shown}) did not finish within {} s: the server would hang at start-up", d.as_secs()))
+                    .explain("The entry module's import did not finish within its budget (four times --timeout, at least 12 s): something at import time blocks (a database connection, a large model loading, a network call). doctor ended it. Run with a larger --timeout to tell slow from hung.")
                     .evidence("module", module)
+                    .evidence("imported_from", import_shown)
                     .evidence("interpreter", interp_shown.clone())
-                    .evidence("timeout_ms", d.as_millis() as u64),
+                    .evidence("budget_ms", d.as_millis() as u64),
             ),
             _ => {}
         }
@@ -364,6 +396,52 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
     if let (Some(service), Some(venv)) = (service, &interp.venv) {
         other_interpreter(ctx, service, venv, &interp_shown, out);
     }
+}
+
+/// Why the running server proves that its module imports: a project
+/// process listens on the service's port, started after the newest change
+/// to its sources, and answers HTTP (any status below 500) within the probe
+/// timeout. `None` when any of that does not hold.
+fn serving_evidence(ctx: &Context, service: &Service) -> Option<String> {
+    let snapshot = ctx.snapshot().ok()?;
+    let pids = snapshot.listener_pids(service.port);
+    let root = &ctx.project.root;
+    let holders: Vec<_> = pids.iter().filter_map(|p| snapshot.process(*p)).collect();
+    if holders.is_empty()
+        || holders.len() != pids.len()
+        || !holders
+            .iter()
+            .all(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(root)))
+    {
+        return None;
+    }
+    let youngest = holders.iter().map(|p| p.start_time).max()?;
+    let folder = service.run_folder()?;
+    if let Some((_, mtime)) =
+        super::processes::newest_source(service.folder.as_ref().unwrap_or(folder))
+    {
+        if mtime > youngest + 1 {
+            return None;
+        }
+    }
+    let path = service
+        .health
+        .clone()
+        .or_else(|| service.routes.first().cloned())
+        .unwrap_or_else(|| "/".into());
+    let host = if service.host.contains(':') {
+        format!("[{}]", service.host)
+    } else {
+        service.host.clone()
+    };
+    let url = format!("http://{host}:{}{path}", service.port);
+    let answer = crate::net::get(&url, ctx.config.timeout).ok()?;
+    (answer.status < 500).then(|| {
+        format!(
+            "pid {} serves port {} (newer than its sources) and answered {url} with {}",
+            holders[0].pid, service.port, answer.status
+        )
+    })
 }
 
 fn missing_requirements(

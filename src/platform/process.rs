@@ -133,6 +133,8 @@ pub fn all_processes() -> HashMap<u32, ProcessInfo> {
     system
         .processes()
         .iter()
+        // Threads are listed as tasks of their process: one app, one entry.
+        .filter(|(_, p)| p.thread_kind() != Some(sysinfo::ThreadKind::Userland))
         .map(|(pid, p)| (pid.as_u32(), convert(pid.as_u32(), p, None)))
         .collect()
 }

@@ -82,6 +82,51 @@ pub struct Service {
     /// The hosts clients use for it, each with where it is written.
     #[serde(skip)]
     pub clients: Vec<(String, String)>,
+    /// The folder its start command runs in and its imports resolve from
+    /// (`backend.app.main` run from the repository root): where PY003's
+    /// import runs and where a printed start command begins.
+    #[serde(skip)]
+    pub package_root: Option<PathBuf>,
+    /// The same folder relative to the project root, for reports.
+    #[serde(rename = "package_root", skip_serializing_if = "Option::is_none")]
+    pub package_root_shown: Option<String>,
+    /// The folder (relative to the root) that `start` runs in, when it is
+    /// not the run folder: `npm run dev` runs where its package.json is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_in: Option<String>,
+    /// The entry was guessed from a file convention, not read from a start
+    /// command: a start command's entry replaces it.
+    #[serde(skip)]
+    pub guessed_entry: bool,
+    /// It restarts itself when its sources change (`--reload`, vite, nodemon…).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reloads: bool,
+    /// Something of the project needs it (a server definition, a proxy
+    /// target, a URL the app's code reads). `false`: a URL nothing of the
+    /// app uses, kept as context and reported as info at most.
+    pub expected: bool,
+    /// Health routes the backend's own source declares, best first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
+    /// Other ports sources name for the same app, each with its source.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_ports: Vec<PortClaim>,
+    /// Every fact doctor knows of it with where it learned it.
+    pub sources: Vec<Fact>,
+}
+
+/// One fact about a service and the place that states it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fact {
+    pub fact: &'static str,
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortClaim {
+    pub port: u16,
+    pub source: String,
 }
 
 impl Service {
@@ -118,7 +163,156 @@ impl Service {
             default_port: false,
             declared: false,
             clients: Vec::new(),
+            package_root: None,
+            package_root_shown: None,
+            start_in: None,
+            guessed_entry: false,
+            reloads: false,
+            expected: true,
+            routes: Vec::new(),
+            other_ports: Vec::new(),
+            sources: Vec::new(),
         }
+    }
+
+    /// Record where a fact came from (kept once per fact, value and source).
+    pub fn learn(&mut self, fact: &'static str, value: impl Into<String>, source: &str) {
+        let f = Fact {
+            fact,
+            value: value.into(),
+            source: source.to_string(),
+        };
+        if !self.sources.contains(&f) {
+            self.sources.push(f);
+        }
+    }
+
+    /// The file that holds the app's entry module, when known: two mentions
+    /// of the same file are one service, whatever port each names.
+    pub fn app_file(&self) -> Option<PathBuf> {
+        let root = self.package_root.as_ref().or(self.folder.as_ref())?;
+        let module = self.entry.as_ref()?;
+        let base = root.join(module.replace('.', "/"));
+        let file = base.with_extension("py");
+        Some(if file.is_file() {
+            file
+        } else {
+            base.join("__init__.py")
+        })
+    }
+
+    fn learn_own_facts(&mut self) {
+        let source = self.source.clone();
+        let port = if self.default_port {
+            format!("{} (the framework's default)", self.port)
+        } else {
+            self.port.to_string()
+        };
+        self.learn("port", port, &source);
+        for (fact, value) in [
+            ("kind", self.kind.clone()),
+            ("start", self.start.clone()),
+            ("entry", self.entry.clone()),
+            ("package_root", self.package_root_shown.clone()),
+            ("health", self.health.clone()),
+        ] {
+            if let Some(v) = value {
+                self.learn(fact, v, &source);
+            }
+        }
+        if self.reloads {
+            self.learn("reloads", "yes", &source);
+        }
+    }
+
+    fn is_same_app(&self, other: &Service) -> bool {
+        if let (Some(a), Some(b)) = (self.app_file(), other.app_file()) {
+            return a == b;
+        }
+        self.folder.is_some()
+            && self.folder == other.folder
+            && ((self.is_frontend() && other.is_frontend())
+                || (self.is_python() && other.is_python()))
+    }
+
+    /// Merge another mention of the same service: a written port beats a
+    /// framework default; a start command's entry beats a guessed one; two
+    /// written ports that disagree are both kept, with their sources.
+    fn absorb(&mut self, other: Service) {
+        if self.default_port && !other.default_port {
+            self.port = other.port;
+            self.source = other.source.clone();
+            self.default_port = false;
+        } else if !other.default_port
+            && other.port != self.port
+            && !self.other_ports.iter().any(|c| c.port == other.port)
+        {
+            self.other_ports.push(PortClaim {
+                port: other.port,
+                source: other.source.clone(),
+            });
+        }
+        if self.guessed_entry && !other.guessed_entry && other.entry.is_some() {
+            self.entry = other.entry;
+            self.package_root = other.package_root;
+            self.package_root_shown = other.package_root_shown;
+            self.start = other.start.or(self.start.take());
+            self.start_in = other.start_in;
+            self.guessed_entry = false;
+        } else {
+            self.entry = self.entry.take().or(other.entry);
+            self.package_root = self.package_root.take().or(other.package_root);
+            self.package_root_shown = self.package_root_shown.take().or(other.package_root_shown);
+            if self.start.is_none() {
+                self.start = other.start;
+                self.start_in = other.start_in;
+            }
+        }
+        self.kind = self.kind.take().or(other.kind);
+        self.folder = self.folder.take().or(other.folder);
+        self.folder_shown = self.folder_shown.take().or(other.folder_shown);
+        self.health = self.health.take().or(other.health);
+        self.origin = self.origin.take().or(other.origin);
+        self.reloads |= other.reloads;
+        self.expected |= other.expected;
+        if self.routes.is_empty() {
+            self.routes = other.routes;
+        }
+        for f in other.sources {
+            if !self.sources.contains(&f) {
+                self.sources.push(f);
+            }
+        }
+        if !self.references.contains(&other.source) && self.source != other.source {
+            self.references.push(other.source);
+        }
+    }
+
+    /// Where its start command runs and its imports resolve.
+    pub fn run_folder(&self) -> Option<&PathBuf> {
+        self.package_root.as_ref().or(self.folder.as_ref())
+    }
+
+    /// `cd FOLDER && START`, from the project root, when a start is known.
+    pub fn start_from_root(&self) -> Option<String> {
+        let start = self.start.as_ref()?;
+        let folder = self
+            .start_in
+            .as_deref()
+            .or(self.run_folder_shown())
+            .unwrap_or(".");
+        Some(if folder == "." {
+            start.clone()
+        } else {
+            format!("cd {folder} && {start}")
+        })
+    }
+
+    /// The same thing, relative to the project root (`.` for the root).
+    pub fn run_folder_shown(&self) -> Option<&str> {
+        self.package_root_shown
+            .as_deref()
+            .or(self.folder_shown.as_deref())
     }
 
     pub fn is_http(&self) -> bool {
@@ -168,6 +362,9 @@ pub struct Project {
     /// Extra checks declared in doctor.toml.
     #[serde(skip)]
     pub user_checks: Vec<config_file::UserCheck>,
+    /// The app's own source text, read once (env keys it reads, routes).
+    #[serde(skip)]
+    pub code: code::CodeIndex,
 }
 
 impl Project {
@@ -192,9 +389,12 @@ impl Project {
             .replace('\\', "/")
     }
 
-    /// A server definition: merged into a service on the same port, where
-    /// the first one found keeps its name and source.
-    pub fn add_server(&mut self, service: Service) {
+    /// A server definition. Mentions of the same app (the same entry file,
+    /// the same frontend folder) are one service whatever port each names;
+    /// otherwise it merges into a service on the same port. The first one
+    /// found keeps its name; every source of every fact is kept.
+    pub fn add_server(&mut self, mut service: Service) {
+        service.learn_own_facts();
         // A declared service claims what discovery finds of it: the same
         // port, the same name, or the same kind of server.
         let claims = |d: &Service| {
@@ -209,29 +409,38 @@ impl Project {
             declared.folder = declared.folder.take().or(service.folder);
             declared.folder_shown = declared.folder_shown.take().or(service.folder_shown);
             declared.entry = declared.entry.take().or(service.entry);
+            declared.package_root = declared.package_root.take().or(service.package_root);
+            declared.package_root_shown = declared
+                .package_root_shown
+                .take()
+                .or(service.package_root_shown);
             declared.kind = declared.kind.take().or(service.kind);
+            declared.reloads |= service.reloads;
+            if declared.routes.is_empty() {
+                declared.routes = service.routes;
+            }
+            declared.sources.extend(service.sources);
             return;
         }
-        if let Some(existing) = self.services.iter_mut().find(|s| s.port == service.port) {
-            existing.kind = existing.kind.take().or(service.kind);
-            existing.folder = existing.folder.take().or(service.folder);
-            existing.folder_shown = existing.folder_shown.take().or(service.folder_shown);
-            existing.start = existing.start.take().or(service.start);
-            existing.entry = existing.entry.take().or(service.entry);
-            existing.health = existing.health.take().or(service.health);
-            existing.origin = existing.origin.take().or(service.origin);
-            existing.default_port &= service.default_port;
-            if !existing.references.contains(&service.source) && existing.source != service.source {
-                existing.references.push(service.source);
-            }
-        } else {
-            self.services.push(service);
+        let same_app = self
+            .services
+            .iter()
+            .position(|s| s.is_same_app(&service))
+            .or_else(|| self.services.iter().position(|s| s.port == service.port));
+        match same_app {
+            Some(i) => self.services[i].absorb(service),
+            None => self.services.push(service),
         }
     }
 
     /// A URL that names a port (env file, proxy target): a reference to the
     /// service there, or a service of its own when none is known.
-    pub fn add_reference(&mut self, service: Service) {
+    pub fn add_reference(&mut self, mut service: Service) {
+        service.learn(
+            "url",
+            service.url.clone().unwrap_or_default(),
+            &service.source.clone(),
+        );
         match self.services.iter_mut().find(|s| s.port == service.port) {
             Some(existing) => {
                 existing.clients.extend(service.clients);
@@ -239,6 +448,8 @@ impl Project {
                     existing.url = service.url;
                     existing.host = service.host;
                 }
+                existing.expected |= service.expected;
+                existing.sources.extend(service.sources);
                 if !existing.references.contains(&service.source)
                     && existing.source != service.source
                 {
@@ -249,6 +460,41 @@ impl Project {
         }
     }
 
+    /// A URL-only service (no kind) on the port of a known server is a
+    /// reference to that server: one service, all its sources.
+    fn fold_references(&mut self) {
+        let mut i = 0;
+        while i < self.services.len() {
+            let s = &self.services[i];
+            let target = (s.kind.is_none() && !s.declared)
+                .then(|| {
+                    self.services
+                        .iter()
+                        .position(|o| o.port == s.port && o.kind.is_some())
+                })
+                .flatten();
+            match target {
+                Some(t) => {
+                    let reference = self.services.remove(i);
+                    let t = if t > i { t - 1 } else { t };
+                    let server = &mut self.services[t];
+                    server.clients.extend(reference.clients);
+                    if server.url.is_none() {
+                        server.url = reference.url;
+                        server.host = reference.host;
+                    }
+                    server.expected |= reference.expected;
+                    server.sources.extend(reference.sources);
+                    if !server.references.contains(&reference.source) {
+                        server.references.push(reference.source);
+                    }
+                    server.references.extend(reference.references);
+                }
+                None => i += 1,
+            }
+        }
+    }
+
     /// A path relative to the root, `/`-separated.
     pub fn shown(&self, path: &Path) -> Option<String> {
         let rel = self.relative(path);
@@ -256,9 +502,13 @@ impl Project {
     }
 }
 
+pub mod code;
+pub mod commands;
 mod config_file;
+mod running;
 mod sources;
 pub use config_file::{ConfigError, UserCheck, UserCheckKind};
+pub use sources::module_of_file;
 
 /// Read the project at `root` (nothing is executed): doctor.toml, package.json,
 /// vite/next configs, Procfile, compose files, Python projects, env files, in
@@ -276,6 +526,8 @@ pub fn discover(root: &Path, urls: &[String], ports: &[u16]) -> Result<Project, 
             project.add_reference(service);
         }
     }
+    running::attach(&mut project);
+    project.fold_references();
     sources::settle_defaults(&mut project);
     project.examined_ports = ports.to_vec();
     Ok(project)
@@ -492,6 +744,7 @@ pub fn parse_url(url: &str) -> Option<UrlParts> {
 }
 
 pub fn default_port(scheme: &str) -> Option<u16> {
+    let scheme = scheme.split('+').next().unwrap_or(scheme);
     Some(match scheme {
         "http" | "ws" => 80,
         "https" | "wss" => 443,
@@ -506,6 +759,7 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 }
 
 pub fn kind_of_scheme(scheme: &str) -> Option<&'static str> {
+    let scheme = scheme.split('+').next().unwrap_or(scheme);
     Some(match scheme {
         "postgres" | "postgresql" => "postgres",
         "mysql" | "mariadb" => "mysql",

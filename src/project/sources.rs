@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::code::{health_routes, CodeIndex};
+use super::commands::{self, ServerCommand};
 use super::{
     quoted_urls, read_bounded, service_name, Project, Service, Unreadable, ENV_FILES, VITE_CONFIGS,
 };
@@ -20,6 +22,10 @@ const COMPOSE_FILES: &[&str] = &[
     "docker-compose.yaml",
     "compose.yml",
     "compose.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+    "compose.override.yml",
+    "compose.override.yaml",
 ];
 /// Python entry conventions, as paths and the module each names.
 const PY_ENTRIES: &[(&str, &str)] = &[
@@ -30,6 +36,7 @@ const PY_ENTRIES: &[(&str, &str)] = &[
 ];
 
 pub fn scan(project: &mut Project) {
+    project.code = CodeIndex::build(&project.root);
     let folders = project.folders.clone();
     // Servers first, then the URLs that point at them.
     for dir in &folders {
@@ -49,6 +56,16 @@ pub fn scan(project: &mut Project) {
             env_file(project, &dir.join(name));
         }
     }
+    // Health routes the backends declare in their own source.
+    let code = std::mem::take(&mut project.code);
+    for s in project.services.iter_mut() {
+        if s.health.is_none() && s.is_http() && !s.is_frontend() {
+            if let Some(folder) = s.run_folder().cloned() {
+                s.routes = health_routes(&code, &folder);
+            }
+        }
+    }
+    project.code = code;
 }
 
 fn read(project: &mut Project, path: &Path) -> Option<String> {
@@ -109,7 +126,7 @@ fn package_json(project: &mut Project, dir: &Path) {
         return;
     };
     let rel = project.relative(&path);
-    let json: Value = match serde_json::from_str(&text) {
+    let json: Value = match serde_json::from_str(text.trim_start_matches('\u{feff}')) {
         Ok(v) => v,
         Err(e) => {
             project.unreadable.push(Unreadable {
@@ -119,6 +136,7 @@ fn package_json(project: &mut Project, dir: &Path) {
             return;
         }
     };
+    scripts_starting_python(project, dir, &text, &json);
     let has = |dep: &str| {
         ["dependencies", "devDependencies"]
             .iter()
@@ -156,6 +174,10 @@ fn package_json(project: &mut Project, dir: &Path) {
             source = format!("{rel}:{}", line_of(&text, &format!("\"{key}\"")));
         }
     }
+    let reloads = script
+        .as_ref()
+        .and_then(|(_, cmd)| commands::parse(cmd))
+        .is_some_and(|c| c.reloads);
     let mut s = with_folder(
         project,
         Service::at(name, port.unwrap_or(default), source),
@@ -164,6 +186,7 @@ fn package_json(project: &mut Project, dir: &Path) {
     s.kind = Some(kind.into());
     s.start = script.map(|(k, _)| format!("npm run {k}"));
     s.default_port = port.is_none();
+    s.reloads = reloads;
     if s.is_frontend() {
         s.origin = Some(format!("http://localhost:{}", s.port));
     }
@@ -175,6 +198,123 @@ fn package_json(project: &mut Project, dir: &Path) {
             project.add_reference(s);
         }
     }
+}
+
+/// Python servers that package.json scripts start, directly
+/// (`"dev:api": "uvicorn app.main:app"`) or through a launcher script they
+/// run (`"dev": "node scripts/dev.mjs"`). The command runs in `dir`, as npm
+/// runs it, so a module named there is imported from `dir`.
+fn scripts_starting_python(project: &mut Project, dir: &Path, text: &str, json: &Value) {
+    let Some(scripts) = json["scripts"].as_object() else {
+        return;
+    };
+    let rel = project.relative(&dir.join("package.json"));
+    for (name, cmd) in scripts {
+        let Some(cmd) = cmd.as_str() else { continue };
+        let line = line_of(text, &format!("\"{name}\""));
+        let start = format!("npm run {name}");
+        if let Some(server) = commands::parse(cmd).filter(is_python_server) {
+            let source = format!("{rel}:{line}");
+            python_server(project, dir, &server, (source, start.clone()), None);
+            continue;
+        }
+        let Some(script) = commands::local_script(cmd) else {
+            continue;
+        };
+        let path = dir.join(&script);
+        let Some(body) = read(project, &path) else {
+            continue;
+        };
+        let script_rel = project.relative(&path);
+        for (at, server) in commands::in_script(&body, script.ends_with(".sh")) {
+            if is_python_server(&server) {
+                let source = format!("{script_rel}:{at}");
+                python_server(project, dir, &server, (source, start.clone()), None);
+            }
+        }
+    }
+}
+
+fn is_python_server(s: &ServerCommand) -> bool {
+    matches!(s.kind, "fastapi" | "flask" | "django" | "python")
+}
+
+/// The folder a Python app's requirements and environment belong to: the
+/// nearest folder from the app's own up to where it is run that declares
+/// requirements or holds a virtual environment, else where it is run.
+fn python_home(run_dir: &Path, app_file: Option<&Path>) -> std::path::PathBuf {
+    let mut at = app_file.and_then(Path::parent);
+    while let Some(dir) = at {
+        if !dir.starts_with(run_dir) {
+            break;
+        }
+        let declares = [
+            "requirements.txt",
+            "pyproject.toml",
+            "Pipfile",
+            ".venv",
+            "venv",
+        ]
+        .iter()
+        .any(|n| dir.join(n).exists());
+        if declares {
+            return dir.to_path_buf();
+        }
+        if dir == run_dir {
+            break;
+        }
+        at = dir.parent();
+    }
+    run_dir.to_path_buf()
+}
+
+/// A Python server a start command names, run from `base` (+ its `cd`).
+fn python_server(
+    project: &mut Project,
+    base: &Path,
+    server: &ServerCommand,
+    (source, start): (String, String),
+    name: Option<&str>,
+) {
+    let run_dir = commands::run_folder(base, server);
+    let mut kind = server.kind;
+    if kind == "python" {
+        let file = server
+            .entry
+            .as_ref()
+            .map(|m| run_dir.join(format!("{}.py", m.replace('.', "/"))));
+        let text = file.and_then(|f| read_bounded(&f).ok()).unwrap_or_default();
+        kind = if text.contains("FastAPI(") {
+            "fastapi"
+        } else if text.contains("Flask(") {
+            "flask"
+        } else {
+            return;
+        };
+    }
+    let default = if kind == "flask" { 5000 } else { 8000 };
+    let mut s = Service::at(
+        name.unwrap_or("backend"),
+        server.port.unwrap_or(default),
+        source,
+    );
+    s.kind = Some(kind.into());
+    s.entry = server.entry.clone();
+    s.package_root_shown = project.shown(&run_dir);
+    s.package_root = Some(run_dir.clone());
+    let home = python_home(&run_dir, s.app_file().as_deref());
+    if home != project.root {
+        s.name = folder_name(&home);
+    }
+    s = with_folder(project, s, &home);
+    s.default_port = server.port.is_none();
+    s.reloads = server.reloads;
+    s.start = Some(start);
+    s.start_in = project.shown(base);
+    if kind == "django" {
+        s.entry = None;
+    }
+    project.add_server(s);
 }
 
 fn folder_name(dir: &Path) -> String {
@@ -199,13 +339,15 @@ fn procfile(project: &mut Project, dir: &Path) {
         let Some(port) = port_in_command(cmd) else {
             continue;
         };
-        let mut s = with_folder(
-            project,
-            Service::at(name, port, format!("{rel}:{}", i + 1)),
-            dir,
-        );
+        let source = format!("{rel}:{}", i + 1);
+        if let Some(server) = commands::parse(cmd).filter(is_python_server) {
+            python_server(project, dir, &server, (source, cmd.to_string()), Some(name));
+            continue;
+        }
+        let mut s = with_folder(project, Service::at(name, port, source), dir);
         s.kind = kind_of_command(cmd).map(String::from);
         s.entry = asgi_module(cmd);
+        s.reloads = commands::parse(cmd).is_some_and(|c| c.reloads);
         s.start = Some(cmd.to_string());
         project.add_server(s);
     }
@@ -291,6 +433,14 @@ fn compose(project: &mut Project, dir: &Path) {
                 };
                 let mut s = Service::at(svc, port, format!("{rel}:{line}"));
                 s.kind = kind.map(String::from);
+                // A container that is neither a database nor one of the
+                // project's own servers (a mail catcher, an admin UI, a
+                // proxy) is only needed when the whole compose stack runs.
+                s.expected = kind.is_some()
+                    || project
+                        .services
+                        .iter()
+                        .any(|e| e.port == port && e.expected);
                 project.add_server(s);
             }
         }
@@ -300,12 +450,34 @@ fn compose(project: &mut Project, dir: &Path) {
 /// `"8000:8000"`, `"127.0.0.1:5432:5432"`, `"5432:5432/tcp"` → the host port;
 /// `"5432"` alone publishes nothing fixed.
 fn published_port(spec: &str) -> Option<u16> {
+    let spec = interpolate_defaults(spec);
     let spec = spec.split('/').next()?;
     let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
     if parts.len() < 2 {
         return None;
     }
     parts[1].split('-').next()?.parse().ok()
+}
+
+/// `${POSTGRES_PORT:-5432}` → `5432`: compose's own defaults.
+fn interpolate_defaults(spec: &str) -> String {
+    let mut out = String::new();
+    let mut rest = spec;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let inner = &after[..end];
+        if let Some((_, default)) = inner.split_once(":-").or_else(|| inner.split_once('-')) {
+            out.push_str(default);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn python(project: &mut Project, dir: &Path) {
@@ -337,29 +509,14 @@ fn python(project: &mut Project, dir: &Path) {
         s.kind = Some("django".into());
         s.start = Some("python manage.py runserver".into());
         s.default_port = true;
+        s.reloads = true;
         project.add_server(s);
         return;
     }
-    // .flaskenv: FLASK_APP and FLASK_RUN_PORT.
-    let mut flask_port = None;
-    let mut flask_app = None;
-    if let Ok(text) = read_bounded(&dir.join(".flaskenv")) {
-        for (i, line) in text.lines().enumerate() {
-            match super::parse_env_line(line) {
-                Some(("FLASK_RUN_PORT", v)) => {
-                    flask_port = v.parse::<u16>().ok().map(|p| (p, i + 1))
-                }
-                Some(("FLASK_APP", v)) => {
-                    flask_app = Some(v.trim_end_matches(".py").replace('/', "."))
-                }
-                _ => {}
-            }
-        }
+    if flaskenv(project, dir) {
+        return;
     }
-    let mut entries: Vec<(String, String)> = PY_ENTRIES
-        .iter()
-        .map(|(f, m)| (f.to_string(), m.to_string()))
-        .collect();
+    let mut entries: Vec<String> = PY_ENTRIES.iter().map(|(f, _)| f.to_string()).collect();
     // src/<package>/main.py, importable with PYTHONPATH=src.
     if let Ok(subs) = std::fs::read_dir(dir.join("src")) {
         for sub in subs
@@ -367,10 +524,10 @@ fn python(project: &mut Project, dir: &Path) {
             .filter(|e| e.path().join("main.py").is_file())
         {
             let pkg = sub.file_name().to_string_lossy().into_owned();
-            entries.push((format!("src/{pkg}/main.py"), format!("{pkg}.main")));
+            entries.push(format!("src/{pkg}/main.py"));
         }
     }
-    for (file, module) in entries {
+    for file in entries {
         let path = dir.join(&file);
         let Ok(text) = read_bounded(&path) else {
             continue;
@@ -382,20 +539,20 @@ fn python(project: &mut Project, dir: &Path) {
         } else {
             continue;
         };
-        let framework_declared = declared.is_empty() || declared.contains(kind);
-        let (port, line, default) = if let Some(l) = text
+        if !(declared.is_empty() || declared.contains(kind)) {
+            return;
+        }
+        let (package_root, module) = module_of_file(dir, &path);
+        let (port, line, default) = match text
             .lines()
             .position(|l| l.contains(".run(") && l.contains("port"))
         {
-            (
+            Some(l) => (
                 port_in_call(text.lines().nth(l).unwrap_or_default()),
                 l + 1,
                 false,
-            )
-        } else if let (Some((p, l)), "flask") = (flask_port, kind) {
-            (Some(p), l, false)
-        } else {
-            (
+            ),
+            None => (
                 None,
                 line_of(
                     &text,
@@ -406,32 +563,117 @@ fn python(project: &mut Project, dir: &Path) {
                     },
                 ),
                 true,
-            )
+            ),
         };
         let port = port.unwrap_or(if kind == "flask" { 5000 } else { 8000 });
-        let source = match (default, flask_port) {
-            (false, Some((_, l))) if kind == "flask" && !text.contains(".run(") => {
-                format!("{}:{l}", at(".flaskenv"))
-            }
-            _ => format!("{}:{line}", at(&file)),
-        };
-        let mut s = with_folder(project, Service::at(folder_name(dir), port, source), dir);
+        let mut s = with_folder(
+            project,
+            Service::at(folder_name(dir), port, format!("{}:{line}", at(&file))),
+            dir,
+        );
         s.kind = Some(kind.into());
-        s.entry = Some(if kind == "flask" {
-            flask_app.clone().unwrap_or(module.clone())
-        } else {
-            module.clone()
-        });
+        s.entry = Some(module.clone());
+        s.guessed_entry = true;
+        s.package_root_shown = project.shown(&package_root);
+        s.package_root = Some(package_root.clone());
         s.default_port = default;
         s.start = Some(match kind {
             "fastapi" => format!("uvicorn {module}:app --port {port}"),
             _ => format!("flask --app {module} run --port {port}"),
         });
-        if framework_declared {
-            project.add_server(s);
-        }
+        project.add_server(s);
         return;
     }
+}
+
+/// The module name of a Python file found in `dir` and the folder it is
+/// imported from: `dir`, or above it while `dir` is itself a package
+/// (`__init__.py`), so `backend/app/main.py` with `backend/__init__.py` is
+/// `backend.app.main` imported from the repository root.
+pub fn module_of_file(dir: &Path, file: &Path) -> (std::path::PathBuf, String) {
+    let rel = file.strip_prefix(dir).unwrap_or(file).with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut root = dir.to_path_buf();
+    // The src layout: `src/pkg/main.py` is `pkg.main` with `src` on the path.
+    if parts.len() > 2 && parts[0] == "src" {
+        parts.remove(0);
+        root = dir.join("src");
+    }
+    while root.join("__init__.py").is_file() {
+        let Some(name) = root.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            break;
+        };
+        parts.insert(0, name);
+        match root.parent() {
+            Some(parent) => root = parent.to_path_buf(),
+            None => break,
+        }
+    }
+    (root, parts.join("."))
+}
+
+/// `.flaskenv`: `FLASK_APP` names the app (module, `module:app` or a
+/// factory `module:create_app()`), imported from this folder, which is
+/// where `flask run` reads the file; `FLASK_RUN_PORT` and `FLASK_DEBUG`.
+fn flaskenv(project: &mut Project, dir: &Path) -> bool {
+    let path = dir.join(".flaskenv");
+    let Ok(text) = read_bounded(&path) else {
+        return false;
+    };
+    let rel = project.relative(&path);
+    let (mut app, mut port, mut reloads) = (None, None, false);
+    for (i, line) in text.lines().enumerate() {
+        match super::parse_env_line(line) {
+            Some(("FLASK_APP", v)) => app = Some((v.to_string(), i + 1)),
+            Some(("FLASK_RUN_PORT", v)) => port = v.parse::<u16>().ok().map(|p| (p, i + 1)),
+            Some(("FLASK_DEBUG", v)) => reloads = matches!(v, "1" | "true" | "True"),
+            Some(("FLASK_ENV", v)) => reloads |= v == "development",
+            _ => {}
+        }
+    }
+    let Some((app, app_line)) = app else {
+        return false;
+    };
+    let module = app.split(':').next().unwrap_or(&app).trim();
+    let module = module
+        .strip_suffix(".py")
+        .map(|m| m.replace(['/', '\\'], "."))
+        .unwrap_or_else(|| module.to_string());
+    let mut s = Service::at(
+        "backend",
+        port.map_or(5000, |(p, _)| p),
+        match port {
+            Some((_, l)) => format!("{rel}:{l}"),
+            None => format!("{rel}:{app_line}"),
+        },
+    );
+    s.kind = Some("flask".into());
+    s.entry = Some(module.clone());
+    s.package_root_shown = project.shown(dir);
+    s.package_root = Some(dir.to_path_buf());
+    let home = python_home(dir, s.app_file().as_deref());
+    s.name = if home == project.root && module.contains('.') {
+        module.split('.').next().unwrap_or("backend").to_string()
+    } else {
+        folder_name(&home)
+    };
+    s = with_folder(project, s, &home);
+    s.default_port = port.is_none();
+    s.reloads = reloads;
+    s.learn(
+        "entry",
+        format!("{app} (FLASK_APP)"),
+        &format!("{rel}:{app_line}"),
+    );
+    s.start = Some(match port {
+        Some(_) => "flask run".into(),
+        None => "flask run --port 5000".into(),
+    });
+    project.add_server(s);
+    true
 }
 
 /// `uvicorn.run(app, host="0.0.0.0", port=8001)` → 8001.
@@ -477,7 +719,27 @@ fn vite_config(project: &mut Project, path: &Path) {
         s.kind = Some("vite".into());
         s.origin = Some(format!("http://localhost:{port}"));
         s.start = Some("npm run dev".into());
+        s.reloads = true;
         project.add_server(s);
+    }
+    // server.host: the address the dev server binds and the browser opens.
+    if let Some(host) = text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("host:")?;
+        let host = rest.trim().trim_end_matches(',').trim_matches(['"', '\'']);
+        super::is_local_host(host).then(|| host.to_string())
+    }) {
+        let folder = Some(dir.to_path_buf());
+        if let Some(s) = project
+            .services
+            .iter_mut()
+            .find(|s| s.folder == folder && s.is_frontend())
+        {
+            if host != "0.0.0.0" && host != "::" {
+                s.origin = Some(format!("http://{host}:{}", s.port));
+                s.host = host.clone();
+            }
+            s.learn("host", host, &rel);
+        }
     }
     urls_in_file(project, path, "proxy target");
 }
@@ -504,13 +766,33 @@ fn env_file(project: &mut Project, path: &Path) {
         return;
     };
     let rel = project.relative(path);
+    // A key written twice: the last one wins (dotenv, python-dotenv, vite).
+    let mut last: Vec<(String, String, usize)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let Some((key, value)) = super::parse_env_line(line) else {
             continue;
         };
-        if let Some(s) = Service::from_url(value, service_name(key), format!("{rel}:{}", i + 1)) {
-            project.add_reference(s);
+        last.retain(|(k, _, _)| k != key);
+        last.push((key.to_string(), value.to_string(), i + 1));
+    }
+    last.sort_by_key(|(_, _, line)| *line);
+    let has_code = project.code.has_code_under(&project.root);
+    for (key, value, line) in last {
+        let Some(mut s) = Service::from_url(&value, service_name(&key), format!("{rel}:{line}"))
+        else {
+            continue;
+        };
+        // A URL no code of the app reads (an e2e suite's mail catcher, a
+        // tool's endpoint) is context: said as info, never an error.
+        s.expected = !s.is_http() || !has_code || project.code.reads_key(&project.root, &key);
+        if !s.expected {
+            s.learn(
+                "note",
+                format!("{key}: no code of the app reads it"),
+                &s.source.clone(),
+            );
         }
+        project.add_reference(s);
     }
 }
 
@@ -527,7 +809,7 @@ pub fn settle_defaults(project: &mut Project) {
     let loose: Vec<usize> = (0..project.services.len())
         .filter(|&i| {
             let s = &project.services[i];
-            s.kind.is_none() && s.url.is_some() && s.is_http() && !s.declared
+            s.kind.is_none() && s.url.is_some() && s.is_http() && !s.declared && s.expected
         })
         .collect();
     if backends.len() != 1 || loose.is_empty() {
@@ -542,12 +824,19 @@ pub fn settle_defaults(project: &mut Project) {
     for s in project
         .services
         .iter_mut()
-        .filter(|s| s.kind.is_none() && s.url.is_some() && s.is_http())
+        .filter(|s| s.kind.is_none() && s.url.is_some() && s.is_http() && s.expected)
     {
         s.kind = backend.kind.clone();
         s.folder = backend.folder.clone();
         s.folder_shown = backend.folder_shown.clone();
         s.entry = backend.entry.clone();
+        s.package_root = backend.package_root.clone();
+        s.package_root_shown = backend.package_root_shown.clone();
+        s.guessed_entry = backend.guessed_entry;
+        s.reloads = backend.reloads;
+        s.routes = backend.routes.clone();
+        s.sources
+            .extend(backend.sources.iter().filter(|f| f.fact != "port").cloned());
         s.name = backend.name.clone();
         s.references.push(backend.source.clone());
         s.start = backend.start.as_ref().map(|c| {

@@ -132,7 +132,12 @@ impl Report {
             }
         }
         for s in &mut self.project.services {
-            s.url = s.url.as_deref().map(redact::text);
+            for field in [&mut s.url, &mut s.start, &mut s.health, &mut s.origin] {
+                *field = field.as_deref().map(redact::text);
+            }
+            for f in &mut s.sources {
+                f.value = redact::text(&f.value);
+            }
         }
         for u in &mut self.project.unreadable {
             u.error = redact::text(&u.error);

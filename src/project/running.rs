@@ -1,0 +1,126 @@
+//! Running processes as a source of the service model: a server of the
+//! project that no file gives a port (only its framework's default) takes
+//! the port its running process listens on, with that process as the source
+//! (`uvicorn main:app --port 8123` typed by hand).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::commands::{self, ServerCommand};
+use super::Project;
+use crate::platform::{self, ProcessInfo, TcpState};
+
+/// The app a running process serves, as the service model names apps.
+struct RunningApp<'a> {
+    process: &'a ProcessInfo,
+    server: ServerCommand,
+    run_folder: PathBuf,
+}
+
+impl RunningApp<'_> {
+    fn app_file(&self) -> Option<PathBuf> {
+        let base = self
+            .run_folder
+            .join(self.server.entry.as_ref()?.replace('.', "/"));
+        let file = base.with_extension("py");
+        Some(if file.is_file() {
+            file
+        } else {
+            base.join("__init__.py")
+        })
+    }
+}
+
+pub fn attach(project: &mut Project) {
+    let wanting: Vec<usize> = (0..project.services.len())
+        .filter(|&i| {
+            let s = &project.services[i];
+            s.default_port && s.kind.is_some() && !s.declared && s.folder.is_some()
+        })
+        .collect();
+    if wanting.is_empty() {
+        return;
+    }
+    let all = platform::all_processes();
+    attach_from(project, &wanting, &all);
+}
+
+fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, ProcessInfo>) {
+    let root = project.root.clone();
+    let apps: Vec<RunningApp> = all
+        .values()
+        .filter_map(|p| {
+            let cwd = p.cwd.as_ref().filter(|c| c.starts_with(&root))?;
+            let server = commands::parse(&p.cmdline.join(" "))?;
+            let run_folder = commands::run_folder(cwd, &server);
+            Some(RunningApp {
+                process: p,
+                server,
+                run_folder,
+            })
+        })
+        .collect();
+    if apps.is_empty() {
+        return;
+    }
+    for &i in wanting {
+        let service = &project.services[i];
+        let app_file = service.app_file();
+        let matching: Vec<&RunningApp> = apps
+            .iter()
+            .filter(|a| match (&app_file, a.app_file()) {
+                (Some(x), Some(y)) => *x == y,
+                _ => {
+                    Some(&a.run_folder) == service.folder.as_ref()
+                        && service
+                            .kind
+                            .as_deref()
+                            .is_some_and(|k| same_family(k, a.server.kind))
+                }
+            })
+            .collect();
+        // The listening ports of those processes and their children (a
+        // reloader's worker holds the socket too).
+        let mut pids: Vec<u32> = matching.iter().map(|a| a.process.pid).collect();
+        for a in &matching {
+            pids.extend(platform::children_of(a.process.pid));
+        }
+        let Ok(sockets) = platform::listeners_of(&pids) else {
+            continue;
+        };
+        let mut ports: Vec<(u16, u32)> = sockets
+            .iter()
+            .filter(|s| s.state == TcpState::Listen)
+            .flat_map(|s| s.pids().iter().map(move |p| (s.local.port(), *p)))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup_by_key(|(port, _)| *port);
+        // One port: that is where the app runs. Several (two copies): the
+        // model keeps the default and PROC005 says the app runs twice.
+        let [(port, pid)] = ports[..] else { continue };
+        let command = all
+            .get(&pid)
+            .or_else(|| matching.first().map(|a| a.process))
+            .map(|p| crate::checks::shorten(&p.command(), 60))
+            .unwrap_or_default();
+        let s = &mut project.services[i];
+        let source = format!("running pid {pid} ({command})");
+        s.learn("port", port.to_string(), &source);
+        s.port = port;
+        s.source = source;
+        s.default_port = false;
+    }
+}
+
+fn family(kind: &str) -> &str {
+    match kind {
+        "fastapi" | "flask" | "django" | "python" => "python",
+        "express" => "node",
+        "vite" | "next" | "cra" | "nuxt" | "astro" | "sveltekit" | "webpack" => "frontend",
+        other => other,
+    }
+}
+
+fn same_family(kind: &str, running: &str) -> bool {
+    family(kind) == family(running)
+}
