@@ -107,67 +107,6 @@ fn s15_cors_origin_and_its_twin() {
     );
 }
 
-fn postgres_bin(name: &str) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("bin").join(name))
-        .filter(|p| p.exists())
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-/// A real PostgreSQL on `port`, run as the postgres user when we are root.
-fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
-    let data = tempfile::tempdir().unwrap();
-    let initdb =
-        postgres_bin("initdb").expect("PostgreSQL from Debian's packages (.ci/run installs it)");
-    let as_postgres = |cmd: &mut Command| {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            let out = Command::new("id")
-                .args(["-u", "postgres"])
-                .output()
-                .unwrap();
-            let uid: u32 = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .expect("a postgres user");
-            let out = Command::new("id")
-                .args(["-g", "postgres"])
-                .output()
-                .unwrap();
-            let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-            std::os::unix::fs::chown(data.path(), Some(uid), Some(gid)).unwrap();
-            cmd.uid(uid).gid(gid);
-        }
-    };
-    let mut init = Command::new(initdb);
-    init.args(["-D"])
-        .arg(data.path().join("db"))
-        .args(["-A", "trust", "-U", "app", "--no-sync"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .current_dir("/");
-    as_postgres(&mut init);
-    assert!(init.status().unwrap().success(), "initdb failed");
-    let mut server = Command::new(postgres_bin("postgres").unwrap());
-    server
-        .arg("-D")
-        .arg(data.path().join("db"))
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(data.path())
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .stderr(Stdio::null())
-        .current_dir("/");
-    as_postgres(&mut server);
-    procs.spawn(&mut server);
-    wait_listening(&format!("127.0.0.1:{port}"));
-    data
-}
-
 /// S16 and the database sniffs: a real PostgreSQL and Redis speak their
 /// protocols; an HTTP server on a "database" port is DB002; a dead port is
 /// DB001; the password appears in no output.
@@ -176,17 +115,7 @@ fn s16_databases_real_and_fake() {
     let (pg, redis, http, dead) = (free_port(), free_port(), free_port(), free_port());
     let mut procs = Procs::new();
     let _data = start_postgres(&mut procs, pg);
-    procs.spawn(Command::new("redis-server").args([
-        "--port",
-        &redis.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]));
-    wait_listening(&format!("127.0.0.1:{redis}"));
+    start_redis(&mut procs, redis);
     let dir = project(&[(
         ".env",
         &format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::engine::{Check, CheckError, Context};
-use crate::finding::{Finding, Fix};
+use crate::finding::{Finding, Fix, Severity};
 use crate::net::{self, Response};
 use crate::project::{parse_url, Service};
 
@@ -56,14 +56,15 @@ impl Check for Cors {
             if !listening(backend.port) {
                 continue;
             }
-            // Reached only through the dev server's proxy: same origin, no CORS.
-            let proxied = std::iter::once(&backend.source)
-                .chain(&backend.references)
-                .all(|r| {
-                    r.contains("vite.config")
-                        || r.contains("next.config")
-                        || r.contains("package.json")
-                });
+            // The browser calls a backend directly only when the frontend's
+            // env names its URL; one reached through the dev server's proxy
+            // (or not from the browser at all) is same-origin: no CORS.
+            let proxied = !backend.clients.iter().any(|(_, src)| {
+                let file = src.rsplit_once(':').map_or(src.as_str(), |(f, _)| f);
+                file.rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with(".env"))
+            });
             if proxied && ctx.config.origins.is_empty() {
                 ctx.record_probe(json!({"check": ID, "service": backend.name, "result": "not applicable: the frontend reaches it through its dev-server proxy (same origin)"}));
                 continue;
@@ -313,7 +314,10 @@ fn check_pair(
                     .evidence("allowed", yes.to_string())
                     .evidence("rejected", no.to_string())
                     .evidence("seen", json!({ "allowed": if mine { first.evidence() } else { a.evidence() }, "rejected": if mine { a.evidence() } else { first.evidence() } }))
-                    .with_fix(Fix::manual("allow both spellings", vec![format!("add {no} next to {yes} in the allowed origins")])),
+                    .with_fix(Fix::manual("allow both spellings", vec![format!("add {no} next to {yes} in the allowed origins")]))
+                    // The origin the frontend really has is allowed: the twin
+                    // matters only to whoever opens it by the other name.
+                    .severity(if mine { Severity::Info } else { Severity::Warning }),
             );
         }
     }

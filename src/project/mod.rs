@@ -239,6 +239,14 @@ impl Service {
     /// framework default; a start command's entry beats a guessed one; two
     /// written ports that disagree are both kept, with their sources.
     fn absorb(&mut self, other: Service) {
+        // A URL-only mention met its server: the server's definition leads.
+        if self.kind.is_none() && other.kind.is_some() && !self.declared {
+            self.name = other.name.clone();
+            if !self.references.contains(&self.source) {
+                self.references.push(self.source.clone());
+            }
+            self.source = other.source.clone();
+        }
         if self.default_port && !other.default_port {
             self.port = other.port;
             self.source = other.source.clone();

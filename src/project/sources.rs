@@ -52,6 +52,8 @@ pub fn scan(project: &mut Project) {
         for name in NEXT_CONFIGS {
             urls_in_file(project, &dir.join(name), "rewrite");
         }
+    }
+    for dir in &folders {
         for name in ENV_FILES {
             env_file(project, &dir.join(name));
         }
@@ -163,9 +165,24 @@ fn package_json(project: &mut Project, dir: &Path) {
         .as_str()
         .map(String::from)
         .unwrap_or_else(|| folder_name(dir));
-    let script = ["dev", "start", "serve"]
-        .iter()
-        .find_map(|k| json["scripts"][k].as_str().map(|v| (*k, v.to_string())));
+    // The script that runs this tool as a server (`"next-dev": "next dev
+    // --port 3001"`), else the conventional dev/start/serve.
+    let runs_tool = json["scripts"].as_object().and_then(|all| {
+        all.iter().find_map(|(k, v)| {
+            let cmd = v.as_str()?;
+            let server = commands::parse(cmd)?;
+            // `vite build` is the same tool, not the server.
+            (server.kind == kind && (server.reloads || kind == "express"))
+                .then(|| (k.clone(), cmd.to_string()))
+        })
+    });
+    let script = runs_tool.or_else(|| {
+        ["dev", "start", "serve"].iter().find_map(|k| {
+            json["scripts"][k]
+                .as_str()
+                .map(|v| (k.to_string(), v.to_string()))
+        })
+    });
     let mut port = None;
     let mut source = format!("{rel}:{}", line_of(&text, &format!("\"{kind}\"")));
     if let Some((key, cmd)) = &script {
@@ -336,7 +353,10 @@ fn procfile(project: &mut Project, dir: &Path) {
         if name.is_empty() || name.starts_with('#') || name.contains(' ') {
             continue;
         }
-        let Some(port) = port_in_command(cmd) else {
+        let Some(port) = commands::parse(cmd)
+            .and_then(|c| c.port)
+            .or_else(|| port_in_command(cmd))
+        else {
             continue;
         };
         let source = format!("{rel}:{}", i + 1);

@@ -257,7 +257,10 @@ pub fn venv() -> PathBuf {
     let ready = dir.join(".doctor-ready");
     let lock = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venv.lock");
     let deadline = Instant::now() + Duration::from_secs(300);
-    while !ready.exists() {
+    // The marker holds the requirements it was made from: a changed
+    // tests/requirements.txt makes a new environment.
+    let wanted = std::fs::read_to_string(root().join("tests/requirements.txt")).unwrap();
+    while std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
         if std::fs::create_dir(&lock).is_ok() {
             let made = (|| {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -273,7 +276,7 @@ pub fn venv() -> PathBuf {
                         .status()
                         .ok()?
                         .success();
-                ok.then(|| std::fs::write(&ready, "ok").ok())?
+                ok.then(|| std::fs::write(&ready, &wanted).ok())?
             })();
             let _ = std::fs::remove_dir(&lock);
             assert!(
@@ -442,3 +445,82 @@ pub fn all_output(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+pub fn postgres_bin(name: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// A real PostgreSQL on `port`, run as the postgres user when we are root.
+pub fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let initdb =
+        postgres_bin("initdb").expect("PostgreSQL from Debian's packages (.ci/run installs it)");
+    let as_postgres = |cmd: &mut Command| {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let out = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a postgres user");
+            let out = Command::new("id")
+                .args(["-g", "postgres"])
+                .output()
+                .unwrap();
+            let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            std::os::unix::fs::chown(data.path(), Some(uid), Some(gid)).unwrap();
+            cmd.uid(uid).gid(gid);
+        }
+    };
+    let mut init = Command::new(initdb);
+    init.args(["-D"])
+        .arg(data.path().join("db"))
+        .args(["-A", "trust", "-U", "app", "--no-sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .current_dir("/");
+    as_postgres(&mut init);
+    assert!(init.status().unwrap().success(), "initdb failed");
+    let mut server = Command::new(postgres_bin("postgres").unwrap());
+    server
+        .arg("-D")
+        .arg(data.path().join("db"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(data.path())
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .stderr(Stdio::null())
+        .current_dir("/");
+    as_postgres(&mut server);
+    procs.spawn(&mut server);
+    wait_listening(&format!("127.0.0.1:{port}"));
+    data
+}
+
+/// A real Redis on 127.0.0.1:`port`, nothing saved.
+pub fn start_redis(procs: &mut Procs, port: u16) -> u32 {
+    let pid = procs.spawn(std::process::Command::new("redis-server").args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]));
+    wait_listening(&format!("127.0.0.1:{port}"));
+    pid
+}
+
+pub mod stack;
