@@ -290,3 +290,471 @@ fn fastapi_pkg_root_healthy_then_import_error_then_foreign_holder() {
     assert_eq!(held.len(), 1, "{report:#}");
     assert_eq!(held[0]["evidence"]["holders"][0]["pid"], holder);
 }
+
+fn flask_backend(procs: &mut Procs, stack: &Stack) -> u32 {
+    // A plain `flask run` from the root: it reads .flaskenv (python-dotenv).
+    start_venv(
+        procs,
+        stack.path(),
+        "flask",
+        &["run"],
+        stack.port("API_PORT"),
+        "/api/health",
+    )
+}
+
+/// Class 3 and 9: `.flaskenv` names an app factory in a package; a missing
+/// frontend `.env` whose code falls back to the proxy is not an error, and
+/// copying the example is not "safe". A plain `flask run` that answers is
+/// never a dead reloader, and `--fix --yes` leaves it answering. Broken:
+/// a package missing at import is PY003 naming it; a stopped server PROC001.
+#[test]
+fn flask_factory_healthy_then_stopped_then_import_error() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-factory");
+    stack.link_venv(".venv");
+    node_tool(&stack.join("frontend/node_modules"), "vite", "6.3.0");
+    let flask = flask_backend(&mut procs, &stack);
+    start_tool(
+        &mut procs,
+        &stack.join("frontend"),
+        "vite",
+        &[],
+        stack.port("WEB_PORT"),
+    );
+    let report = stack.assert_silent();
+    let backend = service(&report, "backend");
+    assert_eq!(
+        (&backend["kind"], &backend["entry"], &backend["source"]),
+        (
+            &"flask".into(),
+            &"backend.app".into(),
+            &".flaskenv:3".into()
+        )
+    );
+    let env = findings(&report, "ENV001");
+    assert_eq!(env.len(), 1, "{report:#}");
+    assert_eq!(env[0]["severity"], "info");
+    assert_eq!(env[0]["fix"]["safety"], "confirm");
+    assert_eq!(
+        env[0]["evidence"]["read_with_default"][0],
+        "VITE_API_BASE_URL"
+    );
+
+    // --fix --yes on a healthy stack ends nothing; the server still answers.
+    let out = doctor_in(stack.path(), &["--fix", "--yes", "--skip", "env"]);
+    assert_eq!(out.status.code(), Some(0));
+    let api = format!("127.0.0.1:{}", stack.port("API_PORT"));
+    assert!(http_get(&api, "/api/health").contains("\"ok\""));
+    assert!(is_alive(flask));
+
+    // Stopped (SIGSTOP): the cause is PROC001 on the flask process.
+    signal(flask, libc::SIGSTOP);
+    let (code, report) = stack.doctor(&["--only", "processes"]);
+    signal(flask, libc::SIGCONT);
+    assert_eq!(code, 1);
+    let stopped = findings(&report, "PROC001");
+    assert_eq!(stopped.len(), 1, "{report:#}");
+    assert_eq!(stopped[0]["evidence"]["process"]["pid"], flask);
+    assert!(findings(&report, "PROC007").is_empty(), "{report:#}");
+
+    // Down, and a package it imports is missing.
+    procs.end(flask);
+    let app = std::fs::read_to_string(stack.join("backend/app.py")).unwrap();
+    stack.write(
+        "backend/app.py",
+        &format!("from flask_limiter import Limiter  # not installed\n{app}"),
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let py = titles(&report, "PY003");
+    assert_eq!(py.len(), 1, "{report:#}");
+    assert!(
+        py[0].contains("No module named 'flask_limiter' at backend/app.py:1"),
+        "{py:?}"
+    );
+    let down = findings(&report, "PORT001");
+    assert!(
+        down.iter().any(|f| f["fix"]["commands"][0] == "flask run"),
+        "{report:#}"
+    );
+}
+
+/// Class 9: a tracked `.env` that was deleted is a strong signal: an error
+/// that says so, with git's own restore as the fix.
+#[test]
+fn deleted_tracked_env_file_is_said() {
+    if run_ok("git", &["--version"]).is_none() {
+        eprintln!("git is not installed: skipped");
+        return;
+    }
+    let stack = Stack::new("flask-factory");
+    stack.write("frontend/.env", "VITE_API_BASE_URL=/api\n");
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "x",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(stack.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+    std::fs::remove_file(stack.join("frontend/.env")).unwrap();
+    let (_, report) = stack.doctor(&["--only", "env"]);
+    let env = findings(&report, "ENV001");
+    assert_eq!(env.len(), 1, "{report:#}");
+    assert_eq!(env[0]["severity"], "error");
+    assert!(env[0]["title"].as_str().unwrap().contains("git tracks it"));
+    assert_eq!(
+        env[0]["fix"]["commands"][0],
+        "cd frontend && git restore .env"
+    );
+}
+
+fn run_ok(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Django's `runserver` with its autoreloader (a watching parent, a serving
+/// child), the port from the Procfile: silent, never a dead reloader. Then
+/// down (PORT001 with the Procfile's command) and a foreign holder (PORT002).
+#[test]
+fn django_runserver_healthy_then_down_then_foreign_holder() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    let server = start_venv(
+        &mut procs,
+        stack.path(),
+        "python",
+        &["manage.py", "runserver", &format!("127.0.0.1:{port}")],
+        port,
+        "/api/health/",
+    );
+    let report = stack.assert_silent();
+    let web = service(&report, "web");
+    assert_eq!(
+        (&web["kind"], &web["port"]),
+        (&"django".into(), &port.into())
+    );
+    assert_eq!(web["routes"][0], "/api/health/");
+
+    procs.end(server);
+    eventually("the autoreloader's child is gone", || {
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err()
+    });
+    let (code, report) = stack.doctor(&["--only", "ports"]);
+    assert_eq!(code, 1);
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(
+        down[0]["fix"]["commands"][0],
+        format!("python manage.py runserver 127.0.0.1:{port}")
+    );
+
+    let outside = tempfile::tempdir().unwrap();
+    let (holder, _) = procs.python(
+        outside.path(),
+        LISTEN_ONLY,
+        &["127.0.0.1", &port.to_string()],
+    );
+    let (code, report) = stack.doctor(&["--only", "ports"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&report, "PORT002")[0]["evidence"]["holders"][0]["pid"],
+        holder,
+        "{report:#}"
+    );
+}
+
+fn express_vite(procs: &mut Procs, stack: &Stack) -> u32 {
+    express(&stack.join("server/node_modules"));
+    node_tool(&stack.join("client/node_modules"), "vite", "6.3.0");
+    let api = stack.port("API_PORT");
+    let server = start_node(
+        procs,
+        &stack.join("server"),
+        &["--watch", "index.js"],
+        &[("PORT", api.to_string())],
+        api,
+    );
+    start_tool(
+        procs,
+        &stack.join("client"),
+        "vite",
+        &[],
+        stack.port("WEB_PORT"),
+    );
+    server
+}
+
+/// Express + Vite with a proxy: silent. The API down is PORT001 for the
+/// proxy's target with the server's start command; its node_modules gone is
+/// NODE002.
+#[test]
+fn express_vite_healthy_then_api_down_then_not_installed() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    let server = express_vite(&mut procs, &stack);
+    let report = stack.assert_silent();
+    let api = service(&report, "api");
+    assert_eq!(api["port"], stack.port("API_PORT"));
+    assert_eq!(api["references"][0], "client/vite.config.js:5");
+
+    procs.end(server);
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(down[0]["fix"]["commands"][0], "cd server && npm run dev");
+
+    std::fs::remove_dir_all(stack.join("server/node_modules")).unwrap();
+    let (_, report) = stack.doctor(&["--only", "node"]);
+    let missing = findings(&report, "NODE002");
+    assert_eq!(missing.len(), 1, "{report:#}");
+    assert_eq!(missing[0]["evidence"]["package"], "server/package.json");
+}
+
+fn next_python(procs: &mut Procs, stack: &Stack) -> u32 {
+    node_tool(&stack.join("node_modules"), "next", "15.2.0");
+    let api = stack.port("API_PORT").to_string();
+    let supervisor = start_venv(
+        procs,
+        stack.path(),
+        "python",
+        &[
+            "-m",
+            "uvicorn",
+            "api.index:app",
+            "--reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api,
+        ],
+        stack.port("API_PORT"),
+        "/api/healthchecker",
+    );
+    let web = stack.port("WEB_PORT").to_string();
+    start_tool(
+        procs,
+        stack.path(),
+        "next",
+        &["dev", "--port", &web],
+        stack.port("WEB_PORT"),
+    );
+    supervisor
+}
+
+/// Next.js rewriting to a Python API run with `uvicorn --reload` from the
+/// root: silent (a reloader with its worker is healthy). Then the same
+/// multi-threaded node app on a second port is PROC005 naming two pids and
+/// no thread ids (class 4); and the worker crashing at import is PY003
+/// naming the module (class 7: the import runs when the service is down).
+#[test]
+fn next_python_healthy_then_second_copy_then_worker_crash() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-python");
+    stack.link_venv(".venv");
+    let supervisor = next_python(&mut procs, &stack);
+    let report = stack.assert_silent();
+    let api = service(&report, "backend");
+    assert_eq!(api["reloads"], true);
+    assert_eq!(api["start"], "npm run fastapi-dev");
+    assert_eq!(api["routes"][0], "/api/healthchecker");
+    assert_eq!(
+        service(&report, "next-python")["port"],
+        stack.port("WEB_PORT")
+    );
+
+    // The same next app on a second port.
+    let second = free_port();
+    let copy = start_tool(
+        &mut procs,
+        stack.path(),
+        "next",
+        &["dev", "--port", &second.to_string()],
+        second,
+    );
+    let (_, report) = stack.doctor(&["--only", "processes"]);
+    let twice = findings(&report, "PROC005");
+    assert_eq!(twice.len(), 1, "{report:#}");
+    let pids: Vec<u64> = twice[0]["evidence"]["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "two processes, no threads: {pids:?}");
+    assert!(pids.contains(&u64::from(copy)), "{pids:?}");
+    procs.end(copy);
+
+    // The worker crashes at import: the reloader is left with no server.
+    procs.end(supervisor);
+    let index = std::fs::read_to_string(stack.join("api/index.py")).unwrap();
+    stack.write(
+        "api/index.py",
+        &format!("import psycopg  # not installed\n{index}"),
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let py = titles(&report, "PY003");
+    assert_eq!(py.len(), 1, "{report:#}");
+    assert!(
+        py[0].contains("No module named 'psycopg' at api/index.py:1"),
+        "{py:?}"
+    );
+    let imported: Vec<&Value> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["check"] == "python" && p["import"] == "api.index")
+        .collect();
+    assert_eq!(
+        imported.len(),
+        1,
+        "the import ran from the root: {report:#}"
+    );
+    assert_eq!(imported[0]["from"], ".");
+}
+
+/// npm workspaces: dependencies hoisted to the root node_modules are
+/// installed (class 5): silent. A hoisted package removed is NODE003 for
+/// the workspace that declares it; the API down is PORT001 from the proxy.
+#[test]
+fn npm_workspaces_healthy_then_missing_hoisted_package_then_api_down() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("npm-workspaces");
+    let modules = stack.join("node_modules");
+    node_tool(&modules, "vite", "6.3.0");
+    node_package(&modules, "react", "19.1.0", None);
+    express(&modules);
+    let api = stack.port("API_PORT");
+    let server = start_node(
+        &mut procs,
+        &stack.join("apps/api"),
+        &["index.js", "--port", &api.to_string()],
+        &[],
+        api,
+    );
+    start_tool(
+        &mut procs,
+        &stack.join("apps/web"),
+        "vite",
+        &[],
+        stack.port("WEB_PORT"),
+    );
+    let report = stack.assert_silent();
+    assert!(findings(&report, "NODE002").is_empty() && findings(&report, "NODE003").is_empty());
+
+    std::fs::remove_dir_all(modules.join("react")).unwrap();
+    let (code, report) = stack.doctor(&["--only", "node"]);
+    assert_eq!(code, 1);
+    let missing = titles(&report, "NODE003");
+    assert_eq!(missing.len(), 1, "{report:#}");
+    assert!(
+        missing[0].contains("apps/web/package.json") && missing[0].contains("react (missing)"),
+        "{missing:?}"
+    );
+
+    procs.end(server);
+    let (_, report) = stack.doctor(&["--only", "ports"]);
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(down[0]["evidence"]["port"], api);
+    assert_eq!(down[0]["fix"]["commands"][0], "cd apps/api && npm run dev");
+}
+
+/// Compose databases and SQLAlchemy URLs (class 8): PostgreSQL and Redis up,
+/// a `postgresql+psycopg://` URL and a sqlite URL: silent, no DB003. Redis
+/// stopped is DB001 for REDIS_URL; PostgreSQL stopped, DB001 for it too.
+#[test]
+fn compose_db_healthy_then_redis_down_then_postgres_down() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("compose-db");
+    stack.link_venv("backend/.venv");
+    let _data = start_postgres(&mut procs, stack.port("DB_PORT"));
+    let redis = start_redis(&mut procs, stack.port("REDIS_PORT"));
+    let api = stack.port("API_PORT").to_string();
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &["main:app", "--host", "127.0.0.1", "--port", &api],
+        stack.port("API_PORT"),
+        "/health",
+    );
+    let report = stack.assert_silent();
+    assert!(findings(&report, "DB003").is_empty(), "{report:#}");
+
+    procs.end(redis);
+    let (code, report) = stack.doctor(&["--only", "database"]);
+    assert_eq!(code, 1);
+    let down = findings(&report, "DB001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert!(down[0]["title"].as_str().unwrap().contains("REDIS_URL"));
+    // The password of the SQLAlchemy URL appears nowhere.
+    assert!(!all_output(stack.path(), &["--json"]).contains("app-secret"));
+
+    let pg = procs_pid_on(stack.port("DB_PORT"));
+    procs.end(pg);
+    let (_, report) = stack.doctor(&["--only", "database"]);
+    let down = titles(&report, "DB001");
+    assert_eq!(down.len(), 2, "{down:?}");
+    assert!(down.iter().any(|t| t.contains("DATABASE_URL")), "{down:?}");
+}
+
+/// Class 1: a key written twice in `.env` is one URL (the last one wins, as
+/// dotenv reads it), not two services. Class 8: `--port 5432` asks about a
+/// database port, so it is probed as a database.
+#[test]
+fn duplicate_env_key_is_one_service_and_a_database_port_is_probed() {
+    let (old, new) = (free_port(), free_port());
+    let dir = project(&[
+        (
+            "frontend/.env",
+            &format!("VITE_API_URL=http://localhost:{old}\nVITE_API_URL=http://localhost:{new}\n"),
+        ),
+        (
+            "frontend/src/api.js",
+            "export const base = import.meta.env.VITE_API_URL\n",
+        ),
+    ]);
+    let (_, report) = doctor_json(dir.path(), &["--only", "ports"]);
+    let ports: Vec<u64> = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [u64::from(new)], "{report:#}");
+
+    // Only meaningful where nothing listens on 5432 here.
+    if std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
+        let (code, report) = doctor_json(dir.path(), &["--only", "database", "--port", "5432"]);
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(
+            findings(&report, "DB001")[0]["evidence"]["source"],
+            "--port"
+        );
+    }
+}

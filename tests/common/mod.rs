@@ -65,16 +65,25 @@ impl Procs {
         pid
     }
 
-    pub fn adopt(&mut self, pid: u32) {
-        self.adopted.push(pid);
-    }
-
-    /// End one child now (SIGKILL by pid) and reap it.
-    pub fn end(&mut self, pid: u32) {
+    /// End one child alone (SIGKILL by pid), leaving what it started to be
+    /// adopted: the orphan of S6.
+    pub fn end_alone(&mut self, pid: u32) {
         if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
             let mut child = self.children.remove(i);
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    pub fn adopt(&mut self, pid: u32) {
+        self.adopted.push(pid);
+    }
+
+    /// End one child now and what it started (a reloader's server, `node
+    /// --watch`'s script), each by pid, and reap it.
+    pub fn end(&mut self, pid: u32) {
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            end_tree(&mut self.children.remove(i));
         }
     }
 }
@@ -95,23 +104,25 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// Stop the child first so it cannot start new processes, end its
+/// descendants by pid, then the child itself, and reap it.
+fn end_tree(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let pid = child.id();
+        // SAFETY: kill(2) on pids this test started (directly or through them).
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        for d in descendants(pid) {
+            unsafe { libc::kill(d as i32, libc::SIGKILL) };
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Procs {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            // Stop the parent first so it cannot start new children, then
-            // end its descendants by pid, then the parent itself.
-            #[cfg(unix)]
-            {
-                let pid = child.id();
-                // SAFETY: kill(2) on pids this test started (directly or through them).
-                unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
-                for d in descendants(pid) {
-                    unsafe { libc::kill(d as i32, libc::SIGKILL) };
-                }
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.children.iter_mut().for_each(end_tree);
         #[cfg(unix)]
         for &pid in &self.adopted {
             // SAFETY: kill(2) on a pid this test started; no memory involved.
@@ -364,7 +375,7 @@ pub fn orphaned_server(procs: &mut Procs, cwd: &Path, port: u16) -> u32 {
     let (launcher, line) = procs.python(cwd, LAUNCHER, &[LISTEN_ONLY, &port.to_string()]);
     let server: u32 = line.parse().expect("launcher prints the server pid");
     procs.adopt(server);
-    procs.end(launcher);
+    procs.end_alone(launcher);
     eventually("the server is reparented", || {
         std::fs::read_to_string(format!("/proc/{server}/stat"))
             .ok()
