@@ -104,6 +104,10 @@ pub struct Finding {
     pub evidence: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The index (in the report's `findings`) of the finding that explains
+    /// this one: a consequence, folded under its cause, never dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<usize>,
 }
 
 impl Finding {
@@ -120,6 +124,7 @@ impl Finding {
             explanation: doc.summary().to_string(),
             evidence: Map::new(),
             fix: None,
+            caused_by: None,
         }
     }
 
@@ -138,6 +143,28 @@ impl Finding {
     pub fn severity(mut self, severity: Severity) -> Finding {
         self.severity = self.severity.max(severity);
         self
+    }
+
+    /// The port the finding is about, when it names one.
+    pub fn port(&self) -> Option<u16> {
+        self.evidence
+            .get("port")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+    }
+
+    /// The services it is about (`service`, or PORT001's `expected_by`).
+    pub fn services(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .evidence
+            .get("service")
+            .and_then(serde_json::Value::as_str)
+            .into_iter()
+            .collect();
+        if let Some(list) = self.evidence.get("expected_by").and_then(|v| v.as_array()) {
+            out.extend(list.iter().filter_map(|e| e["service"].as_str()));
+        }
+        out
     }
 
     pub fn with_fix(mut self, fix: Fix) -> Finding {

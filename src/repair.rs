@@ -30,9 +30,9 @@ enum Answer {
 fn say(config: &Config, text: &str) {
     let text = crate::redact::text(text);
     if config.format == Format::Json {
-        crate::note(&text);
+        crate::output::note(&text);
     } else {
-        crate::emit(&format!("{text}\n"));
+        crate::output::emit(&format!("{text}\n"));
     }
 }
 
@@ -137,7 +137,7 @@ fn ask() -> Answer {
 
 /// Re-run the check that produced `finding` and say whether it is gone.
 fn recheck(config: &Config, root: &Path, finding: &Finding) -> String {
-    let again = match crate::assess(config, root, Some(&[finding.check])) {
+    let again = match crate::pipeline::diagnose(config, root, Some(&[finding.check])) {
         Ok(r) => r,
         Err(e) => return format!("could not re-check: {e}"),
     };

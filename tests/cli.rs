@@ -21,7 +21,7 @@ fn empty_folder_gives_valid_v1_json_and_exit_0() {
     assert_eq!(report["findings"], serde_json::json!([]));
     assert_eq!(
         report["summary"],
-        serde_json::json!({"errors": 0, "warnings": 0, "infos": 0})
+        serde_json::json!({"errors": 0, "warnings": 0, "infos": 0, "causes": 0})
     );
     let checks = report["checks"].as_array().unwrap();
     assert!(checks

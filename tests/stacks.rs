@@ -648,6 +648,9 @@ fn npm_workspaces_healthy_then_missing_hoisted_package_then_api_down() {
     node_tool(&modules, "vite", "6.3.0");
     node_package(&modules, "react", "19.1.0", None);
     express(&modules);
+    // vite keeps its cache in the workspace's own node_modules: the folder
+    // exists, yet every dependency is hoisted to the root.
+    std::fs::create_dir_all(stack.join("apps/web/node_modules/.vite/deps")).unwrap();
     let api = stack.port("API_PORT");
     let server = start_node(
         &mut procs,

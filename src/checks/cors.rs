@@ -83,7 +83,17 @@ impl Check for Cors {
         Ok(super::probe_concurrently(
             ctx,
             pairs,
-            move |(backend, origin)| check_pair(&backend, &origin, &sends, timeout),
+            move |(backend, origin)| {
+                let (findings, probes) = check_pair(&backend, &origin, &sends, timeout);
+                let findings = findings
+                    .into_iter()
+                    .map(|f| {
+                        f.evidence("port", backend.port)
+                            .evidence("service", backend.name.clone())
+                    })
+                    .collect();
+                (findings, probes)
+            },
         ))
     }
 }

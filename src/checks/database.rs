@@ -369,6 +369,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
                 ),
             )
             .evidence("variable", t.key.clone())
+            .evidence("port", t.port)
             .evidence("source", t.source.clone())
             .evidence(
                 "refused",
@@ -395,6 +396,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
                 ),
             )
             .evidence("variable", t.key.clone())
+            .evidence("port", t.port)
             .evidence("source", t.source.clone())
             .evidence("answers", strangers)
             .with_fix(Fix::manual(

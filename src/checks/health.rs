@@ -236,7 +236,15 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
         .collect();
     let results: Vec<(SocketAddr, AddrOutcome)> =
         handles.into_iter().filter_map(|h| h.join().ok()).collect();
-    judge(t, s, dns, &addrs, &results)
+    let (findings, probes) = judge(t, s, dns, &addrs, &results);
+    let findings = findings
+        .into_iter()
+        .map(|f| {
+            f.evidence("port", t.port)
+                .evidence("service", t.name.clone())
+        })
+        .collect();
+    (findings, probes)
 }
 
 /// The findings and probe records for one service, from what each of its

@@ -375,6 +375,7 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         missing_requirements(project, folder, &interp, facts, out);
         version_mismatch(project, folder, &interp, facts, out);
     }
+    let before = out.len();
     if let (Some(handle), Some(module)) = (import, entry) {
         let import_shown = project.shown(&import_from).unwrap_or_default();
         match handle.join() {
@@ -391,6 +392,13 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
                     .evidence("budget_ms", d.as_millis() as u64),
             ),
             _ => {}
+        }
+    }
+    // The service a finding of this folder is about: correlation links a
+    // PORT001 of that service to the import failure that explains it.
+    if let Some(s) = service {
+        for f in &mut out[before..] {
+            f.evidence.insert("service".into(), s.name.clone().into());
         }
     }
     if let (Some(service), Some(venv)) = (service, &interp.venv) {

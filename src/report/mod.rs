@@ -38,6 +38,8 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
+    /// Findings that nothing else explains; the rest are their consequences.
+    pub causes: usize,
 }
 
 /// One socket for `doctor port`: every state, with owners.
@@ -87,30 +89,46 @@ impl Report {
             .flat_map(|c| std::mem::take(&mut c.findings))
             .collect();
         findings.sort_by(|a, b| (a.severity, a.code).cmp(&(b.severity, b.code)));
-        let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-        let summary = Summary {
-            errors: count(Severity::Error),
-            warnings: count(Severity::Warning),
-            infos: count(Severity::Info),
-        };
-        let status = if summary.errors > 0 {
-            Status::Fail
-        } else if summary.warnings > 0 {
-            Status::Warn
-        } else {
-            Status::Ok
-        };
-        Report {
+        let mut report = Report {
             schema: SCHEMA,
             doctor_version: env!("CARGO_PKG_VERSION"),
-            status,
+            status: Status::Ok,
             project,
             checks,
             ports,
             findings,
-            summary,
+            summary: Summary::default(),
             probes: Vec::new(),
-        }
+        };
+        report.summarize();
+        report
+    }
+
+    /// Counts and status, after correlation: the status (and the exit code)
+    /// is decided by the causes; consequences are counted, not judged twice.
+    pub fn summarize(&mut self) {
+        let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
+        self.summary = Summary {
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+            causes: self
+                .findings
+                .iter()
+                .filter(|f| f.caused_by.is_none())
+                .count(),
+        };
+        let worst = self
+            .findings
+            .iter()
+            .filter(|f| f.caused_by.is_none())
+            .map(|f| f.severity)
+            .min();
+        self.status = match worst {
+            Some(Severity::Error) => Status::Fail,
+            Some(Severity::Warning) => Status::Warn,
+            _ => Status::Ok,
+        };
     }
 
     /// Checks that could not give an answer: never to be read as "all good".

@@ -89,7 +89,28 @@ impl Style {
     }
 }
 
+/// The whole report: header, the findings (causes first, each with its
+/// consequences folded under it), what did not finish, `-v`'s detail, and
+/// the summary line.
 pub fn render(report: &Report, style: &Style) -> String {
+    let mut out = header(report, style);
+    if let Some(ports) = &report.ports {
+        out.push('\n');
+        out.push_str(&sockets_table(ports, style));
+    }
+    out.push('\n');
+    if !report.findings.is_empty() {
+        let _ = writeln!(out, "{}", findings_table(report, style));
+    }
+    out.push_str(&incomplete(report, style));
+    if style.verbose {
+        out.push_str(&details(report));
+    }
+    out.push_str(&summary_line(report, style));
+    out
+}
+
+fn header(report: &Report, style: &Style) -> String {
     let mut out = String::new();
     let dot = style.dot();
     let _ = writeln!(
@@ -138,50 +159,81 @@ pub fn render(report: &Report, style: &Style) -> String {
             u.error
         );
     }
-    if let Some(ports) = &report.ports {
-        out.push('\n');
-        out.push_str(&sockets_table(ports, style));
-    }
-    out.push('\n');
-    if !report.findings.is_empty() {
-        let mut table = style.table();
-        table.set_header(vec![
-            Cell::new("severity"),
-            Cell::new("code"),
-            Cell::new("finding"),
-        ]);
-        for f in &report.findings {
-            let sev = style.paint(
-                &format!("{} {}", style.symbol(f.severity), f.severity.as_str()),
-                f.severity,
-            );
-            let mut body = style.bold(&f.title);
-            let _ = write!(body, "\n\n{}", f.explanation);
+    out
+}
+
+fn findings_table(report: &Report, style: &Style) -> Table {
+    let mut table = style.table();
+    table.set_header(vec![
+        Cell::new("severity"),
+        Cell::new("code"),
+        Cell::new("finding"),
+    ]);
+    for f in &report.findings {
+        let sev = style.paint(
+            &format!("{} {}", style.symbol(f.severity), f.severity.as_str()),
+            f.severity,
+        );
+        let Some(cause) = f.caused_by.and_then(|i| report.findings.get(i)) else {
+            table.add_row(vec![
+                Cell::new(sev),
+                Cell::new(f.code),
+                Cell::new(cause_body(f, style)),
+            ]);
+            continue;
+        };
+        // A consequence: folded under its cause, its title and what explains it.
+        let arrow = if style.unicode { "↳" } else { "->" };
+        let mut body = format!(
+            "{}\n{}",
+            f.title,
+            style.dim(&format!("a consequence of {} above", cause.code))
+        );
+        if style.verbose {
             let evidence = evidence_lines(&f.evidence);
             if !evidence.is_empty() {
-                let _ = write!(body, "\n\n{}", style.dim(&evidence.join("\n")));
+                let _ = write!(body, "\n{}", style.dim(&evidence.join("\n")));
             }
-            if let Some(fix) = &f.fix {
-                let safety = match fix.safety {
-                    Safety::Safe => "safe",
-                    Safety::Confirm => "asks first",
-                    Safety::Manual => "manual",
-                };
-                let _ = write!(body, "\n\n{} ({safety}): {}", style.bold("fix"), fix.title);
-                // Commands doctor would run get a prompt; manual steps are steps.
-                let prompt = if fix.safety == Safety::Manual {
-                    "-"
-                } else {
-                    "$"
-                };
-                for c in &fix.commands {
-                    let _ = write!(body, "\n{prompt} {c}");
-                }
-            }
-            table.add_row(vec![Cell::new(sev), Cell::new(f.code), Cell::new(body)]);
         }
-        let _ = writeln!(out, "{table}");
+        table.add_row(vec![
+            Cell::new(format!("  {arrow} {}", style.dim(f.severity.as_str()))),
+            Cell::new(style.dim(f.code)),
+            Cell::new(body),
+        ]);
     }
+    table
+}
+
+/// A cause: its title, explanation, evidence and fix.
+fn cause_body(f: &crate::finding::Finding, style: &Style) -> String {
+    let mut body = style.bold(&f.title);
+    let _ = write!(body, "\n\n{}", f.explanation);
+    let evidence = evidence_lines(&f.evidence);
+    if !evidence.is_empty() {
+        let _ = write!(body, "\n\n{}", style.dim(&evidence.join("\n")));
+    }
+    if let Some(fix) = &f.fix {
+        let safety = match fix.safety {
+            Safety::Safe => "safe",
+            Safety::Confirm => "asks first",
+            Safety::Manual => "manual",
+        };
+        let _ = write!(body, "\n\n{} ({safety}): {}", style.bold("fix"), fix.title);
+        // Commands doctor would run get a prompt; manual steps are steps.
+        let prompt = if fix.safety == Safety::Manual {
+            "-"
+        } else {
+            "$"
+        };
+        for c in &fix.commands {
+            let _ = write!(body, "\n{prompt} {c}");
+        }
+    }
+    body
+}
+
+fn incomplete(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
     for c in report.incomplete_checks() {
         let what = if c.outcome == Outcome::TimedOut {
             "timed out"
@@ -196,30 +248,39 @@ pub fn render(report: &Report, style: &Style) -> String {
             c.reason.as_deref().unwrap_or("")
         );
     }
-    if style.verbose {
-        for p in &report.probes {
-            let _ = writeln!(out, "  {}", probe_line(p));
-        }
-        for c in &report.checks {
-            let outcome = match c.outcome {
-                Outcome::Ok => "ok",
-                Outcome::Findings => "findings",
-                Outcome::Skipped => "skipped",
-                Outcome::TimedOut => "timed out",
-                Outcome::Crashed => "crashed",
-            };
-            let reason = c
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  check {:<10} {outcome:<9} {:>5} ms{reason}",
-                c.id, c.duration_ms
-            );
-        }
+    out
+}
+
+/// `-v`: every probe's measurements and every check's outcome and time.
+fn details(report: &Report) -> String {
+    let mut out = String::new();
+    for p in &report.probes {
+        let _ = writeln!(out, "  {}", probe_line(p));
     }
+    for c in &report.checks {
+        let outcome = match c.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Findings => "findings",
+            Outcome::Skipped => "skipped",
+            Outcome::TimedOut => "timed out",
+            Outcome::Crashed => "crashed",
+        };
+        let reason = c
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  check {:<10} {outcome:<9} {:>5} ms{reason}",
+            c.id, c.duration_ms
+        );
+    }
+    out
+}
+
+fn summary_line(report: &Report, style: &Style) -> String {
+    let dot = style.dot();
     let s = &report.summary;
     let counts = format!(
         "{} error{}, {} warning{}, {} info",
@@ -229,6 +290,15 @@ pub fn render(report: &Report, style: &Style) -> String {
         if s.warnings == 1 { "" } else { "s" },
         s.infos
     );
+    let counts = if s.causes < report.findings.len() {
+        format!(
+            "{counts} ({} cause{}, the rest their consequences)",
+            s.causes,
+            if s.causes == 1 { "" } else { "s" }
+        )
+    } else {
+        counts
+    };
     let ran = report
         .checks
         .iter()
@@ -252,12 +322,10 @@ pub fn render(report: &Report, style: &Style) -> String {
         ),
         Status::Ok => style.green(&format!("{} no problems found ({counts})", style.ok_symbol())),
     };
-    let _ = writeln!(
-        out,
-        "{line} {dot} {ran} check{} ran",
+    format!(
+        "{line} {dot} {ran} check{} ran\n",
         if ran == 1 { "" } else { "s" }
-    );
-    out
+    )
 }
 
 fn sockets_table(ports: &[PortView], style: &Style) -> String {
