@@ -106,7 +106,7 @@ fn missing_module_declared(py003: &Finding, py002: &Finding) -> bool {
         return false;
     };
     let module = crate::checks::python::normalize(module);
-    missing_names(py002).iter().any(|n| *n == module)
+    missing_names(py002).contains(&module)
 }
 
 fn missing_names(py002: &Finding) -> Vec<String> {
@@ -128,10 +128,7 @@ fn same_missing(a: &Finding, b: &Finding) -> bool {
 /// findings it explains, each with `caused_by` set to its cause's index.
 pub fn correlate(findings: &mut Vec<Finding>, _project: &Project) {
     let n = findings.len();
-    let mut parent: Vec<Option<usize>> = vec![None; n];
-    for i in 0..n {
-        parent[i] = cause_of(findings, i);
-    }
+    let mut parent: Vec<Option<usize>> = (0..n).map(|i| cause_of(findings, i)).collect();
     // A cycle (two findings naming each other) has no cause: break it.
     for i in 0..n {
         let mut seen = vec![false; n];
