@@ -382,3 +382,19 @@ pub fn get(url: &str, timeout: Duration) -> Result<Response, Failure> {
     }
     Err(last)
 }
+
+/// Whether `port` can be bound on loopback, said as evidence: a port that is
+/// bound but where nothing listens (a socket bound and never listened on, in
+/// another namespace, or reserved) fails with the OS's reason. The test
+/// socket is released at once.
+pub fn bind_probe(port: u16) -> Option<String> {
+    match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)) {
+        Ok(listener) => {
+            drop(listener);
+            None
+        }
+        Err(e) => Some(format!(
+            "binding 127.0.0.1:{port} fails: {e} (held by a socket that does not listen, or reserved)"
+        )),
+    }
+}

@@ -49,6 +49,12 @@ impl Check for Ports {
         let mut findings = Vec::new();
         for port in ctx.project.ports() {
             check_port(&ctx.project, snapshot, port, &mut findings);
+            if let Some(f) = findings
+                .iter_mut()
+                .find(|f| f.code == "PORT001" && f.port() == Some(port))
+            {
+                why_nothing_listens(ctx, port, f);
+            }
         }
         Ok(findings)
     }
@@ -77,8 +83,23 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
     let states = state_counts(touching.iter().copied());
 
     if listeners.is_empty() {
+        // A socket bound by a live process that never listens (a reloader
+        // whose server died at start) is evidence about that process, never
+        // a leftover of old connections.
+        let bound: Vec<Value> = touching
+            .iter()
+            .filter(|s| {
+                s.state == TcpState::Close && s.local.port() == port && !s.pids().is_empty()
+            })
+            .flat_map(|s| s.pids().iter())
+            .map(|pid| json!({"pid": pid, "process": describe_pid(snapshot, *pid)}))
+            .collect();
         if let Some(first) = services.first() {
-            out.push(nothing_listens(first, &services, port, &states));
+            let mut f = nothing_listens(first, &services, port, &states);
+            if !bound.is_empty() {
+                f = f.evidence("bound_not_listening", bound.clone());
+            }
+            out.push(f);
         } else if let Some(first) = all.first() {
             out.push(
                 nothing_listens(first, &all, port, &states)
@@ -86,7 +107,10 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
                     .explain("Nothing listens on this port, but no code of the app reads the URL that names it (it is used by tests or tooling, or by a container that is not running), so it is not a cause of the stack's failure."),
             );
         }
-        if !touching.is_empty() && touching.iter().all(|s| s.state.is_closing_leftover()) {
+        if bound.is_empty()
+            && !touching.is_empty()
+            && touching.iter().all(|s| s.state.is_closing_leftover())
+        {
             out.push(only_leftovers(port, &states));
         }
     } else {
@@ -185,6 +209,38 @@ fn nothing_listens(
         f = f.evidence("other_ports", json!(service.other_ports));
     }
     f
+}
+
+/// What more can be known of an expected port with no listener: a process
+/// of the project started for it that holds no listener (a reloader whose
+/// server crashed at start), and whether the port is bound all the same (a
+/// socket bound but never listening is invisible to socket listings).
+fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding) {
+    let root = &ctx.project.root;
+    let mut started_for: Vec<Value> = Vec::new();
+    for p in ctx.all_processes().values() {
+        if !p.cwd.as_ref().is_some_and(|c| c.starts_with(root)) {
+            continue;
+        }
+        let command = p.command();
+        if crate::project::commands::parse(&command).and_then(|s| s.port) == Some(port) {
+            started_for.push(json!({"pid": p.pid, "command": command}));
+        }
+    }
+    if let Some(first) = started_for.first() {
+        f.title = format!(
+            "{}; pid {} ({}) was started to serve it and listens nowhere",
+            f.title,
+            first["pid"],
+            super::shorten(first["command"].as_str().unwrap_or_default(), 50)
+        );
+        f.explanation = "A process of the project was started to serve this port and is alive, but no socket listens there: its server failed at start-up (a reloader stays up after its worker dies at import and waits for a file change). The reason is in the findings about the app itself, typically its import (PY003).".into();
+        f.evidence
+            .insert("started_for_it".into(), json!(started_for));
+    }
+    if let Some(bound) = crate::net::bind_probe(port) {
+        f.evidence.insert("bind_probe".into(), json!(bound));
+    }
 }
 
 fn only_leftovers(port: u16, states: &BTreeMap<&str, usize>) -> Finding {
@@ -311,7 +367,10 @@ fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<b
     };
     let cwd = p.cwd.as_deref()?;
     if under(cwd) {
-        return Some(true);
+        // In the project's folder is not enough: its command line must be
+        // one that starts a server (`python -c '…socket…'` started there is
+        // a stranger on the port).
+        return Some(starts_a_server(p, service));
     }
     // `python /home/me/shop/backend/main.py` started from elsewhere.
     if p.cmdline
@@ -321,6 +380,29 @@ fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<b
         return Some(true);
     }
     Some(false)
+}
+
+/// Whether a process's command line is a server start, of the service's
+/// kind when both are known: `uvicorn app.main:app`, `flask run`,
+/// `node index.js`, `python manage.py runserver`, a dev server's CLI.
+fn starts_a_server(p: &ProcessInfo, service: &Service) -> bool {
+    // A service known only by a URL, or declared in doctor.toml without a
+    // discovered start: nothing says how it is started, so what runs from
+    // the project's folder is taken as it.
+    if service.kind.is_none() || service.declared {
+        return true;
+    }
+    let Some(server) = crate::project::commands::parse(&p.command()) else {
+        return false;
+    };
+    let family = |k: &str| match k {
+        "fastapi" | "flask" | "django" | "python" => "python",
+        _ => "node",
+    };
+    service
+        .kind
+        .as_deref()
+        .is_some_and(|k| family(k) == family(server.kind))
 }
 
 fn held_by_other(

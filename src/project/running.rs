@@ -88,6 +88,27 @@ fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, Proc
         let Ok(sockets) = platform::listeners_of(&pids) else {
             continue;
         };
+        // Running but listening nowhere (a reloader whose server crashed at
+        // start): the port its command line names is where it was meant to be.
+        if sockets.iter().all(|s| s.state != TcpState::Listen) {
+            let claimed: Vec<(u16, u32)> = matching
+                .iter()
+                .filter_map(|a| a.server.port.map(|p| (p, a.process.pid)))
+                .collect();
+            if let [(port, pid)] = claimed[..] {
+                let command = all
+                    .get(&pid)
+                    .map(|p| crate::checks::shorten(&p.command(), 60))
+                    .unwrap_or_default();
+                let s = &mut project.services[i];
+                let source = format!("the command line of running pid {pid} ({command})");
+                s.learn("port", port.to_string(), &source);
+                s.port = port;
+                s.source = source;
+                s.default_port = false;
+            }
+            continue;
+        }
         let mut ports: Vec<(u16, u32)> = sockets
             .iter()
             .filter(|s| s.state == TcpState::Listen)
