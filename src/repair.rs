@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::config::{Config, Format};
-use crate::finding::{Finding, Safety};
+use crate::finding::{Finding, FixAction, Safety};
 use crate::fix::{self, Limits};
 use crate::report::Report;
 
@@ -65,6 +65,22 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
     let mut applied = false;
     for (n, finding) in fixable.iter().enumerate() {
         let Some(fix) = &finding.fix else { continue };
+        if let Some(why) = fix
+            .action
+            .as_ref()
+            .and_then(|a| user_named_target(finding, a, report, config))
+        {
+            say(
+                config,
+                &format!(
+                    "\n[{}/{}] {}: not offered: {why}",
+                    n + 1,
+                    fixable.len(),
+                    finding.code
+                ),
+            );
+            continue;
+        }
         let safety = match fix.safety {
             Safety::Safe => "safe",
             Safety::Confirm => "changes running state or files",
@@ -89,6 +105,7 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
         if fix.safety == Safety::Manual {
             continue;
         }
+
         let go = match mode {
             Mode::DryRun | Mode::PlanOnly => Answer::No,
             Mode::Yes => Answer::Yes,
@@ -101,6 +118,12 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
             }
             Answer::No => continue,
             Answer::Yes => {}
+        }
+        // The picture may have changed since the report (an earlier fix of
+        // this run): the finding is diagnosed again before its fix acts.
+        if let Err(why) = rejustify(config, root, finding, action) {
+            say(config, &format!("    skipped: {why}"));
+            continue;
         }
         match fix::apply(action, limits) {
             Ok(lines) => {
@@ -132,6 +155,88 @@ fn ask() -> Answer {
         Ok(Some(0)) => Answer::Yes,
         Ok(Some(1)) => Answer::No,
         _ => Answer::Quit,
+    }
+}
+
+/// Ports the user named to be checked (`--url`, `--port`, `--origin`) and
+/// that nothing of the project expects: their holders are never ended.
+fn user_named_target(
+    finding: &Finding,
+    action: &FixAction,
+    report: &Report,
+    config: &Config,
+) -> Option<String> {
+    let FixAction::Terminate { pid, .. } = action else {
+        return None;
+    };
+    let port = finding.port()?;
+    let named = config
+        .urls
+        .iter()
+        .chain(&config.origins)
+        .filter_map(|u| crate::project::parse_url(u))
+        .any(|u| u.port == port)
+        || config.ports.contains(&port);
+    let expected = report
+        .project
+        .services
+        .iter()
+        .any(|s| s.port == port && s.expected && s.source != "--url");
+    (named && !expected)
+        .then(|| format!("pid {pid} holds port {port}, which you named to be checked, not ended"))
+}
+
+/// The finding `finding` diagnosed again, now: `Err` says why its fix must
+/// not run (the finding is gone, or the process to end serves the project
+/// and answers).
+fn rejustify(
+    config: &Config,
+    root: &Path,
+    finding: &Finding,
+    action: &FixAction,
+) -> Result<(), String> {
+    let ending = matches!(action, FixAction::Terminate { .. });
+    let checks: Vec<&str> = if ending {
+        vec![finding.check, "ports", "health"]
+    } else {
+        vec![finding.check]
+    };
+    let again = crate::pipeline::diagnose(config, root, Some(&checks))?;
+    let same = |f: &&Finding| {
+        f.code == finding.code && f.port() == finding.port() && target_pid(f) == target_pid(finding)
+    };
+    if !again.findings.iter().any(|f| same(&f)) {
+        return Err(format!("{} is no longer found", finding.code));
+    }
+    if let (true, Some(port)) = (ending, finding.port()) {
+        let expected = again
+            .project
+            .services
+            .iter()
+            .any(|s| s.port == port && s.expected);
+        let answered = again.probes.iter().find(|p| {
+            p["check"] == "health"
+                && p["status"].as_u64().is_some_and(|s| s < 500)
+                && p["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains(&format!(":{port}/")))
+        });
+        if let (true, Some(probe)) = (expected, answered) {
+            return Err(format!(
+                "the process serves the project on port {port} and answers ({} {}): it is not ended",
+                probe["url"].as_str().unwrap_or_default(),
+                probe["status"]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The pid a fix would act on, when it acts on one.
+fn target_pid(f: &Finding) -> Option<u32> {
+    match f.fix.as_ref()?.action.as_ref()? {
+        FixAction::Terminate { pid, .. } | FixAction::Continue { pid, .. } => Some(*pid),
+        _ => None,
     }
 }
 

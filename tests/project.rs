@@ -362,12 +362,9 @@ fn env_url_points_at_the_wrong_port() {
             "export const api = import.meta.env.VITE_API_URL;\n",
         ),
     ]);
+    // The seeds' backend, started by hand on another port.
     let mut procs = Procs::new();
-    procs.python(
-        &dir.path().join("backend"),
-        LISTEN_ONLY,
-        &["127.0.0.1", &real.to_string()],
-    );
+    uvicorn(&mut procs, &dir.path().join("backend"), real, "");
     let (_, report) = doctor_json(dir.path(), &["--only", "env"]);
     let f = findings(&report, "ENV004");
     assert_eq!(f.len(), 1, "{report:#}");

@@ -70,7 +70,8 @@ impl Check for Cors {
                 continue;
             }
             for origin in &origins {
-                pairs.push((backend.clone(), origin.clone()));
+                let fix = allow_origin_fix(ctx, backend, origin);
+                pairs.push((backend.clone(), origin.clone(), fix));
             }
         }
         if pairs.is_empty() {
@@ -83,8 +84,8 @@ impl Check for Cors {
         Ok(super::probe_concurrently(
             ctx,
             pairs,
-            move |(backend, origin)| {
-                let (findings, probes) = check_pair(&backend, &origin, &sends, timeout);
+            move |(backend, origin, fix)| {
+                let (findings, probes) = check_pair(&backend, &origin, &sends, timeout, fix);
                 let findings = findings
                     .into_iter()
                     .map(|f| {
@@ -154,7 +155,9 @@ impl Sends {
     }
 }
 
-/// `--origin` values, else each frontend's origin (doctor.toml or discovered).
+/// Where the browser really is: `--origin` values, else each frontend's
+/// origin (its configured host and port) and every other port a running
+/// instance of it listens on (a second vite on the next port).
 fn origins(ctx: &Context) -> Vec<String> {
     let mut out: Vec<String> = ctx
         .config
@@ -163,15 +166,122 @@ fn origins(ctx: &Context) -> Vec<String> {
         .map(|o| o.trim_end_matches('/').to_string())
         .collect();
     if out.is_empty() {
-        out = ctx
-            .project
-            .services
-            .iter()
-            .filter_map(|s| s.origin.clone())
-            .collect();
+        for s in ctx.project.services.iter().filter(|s| s.origin.is_some()) {
+            out.extend(s.origin.clone());
+            let host = s.origin.as_deref().and_then(parse_url).map(|u| u.host);
+            let host = host.unwrap_or_else(|| "localhost".into());
+            for port in running_ports(ctx, s) {
+                out.push(format!("http://{host}:{port}"));
+            }
+        }
     }
-    out.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|o| seen.insert(o.clone()));
     out
+}
+
+/// Ports that running instances of a frontend listen on: processes started
+/// in its folder whose command line runs its dev server.
+fn running_ports(ctx: &Context, frontend: &Service) -> Vec<u16> {
+    let Some(folder) = &frontend.folder else {
+        return Vec::new();
+    };
+    let pids: Vec<u32> = ctx
+        .all_processes()
+        .values()
+        .filter(|p| p.cwd.as_ref() == Some(folder))
+        .filter(|p| {
+            crate::project::commands::parse(&p.command())
+                .is_some_and(|c| Some(c.kind) == frontend.kind.as_deref())
+        })
+        .map(|p| p.pid)
+        .collect();
+    let mut ports: Vec<u16> = crate::platform::listeners_of(&pids)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.state == crate::platform::TcpState::Listen)
+        .map(|s| s.local.port())
+        .filter(|p| *p != frontend.port)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Where the backend's allowed origins are written: an env key the backend
+/// reads (`BACKEND_CORS_ORIGINS`, `CORS_ORIGINS`, `ALLOWED_ORIGINS`…) with its
+/// file:line, else the line of its code that lists them.
+fn allowed_origins_at(ctx: &Context, backend: &Service) -> Option<(String, Option<String>)> {
+    let project = &ctx.project;
+    let dirs = [
+        backend.folder.as_ref(),
+        backend.package_root.as_ref(),
+        Some(&project.root),
+    ];
+    for dir in dirs.into_iter().flatten() {
+        for name in crate::project::ENV_FILES {
+            let path = dir.join(name);
+            let Ok(text) = crate::project::read_bounded(&path) else {
+                continue;
+            };
+            for (i, line) in text.lines().enumerate() {
+                let Some((key, _)) = crate::project::parse_env_line(line) else {
+                    continue;
+                };
+                let k = key.to_ascii_uppercase();
+                if k.contains("CORS") || k.contains("ALLOWED_ORIGINS") || k.ends_with("_ORIGINS") {
+                    return Some((
+                        format!("{}:{}", project.relative(&path), i + 1),
+                        Some(key.to_string()),
+                    ));
+                }
+            }
+        }
+    }
+    let folder = backend.run_folder()?;
+    project.code.under(folder).find_map(|(path, text)| {
+        text.lines().enumerate().find_map(|(i, l)| {
+            let l = l.trim();
+            (l.contains("allow_origins")
+                || l.contains("CORS(")
+                || l.contains("cors(")
+                || l.contains("CORS_ALLOWED_ORIGINS"))
+            .then(|| (format!("{}:{}", project.relative(path), i + 1), None))
+        })
+    })
+}
+
+/// The fix for an origin the backend rejects: where to add it, and the
+/// framework's own mechanism; a value read at start needs a restart.
+fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
+    let mechanism = match backend.kind.as_deref() {
+        Some("flask") => "flask-cors: CORS(app, origins=[...])",
+        Some("django") => "django-cors-headers: CORS_ALLOWED_ORIGINS in settings",
+        Some("express") => "the cors package: app.use(cors({ origin: [...] }))",
+        _ => "FastAPI's CORSMiddleware: allow_origins=[...]",
+    };
+    let restart = match backend.start_from_root() {
+        Some(start) => format!(
+            "then restart {} ({start}): it reads its settings once, at start",
+            backend.name
+        ),
+        None => format!(
+            "then restart {}: it reads its settings once, at start",
+            backend.name
+        ),
+    };
+    let steps = match allowed_origins_at(ctx, backend) {
+        Some((at, Some(key))) => vec![format!("add {origin} to {key} at {at}"), restart],
+        Some((at, None)) => vec![
+            format!("add {origin} to the allowed origins at {at} ({mechanism})"),
+            restart,
+        ],
+        None => vec![format!("allow {origin} with {mechanism}"), restart],
+    };
+    Fix::manual(
+        format!("allow {origin} in {}'s CORS settings", backend.name),
+        steps,
+    )
 }
 
 /// `http://localhost:5173` ↔ `http://127.0.0.1:5173`: the same page to a
@@ -250,6 +360,7 @@ fn check_pair(
     origin: &str,
     sends: &Sends,
     timeout: Duration,
+    fix: Fix,
 ) -> (Vec<Finding>, Vec<Value>) {
     let mut out = Vec::new();
     let url = backend.url.as_deref().and_then(parse_url);
@@ -305,10 +416,7 @@ fn check_pair(
             .evidence("origin", origin.to_string())
             .evidence("url", endpoint.clone())
             .evidence("seen", first.evidence())
-            .with_fix(Fix::manual(
-                format!("allow {origin} in the backend's CORS settings"),
-                vec![format!("FastAPI: app.add_middleware(CORSMiddleware, allow_origins=[\"{origin}\"{}], allow_methods=[\"*\"], allow_headers=[\"*\"])", twin_origin.as_ref().map(|t| format!(", \"{t}\"")).unwrap_or_default())],
-            )),
+            .with_fix(fix.clone()),
         );
     }
     if let (Some(t), Some(a)) = (&twin_origin, &second) {

@@ -431,12 +431,30 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
     if dangling.is_empty() {
         return Vec::new();
     }
-    // The project's own listeners: processes working inside the project.
-    let expected: BTreeSet<u16> = project.services.iter().map(|s| s.port).collect();
+    // The project's own listeners: processes working inside the project,
+    // never a frontend's dev server. A port a file of the project gives to
+    // a server is that server's, not a candidate (only a port learned from
+    // the running process itself is).
+    let expected: BTreeSet<u16> = project
+        .services
+        .iter()
+        .filter(|s| s.is_frontend() || !s.source.contains("running pid"))
+        .map(|s| s.port)
+        .collect();
     let ours: Vec<u32> = ctx
         .all_processes()
         .values()
         .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
+        // A server start that is not a frontend's dev server: a chain of
+        // evidence, not any listener that happens to run in the folder.
+        .filter(|p| {
+            crate::project::commands::parse(&p.command()).is_some_and(|c| {
+                !matches!(
+                    c.kind,
+                    "vite" | "next" | "cra" | "nuxt" | "astro" | "webpack"
+                )
+            })
+        })
         .map(|p| p.pid)
         .collect();
     let Ok(listeners) = platform::listeners_of(&ours) else {
