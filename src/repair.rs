@@ -96,8 +96,14 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
                 fix.title
             ),
         );
+        // Commands doctor would run get a prompt; a manual step is prose.
+        let prompt = if fix.safety == Safety::Manual {
+            "-"
+        } else {
+            "$"
+        };
         for c in &fix.commands {
-            say(config, &format!("    $ {c}"));
+            say(config, &format!("    {prompt} {c}"));
         }
         let Some(action) = &fix.action else {
             continue; // manual: the steps above are the fix

@@ -358,8 +358,12 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     assert_eq!(stopped[0]["evidence"]["process"]["pid"], flask);
     assert!(findings(&report, "PROC007").is_empty(), "{report:#}");
 
-    // Down, and a package it imports is missing.
+    // Down, and a package it imports is declared but not installed.
     procs.end(flask);
+    stack.write(
+        "backend/requirements.txt",
+        "flask\npython-dotenv\nFlask-Limiter\n",
+    );
     let app = std::fs::read_to_string(stack.join("backend/app.py")).unwrap();
     stack.write(
         "backend/app.py",
@@ -377,6 +381,20 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     assert!(
         down.iter().any(|f| f["fix"]["commands"][0] == "flask run"),
         "{report:#}"
+    );
+    // One cause: the requirement not installed; the import failure and the
+    // port with nothing on it are its consequences.
+    let req = findings(&report, "PY002");
+    assert_eq!(req.len(), 1, "{report:#}");
+    assert!(req[0]["caused_by"].is_null());
+    assert_eq!(
+        req[0]["fix"]["commands"][0],
+        "cd backend && ../.venv/bin/python -m pip install -r requirements.txt"
+    );
+    let py003 = findings(&report, "PY003");
+    assert_eq!(
+        report["findings"][py003[0]["caused_by"].as_u64().unwrap() as usize]["code"],
+        "PY002"
     );
 }
 

@@ -95,15 +95,17 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             .map(|pid| json!({"pid": pid, "process": describe_pid(snapshot, *pid)}))
             .collect();
         if let Some(first) = services.first() {
-            let mut f = nothing_listens(first, &services, port, &states);
+            let mut f = nothing_listens(project, first, &services, port, &states);
             if !bound.is_empty() {
                 f = f.evidence("bound_not_listening", bound.clone());
             }
             out.push(f);
         } else if let Some(first) = all.first() {
+            let mut f = nothing_listens(project, first, &all, port, &states);
+            // Nothing of the app needs it: nothing to start, nothing to edit.
+            f.fix = None;
             out.push(
-                nothing_listens(first, &all, port, &states)
-                    .severity(crate::finding::Severity::Info)
+                f.severity(crate::finding::Severity::Info)
                     .explain("Nothing listens on this port, but no code of the app reads the URL that names it (it is used by tests or tooling, or by a container that is not running), so it is not a cause of the stack's failure."),
             );
         }
@@ -163,12 +165,48 @@ fn sources(services: &[&Service]) -> String {
         .join(", ")
 }
 
+/// The places that write `port` on their line: where a user would change it.
+fn lines_naming(project: &Project, service: &Service, port: u16) -> Vec<String> {
+    let port_text = port.to_string();
+    std::iter::once(&service.source)
+        .chain(&service.references)
+        .filter(|src| {
+            let Some((file, line)) = src.rsplit_once(':') else {
+                return false;
+            };
+            let Ok(line) = line.parse::<usize>() else {
+                return false;
+            };
+            crate::project::read_bounded(&project.root.join(file))
+                .ok()
+                .and_then(|t| t.lines().nth(line.saturating_sub(1)).map(String::from))
+                .is_some_and(|l| l.contains(&port_text))
+        })
+        .cloned()
+        .collect()
+}
+
 fn nothing_listens(
+    project: &Project,
     service: &Service,
     all: &[&Service],
     port: u16,
     states: &BTreeMap<&str, usize>,
 ) -> Finding {
+    // The start command runs from the project root, as printed.
+    let mut steps = vec![service.start_from_root().unwrap_or_else(|| {
+        format!(
+            "start the service named '{}' (see its README)",
+            service.name
+        )
+    })];
+    let places = lines_naming(project, service, port);
+    if !places.is_empty() {
+        steps.push(format!(
+            "or, if it runs on another port on purpose, change the port at {}",
+            places.join(", ")
+        ));
+    }
     let host = display_host(&service.host);
     let mut f = Finding::new(
         "PORT001",
@@ -190,16 +228,7 @@ fn nothing_listens(
     .evidence("states", json!(states))
     .with_fix(Fix::manual(
         format!("start {} so that it listens on port {port}", service.name),
-        vec![
-            // The start command when a file names it (package.json script, Procfile…).
-            service.start_from_root().unwrap_or_else(|| {
-                format!(
-                    "start the service named '{}' (see its README)",
-                    service.name
-                )
-            }),
-            format!("or change {} to the port where it listens", service.source),
-        ],
+        steps,
     ));
     if let Some(url) = &service.url {
         f = f.evidence("url", url.clone());

@@ -492,7 +492,7 @@ fn missing_requirements(
         ),
         None => ("the project", vec!["-e".to_string(), ".".to_string()]),
     };
-    let fix = pip_install_fix(interp, what, &args, folder);
+    let fix = pip_install_fix(project, interp, what, &args, folder);
     out.push(
         Finding::new(
             "PY002",
@@ -520,18 +520,60 @@ fn missing_requirements(
     );
 }
 
-/// Install into the project's interpreter (`python -m pip install ARGS`), in `folder`.
-fn pip_install_fix(interp: &Interpreter, what: &str, args: &[String], folder: &Path) -> Fix {
+/// Install into the project's virtual environment (`python -m pip install
+/// ARGS`), in `folder`; the printed command runs from the project root. With
+/// no virtual environment, the fix is to make one: installing into the
+/// system's Python fails under PEP 668 and mixes projects.
+fn pip_install_fix(
+    project: &Project,
+    interp: &Interpreter,
+    what: &str,
+    args: &[String],
+    folder: &Path,
+) -> Fix {
     let mut full = vec!["-m".to_string(), "pip".into(), "install".into()];
     full.extend(args.iter().cloned());
+    let shown = project.shown(folder).unwrap_or_else(|| ".".into());
+    let cd = if shown == "." {
+        String::new()
+    } else {
+        format!("cd {shown} && ")
+    };
+    let python = if cfg!(windows) {
+        ".venv\\Scripts\\python"
+    } else {
+        ".venv/bin/python"
+    };
+    if interp.venv.is_none() {
+        return Fix::manual(
+            format!("create a virtual environment for {shown} and install {what} into it"),
+            vec![format!(
+                "{cd}python3 -m venv .venv && {python} {}",
+                full.join(" ")
+            )],
+        );
+    }
+    // The interpreter as the user types it from the root: relative when the
+    // environment is inside the project.
+    let program = match (
+        interp.path.strip_prefix(folder),
+        interp.path.strip_prefix(&project.root),
+    ) {
+        (Ok(rel), _) => format!("{cd}{}", rel.display()),
+        (_, Ok(rel)) => {
+            let up = "../".repeat(
+                folder
+                    .strip_prefix(&project.root)
+                    .map_or(0, |f| f.components().count()),
+            );
+            format!("{cd}{up}{}", rel.display())
+        }
+        _ => format!("{cd}{}", crate::redact::home(&interp.path)),
+    };
     Fix {
         title: format!("install {what} into {}", interp.found_in),
         safety: Safety::Confirm,
-        commands: vec![format!(
-            "{} {}",
-            crate::redact::home(&interp.path),
-            full.join(" ")
-        )],
+        commands: vec![format!("{program} {}", full.join(" "))],
         action: Some(FixAction::Run {
             program: interp.path.clone(),
             args: full,

@@ -1,0 +1,294 @@
+//! One root cause per failure, and fixes that are always right (issue #9):
+//! real processes broken the way the seed write-ups describe; the report
+//! leads with the cause, folds its consequences (`caused_by`), and
+//! `--fix --yes` never breaks a healthy server.
+
+mod common;
+
+use common::stack::*;
+use common::*;
+use serde_json::Value;
+
+/// The finding a consequence points at.
+fn cause_of<'a>(report: &'a Value, f: &Value) -> &'a Value {
+    let i = f["caused_by"].as_u64().expect("a consequence") as usize;
+    &report["findings"][i]
+}
+
+fn the<'a>(report: &'a Value, code: &str) -> &'a Value {
+    let all = findings(report, code);
+    assert_eq!(all.len(), 1, "one {code}: {report:#}");
+    all[0]
+}
+
+/// `uvicorn --reload` whose worker dies at import: the reloader lives on with
+/// a bound socket that never listens. The cause is PY003 naming the missing
+/// module; PORT001 is folded under it with the reloader's socket as
+/// evidence; nothing calls that socket a leftover, nothing says PROC007.
+#[test]
+fn reloader_with_worker_dead_at_import() {
+    let port = free_port();
+    let dir = project(&[
+        (
+            "main.py",
+            "import psycopg  # the driver, not installed\nfrom fastapi import FastAPI\n\napp = FastAPI()\n",
+        ),
+        ("requirements.txt", "fastapi\nuvicorn\n"),
+    ]);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    let mut procs = Procs::new();
+    let log = dir.path().join("uvicorn.log");
+    let reloader = procs.spawn(
+        std::process::Command::new(venv().join("bin/uvicorn"))
+            .args(["main:app", "--reload", "--port", &port.to_string()])
+            .current_dir(dir.path())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    // Readiness: the worker's traceback is written (the worker is left
+    // defunct beside multiprocessing's resource tracker).
+    eventually("the worker has died at import", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("No module named 'psycopg'"))
+    });
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let py = the(&report, "PY003");
+    assert!(py["caused_by"].is_null(), "PY003 is the cause");
+    assert!(
+        py["title"]
+            .as_str()
+            .unwrap()
+            .contains("No module named 'psycopg'"),
+        "{py:#}"
+    );
+    let down = the(&report, "PORT001");
+    assert_eq!(cause_of(&report, down)["code"], "PY003");
+    assert_eq!(down["evidence"]["port"], port);
+    assert_eq!(down["evidence"]["bound_not_listening"][0]["pid"], reloader);
+    assert!(findings(&report, "PORT004").is_empty(), "{report:#}");
+    assert!(findings(&report, "PROC007").is_empty(), "{report:#}");
+    // The cause comes first.
+    assert_eq!(report["findings"][0]["code"], "PY003");
+    assert_eq!(report["summary"]["causes"], 1);
+}
+
+/// A stopped PostgreSQL: DB001 is the cause, the compose service's PORT001
+/// for the same port is its consequence.
+#[test]
+fn stopped_postgres_is_one_cause() {
+    let stack = Stack::new("compose-db");
+    stack.link_venv("backend/.venv");
+    let (code, report) = stack.doctor(&["--only", "ports,database"]);
+    assert_eq!(code, 1);
+    let db_port = stack.port("DB_PORT");
+    let db = findings(&report, "DB001")
+        .into_iter()
+        .find(|f| f["evidence"]["port"] == db_port)
+        .expect("DB001 for PostgreSQL");
+    assert!(db["caused_by"].is_null());
+    let port = findings(&report, "PORT001")
+        .into_iter()
+        .find(|f| f["evidence"]["port"] == db_port)
+        .expect("PORT001 for the same port");
+    assert_eq!(cause_of(&report, port)["code"], "DB001");
+}
+
+/// A plain `flask run` (no reloader), stopped with SIGSTOP: PROC001 is the
+/// cause and the hung health probe its consequence. `--fix --yes` resumes
+/// it and ends nothing: the server answers afterwards.
+#[test]
+fn stopped_plain_flask_is_resumed_not_killed() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-factory");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    let flask = start_venv(
+        &mut procs,
+        stack.path(),
+        "flask",
+        &["run"],
+        port,
+        "/api/health",
+    );
+    node_tool(&stack.join("frontend/node_modules"), "vite", "6.3.0");
+    start_tool(
+        &mut procs,
+        &stack.join("frontend"),
+        "vite",
+        &[],
+        stack.port("WEB_PORT"),
+    );
+    signal(flask, libc::SIGSTOP);
+    let (code, report) = stack.doctor(&["--timeout", "1s", "--skip", "env,node"]);
+    assert_eq!(code, 1);
+    let stopped = the(&report, "PROC001");
+    assert!(stopped["caused_by"].is_null());
+    let hung = the(&report, "HEALTH002");
+    assert_eq!(cause_of(&report, hung)["code"], "PROC001");
+    assert!(findings(&report, "PROC007").is_empty(), "{report:#}");
+
+    let out = doctor_in(
+        stack.path(),
+        &["--fix", "--yes", "--timeout", "1s", "--skip", "env,node"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(is_alive(flask), "the server was ended:\n{text}");
+    let addr = format!("127.0.0.1:{port}");
+    assert!(http_get(&addr, "/api/health").contains("\"ok\""), "{text}");
+}
+
+/// A second vite of the same frontend on the next port: CORS is asked for
+/// that origin too, and the fix names where the allowed origins are written
+/// (the env key and its line) and that the backend must be restarted.
+#[test]
+fn second_frontend_instance_is_an_origin_too() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("fastapi-fullstack");
+    stack.link_venv("backend/.venv");
+    node_tool(&stack.join("frontend/node_modules"), "vite", "7.1.0");
+    node_package(
+        &stack.join("frontend/node_modules"),
+        "react",
+        "19.1.0",
+        None,
+    );
+    let api = stack.port("API_PORT");
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/v1/utils/health-check/",
+    );
+    start_tool(
+        &mut procs,
+        &stack.join("frontend"),
+        "vite",
+        &[],
+        stack.port("WEB_PORT"),
+    );
+    let next = free_port();
+    start_tool(
+        &mut procs,
+        &stack.join("frontend"),
+        "vite",
+        &["--port", &next.to_string()],
+        next,
+    );
+    let (code, report) = stack.doctor(&["--only", "cors"]);
+    assert_eq!(code, 1, "{report:#}");
+    let rejected = the(&report, "CORS001");
+    let origin = format!("http://localhost:{next}");
+    assert_eq!(rejected["evidence"]["origin"], origin);
+    let steps = rejected["fix"]["commands"].as_array().unwrap();
+    assert_eq!(
+        steps[0],
+        format!("add {origin} to BACKEND_CORS_ORIGINS at .env:5")
+    );
+    assert!(
+        steps[1].as_str().unwrap().contains("restart backend"),
+        "{steps:?}"
+    );
+}
+
+/// A frontend whose vite config binds 127.0.0.1: that is the origin the
+/// browser has, so CORS is asked for it.
+#[test]
+fn frontend_bound_to_127_is_probed_as_such() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("fastapi-fullstack");
+    stack.link_venv("backend/.venv");
+    let web = stack.port("WEB_PORT");
+    stack.write(
+        "frontend/vite.config.ts",
+        &format!("export default {{\n  server: {{\n    host: \"127.0.0.1\",\n    port: {web},\n  }},\n}}\n"),
+    );
+    node_tool(&stack.join("frontend/node_modules"), "vite", "7.1.0");
+    let api = stack.port("API_PORT");
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/v1/utils/health-check/",
+    );
+    start_tool(&mut procs, &stack.join("frontend"), "vite", &[], web);
+    let (code, report) = stack.doctor(&["--only", "cors"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        the(&report, "CORS001")["evidence"]["origin"],
+        format!("http://127.0.0.1:{web}")
+    );
+}
+
+/// A URL in the frontend's env that only the e2e tests read: with nothing
+/// listening it is info, no ENV004, and no fix rewrites it or starts it.
+#[test]
+fn unrelated_url_in_frontend_env_is_context() {
+    let stack = Stack::new("fastapi-fullstack");
+    let mail = stack.port("MAIL_PORT");
+    let (_, report) = stack.doctor(&["--only", "ports,env"]);
+    assert!(findings(&report, "ENV004").is_empty(), "{report:#}");
+    for f in report["findings"].as_array().unwrap() {
+        if f["evidence"]["port"] == mail {
+            assert_eq!(f["severity"], "info", "{f:#}");
+        }
+    }
+    let out = doctor_in(stack.path(), &["--only", "ports,env", "--fix", "--dry-run"]);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    let plan = plan.split("Fix plan").nth(1).unwrap_or_default();
+    assert!(
+        !plan.contains("mailcatcher") && !plan.contains(&mail.to_string()),
+        "nothing to do about a URL only the tests use:\n{plan}"
+    );
+}
+
+/// A stranger on the backend's port, started in the project folder: its
+/// command line starts nothing the project runs, so it is PORT002.
+#[test]
+fn foreign_holder_in_the_project_folder() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("compose-db");
+    let port = stack.port("API_PORT");
+    let (holder, _) = procs.python(
+        &stack.join("backend"),
+        LISTEN_ONLY,
+        &["127.0.0.1", &port.to_string()],
+    );
+    let (code, report) = stack.doctor(&["--only", "ports,processes"]);
+    assert_eq!(code, 1);
+    let held = the(&report, "PORT002");
+    assert_eq!(held["evidence"]["holders"][0]["pid"], holder);
+}
+
+/// A server named only with `--url` is checked, never planned for ending.
+#[test]
+fn url_target_is_checked_not_killed() {
+    let mut procs = Procs::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A server that accepts and never answers: reported, not ended.
+    let (pid, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = doctor_in(
+        dir.path(),
+        &["--url", &url, "--fix", "--dry-run", "--timeout", "1s"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&format!("kill -TERM {pid}")), "{text}");
+    assert!(is_alive(pid));
+}
