@@ -32,6 +32,38 @@ until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$dev_
 demo=$(mktemp -d)
 printf 'VITE_API_URL=http://localhost:%s\nDATABASE_URL=postgresql://u:p@localhost:5432/db\n' "$dev_port" > "$demo/.env"
 
+# A healthy FastAPI stack (fixtures/stacks/fastapi-pkg-root): the backend
+# from a venv, up and answering; the frontend as the tests' dev-server
+# stand-in. A healthy run imports nothing of the project.
+venv=$PWD/target/bench/venv
+if [ ! -x "$venv/bin/uvicorn" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+stack_copy() {  # stack_copy DEST API WEB: the fixture with its ports filled in
+  cp -r fixtures/stacks/fastapi-pkg-root "$1"
+  grep -rl '@' "$1" | xargs sed -i "s/@API_PORT@/$2/g; s/@WEB_PORT@/$3/g"
+  ln -s "$venv" "$1/.venv"
+  mkdir -p "$1/frontend/node_modules/vite/bin" "$1/frontend/node_modules/.bin"
+  echo '{"name": "vite", "version": "6.3.0"}' > "$1/frontend/node_modules/vite/package.json"
+  cp tests/support/dev-server.js "$1/frontend/node_modules/vite/bin/vite.js"
+  ln -s ../vite/bin/vite.js "$1/frontend/node_modules/.bin/vite"
+}
+healthy=$(mktemp -d)/stack
+api=$(free_port); web=$(free_port)
+stack_copy "$healthy" "$api" "$web"
+(cd "$healthy" && exec "$venv/bin/python" -m uvicorn backend.app.main:app --host 127.0.0.1 --port "$api" >/dev/null 2>&1) & pids+=($!)
+if command -v node >/dev/null; then
+  (cd "$healthy/frontend" && exec node node_modules/.bin/vite >/dev/null 2>&1) & pids+=($!)
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1',$web),0.2)" 2>/dev/null; do sleep 0.05; done
+fi
+until python3 -c "import socket; socket.create_connection(('127.0.0.1',$api),0.2)" 2>/dev/null; do sleep 0.05; done
+# The same stack with the backend down: the import runs; its own time is in
+# the report's probes.
+down=$(mktemp -d)/stack
+stack_copy "$down" "$(free_port)" "$(free_port)"
+
 echo "sockets: $(ss -tanH | wc -l) TCP ($(ss -tanH state established | wc -l) established, $(ss -tanH state time-wait | wc -l) time-wait); processes: $(ls -d /proc/[0-9]* | wc -l)"
 echo "doctor $("$doctor" --version | cut -d' ' -f2), $(nproc) cores"
 
@@ -40,12 +72,20 @@ hyperfine -N -i --warmup 3 --runs "$runs" --export-markdown /tmp/doctor-bench.md
   -n 'lsof -nP -iTCP' 'lsof -nP -iTCP' \
   -n "doctor port (dev server)" "$doctor port $dev_port" \
   -n "doctor port (loaded port, 8k sockets)" "$doctor port $load_port" \
-  -n 'doctor (full run)' "$doctor --dir $demo"
+  -n 'doctor (full run)' "$doctor --dir $demo" \
+  -n 'doctor (healthy FastAPI stack, full run)' "$doctor --dir $healthy"
 cat /tmp/doctor-bench.md
+echo
+echo "healthy FastAPI stack: $("$doctor" --dir "$healthy" >/dev/null && echo 'exit 0, silent' || echo 'NOT silent')"
+echo -n "import probe on the stack with its backend down (ms, 5 runs): "
+for _ in 1 2 3 4 5; do
+  "$doctor" --dir "$down" --only python --json | python3 -c 'import json,sys; print(*[p["ms"] for p in json.load(sys.stdin)["probes"] if p.get("import")], end=" ")'
+done
+echo
 
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; }
 echo
-echo "peak RSS (KiB): ss -tanp $(rss ss -tanp) · doctor port $(rss "$doctor" port "$dev_port") · doctor port loaded $(rss "$doctor" port "$load_port") · doctor full $(rss "$doctor" --dir "$demo")"
+echo "peak RSS (KiB): ss -tanp $(rss ss -tanp) · doctor port $(rss "$doctor" port "$dev_port") · doctor port loaded $(rss "$doctor" port "$load_port") · doctor full $(rss "$doctor" --dir "$demo") · doctor healthy FastAPI $(rss "$doctor" --dir "$healthy")"
 rm -rf "$demo"
 
 # Discovery on a repo whose node_modules holds 50,000 files: it must not walk it.

@@ -106,8 +106,6 @@ pub struct Context {
     pub config: Config,
     pub project: Project,
     snapshot: OnceLock<Result<Snapshot, String>>,
-    /// Every process (command line, folder): listed once, on first use.
-    all_processes: OnceLock<HashMap<u32, ProcessInfo>>,
     /// What probes measured (timings, statuses), passing or not: shown with
     /// `-v` and in JSON `probes`.
     probes: std::sync::Mutex<Vec<serde_json::Value>>,
@@ -119,7 +117,6 @@ impl Context {
             config,
             project,
             snapshot: OnceLock::new(),
-            all_processes: OnceLock::new(),
             probes: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -127,7 +124,7 @@ impl Context {
     /// Every process of the machine, for checks that look for copies or for
     /// the project's own servers; listed once however many checks ask.
     pub fn all_processes(&self) -> &HashMap<u32, ProcessInfo> {
-        self.all_processes.get_or_init(platform::all_processes)
+        self.project.all_processes()
     }
 
     pub fn record_probe(&self, probe: serde_json::Value) {

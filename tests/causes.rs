@@ -101,22 +101,8 @@ fn stopped_plain_flask_is_resumed_not_killed() {
     let stack = Stack::new("flask-factory");
     stack.link_venv(".venv");
     let port = stack.port("API_PORT");
-    let flask = start_venv(
-        &mut procs,
-        stack.path(),
-        "flask",
-        &["run"],
-        port,
-        "/api/health",
-    );
-    node_tool(&stack.join("frontend/node_modules"), "vite", "6.3.0");
-    start_tool(
-        &mut procs,
-        &stack.join("frontend"),
-        "vite",
-        &[],
-        stack.port("WEB_PORT"),
-    );
+    let flask = start_flask(&mut procs, &stack);
+    start_vite(&mut procs, &stack, "frontend");
     signal(flask, libc::SIGSTOP);
     let (code, report) = stack.doctor(&["--timeout", "1s", "--skip", "env,node"]);
     assert_eq!(code, 1);
@@ -145,35 +131,8 @@ fn second_frontend_instance_is_an_origin_too() {
     let mut procs = Procs::new();
     let stack = Stack::new("fastapi-fullstack");
     stack.link_venv("backend/.venv");
-    node_tool(&stack.join("frontend/node_modules"), "vite", "7.1.0");
-    node_package(
-        &stack.join("frontend/node_modules"),
-        "react",
-        "19.1.0",
-        None,
-    );
-    let api = stack.port("API_PORT");
-    start_venv(
-        &mut procs,
-        &stack.join("backend"),
-        "uvicorn",
-        &[
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &api.to_string(),
-        ],
-        api,
-        "/api/v1/utils/health-check/",
-    );
-    start_tool(
-        &mut procs,
-        &stack.join("frontend"),
-        "vite",
-        &[],
-        stack.port("WEB_PORT"),
-    );
+    start_fullstack_backend(&mut procs, &stack);
+    start_vite(&mut procs, &stack, "frontend");
     let next = free_port();
     start_tool(
         &mut procs,
@@ -210,23 +169,8 @@ fn frontend_bound_to_127_is_probed_as_such() {
         "frontend/vite.config.ts",
         &format!("export default {{\n  server: {{\n    host: \"127.0.0.1\",\n    port: {web},\n  }},\n}}\n"),
     );
-    node_tool(&stack.join("frontend/node_modules"), "vite", "7.1.0");
-    let api = stack.port("API_PORT");
-    start_venv(
-        &mut procs,
-        &stack.join("backend"),
-        "uvicorn",
-        &[
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &api.to_string(),
-        ],
-        api,
-        "/api/v1/utils/health-check/",
-    );
-    start_tool(&mut procs, &stack.join("frontend"), "vite", &[], web);
+    start_fullstack_backend(&mut procs, &stack);
+    start_vite(&mut procs, &stack, "frontend");
     let (code, report) = stack.doctor(&["--only", "cors"]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(

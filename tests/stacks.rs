@@ -34,22 +34,8 @@ fn fastapi_fullstack(procs: &mut Procs) -> (Stack, tempfile::TempDir) {
     node_tool(&modules, "vite", "7.1.0");
     node_package(&modules, "react", "19.1.0", None);
     let data = start_postgres(procs, stack.port("DB_PORT"));
-    let api = stack.port("API_PORT").to_string();
-    start_venv(
-        procs,
-        &stack.join("backend"),
-        "uvicorn",
-        &["app.main:app", "--host", "127.0.0.1", "--port", &api],
-        stack.port("API_PORT"),
-        "/api/v1/utils/health-check/",
-    );
-    start_tool(
-        procs,
-        &stack.join("frontend"),
-        "vite",
-        &[],
-        stack.port("WEB_PORT"),
-    );
+    start_fullstack_backend(procs, &stack);
+    start_vite(procs, &stack, "frontend");
     (stack, data)
 }
 
@@ -243,15 +229,8 @@ fn fastapi_pkg_root_healthy_then_import_error_then_foreign_holder() {
     let mut procs = Procs::new();
     let stack = Stack::new("fastapi-pkg-root");
     stack.link_venv(".venv");
-    node_tool(&stack.join("frontend/node_modules"), "vite", "6.3.0");
     let backend = pkg_root_backend(&mut procs, &stack);
-    start_tool(
-        &mut procs,
-        &stack.join("frontend"),
-        "vite",
-        &[],
-        stack.port("WEB_PORT"),
-    );
+    start_vite(&mut procs, &stack, "frontend");
     let report = stack.assert_silent();
     let api = service(&report, "backend");
     assert_eq!(api["entry"], "backend.app.main");
@@ -291,18 +270,6 @@ fn fastapi_pkg_root_healthy_then_import_error_then_foreign_holder() {
     assert_eq!(held[0]["evidence"]["holders"][0]["pid"], holder);
 }
 
-fn flask_backend(procs: &mut Procs, stack: &Stack) -> u32 {
-    // A plain `flask run` from the root: it reads .flaskenv (python-dotenv).
-    start_venv(
-        procs,
-        stack.path(),
-        "flask",
-        &["run"],
-        stack.port("API_PORT"),
-        "/api/health",
-    )
-}
-
 /// Class 3 and 9: `.flaskenv` names an app factory in a package; a missing
 /// frontend `.env` whose code falls back to the proxy is not an error, and
 /// copying the example is not "safe". A plain `flask run` that answers is
@@ -313,15 +280,8 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     let mut procs = Procs::new();
     let stack = Stack::new("flask-factory");
     stack.link_venv(".venv");
-    node_tool(&stack.join("frontend/node_modules"), "vite", "6.3.0");
-    let flask = flask_backend(&mut procs, &stack);
-    start_tool(
-        &mut procs,
-        &stack.join("frontend"),
-        "vite",
-        &[],
-        stack.port("WEB_PORT"),
-    );
+    let flask = start_flask(&mut procs, &stack);
+    start_vite(&mut procs, &stack, "frontend");
     let report = stack.assert_silent();
     let backend = service(&report, "backend");
     assert_eq!(

@@ -56,7 +56,10 @@ impl Check for Node {
         if packages.is_empty() {
             return Ok(out);
         }
-        let node = node_version(ctx.config.timeout);
+        // `node --version` costs a process start: asked only when a package
+        // wants a version; otherwise being on PATH is all that matters.
+        let version = std::cell::OnceCell::new();
+        let node = || version.get_or_init(|| node_version(ctx.config.timeout));
         for (dir, json, text) in &packages {
             check_package(&ctx.project, dir, json, text, &node, &mut out);
         }
@@ -169,17 +172,26 @@ fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn check_package(
+fn check_package<'n>(
     project: &Project,
     dir: &Path,
     json: &Value,
     text: &str,
-    node: &Result<(PathBuf, Version), String>,
+    node: &dyn Fn() -> &'n Result<(PathBuf, Version), String>,
     out: &mut Vec<Finding>,
 ) {
     let rel = project.relative(&dir.join("package.json"));
     let deps = dependencies(json);
     let wanted = wanted_node(project, dir, json, text);
+    let on_path: Result<(PathBuf, Version), String>;
+    let node = if wanted.is_some() {
+        node()
+    } else {
+        on_path = run::which("node")
+            .map(|exe| (exe, Version::parse("0.0.0").expect("a valid version")))
+            .ok_or_else(|| "node is not on PATH".to_string());
+        &on_path
+    };
     match (node, &wanted) {
         (Err(why), _) if !deps.is_empty() || wanted.is_some() => out.push(
             Finding::new("NODE001", ID, format!("{rel} needs node, but {why}"))

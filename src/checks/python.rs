@@ -175,6 +175,52 @@ pub fn find_interpreter(project: &Project, folder: &Path, limit: Duration) -> Op
         })
 }
 
+/// The installed distributions and the Python version of a virtual
+/// environment, read from its files: `pyvenv.cfg`'s version and the
+/// `*.dist-info` / `*.egg-info` folders of its site-packages (the names
+/// `importlib.metadata` reads too). `None` when the layout is not there.
+fn venv_inventory(venv: &Path) -> Option<Value> {
+    let cfg = read_bounded(&venv.join("pyvenv.cfg")).ok()?;
+    let version: Vec<u64> = cfg
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            matches!(k.trim(), "version" | "version_info").then(|| v.trim().to_string())
+        })?
+        .split('.')
+        .take(3)
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let site_dirs: Vec<PathBuf> = if cfg!(windows) {
+        vec![venv.join("Lib").join("site-packages")]
+    } else {
+        std::fs::read_dir(venv.join("lib"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("site-packages"))
+            .collect()
+    };
+    let mut dists = BTreeSet::new();
+    for dir in site_dirs {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name
+                .strip_suffix(".dist-info")
+                .or_else(|| name.strip_suffix(".egg-info"))
+            else {
+                continue;
+            };
+            // `{name}-{version}`: the name has no `-` of its own there.
+            let dist = stem.split_once('-').map_or(stem, |(n, _)| n);
+            dists.insert(dist.to_string());
+        }
+    }
+    if dists.is_empty() {
+        return None;
+    }
+    Some(json!({"version": version, "dists": dists}))
+}
+
 /// `Flask_Login` → `flask-login` (PEP 503).
 pub fn normalize(name: &str) -> String {
     let mut out = String::new();
@@ -361,16 +407,19 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
             (run::bounded(&mut cmd, budget), began.elapsed())
         })
     });
-    let inventory = run::bounded(
-        Command::new(&interp.path)
-            .arg("-c")
-            .arg(INVENTORY)
-            .current_dir(folder),
-        limit,
-    );
-    let facts: Option<Value> = inventory
+    // A virtual environment says what it holds in its files; only an
+    // interpreter without one is asked (a process start costs ~100 ms).
+    let facts: Option<Value> = interp.venv.as_deref().and_then(venv_inventory).or_else(|| {
+        run::bounded(
+            Command::new(&interp.path)
+                .arg("-c")
+                .arg(INVENTORY)
+                .current_dir(folder),
+            limit,
+        )
         .ok()
-        .and_then(|r| serde_json::from_str(r.stdout.trim()).ok());
+        .and_then(|r| serde_json::from_str(r.stdout.trim()).ok())
+    });
     if let Some(facts) = &facts {
         missing_requirements(project, folder, &interp, facts, out);
         version_mismatch(project, folder, &interp, facts, out);

@@ -373,9 +373,18 @@ pub struct Project {
     /// The app's own source text, read once (env keys it reads, routes).
     #[serde(skip)]
     pub code: code::CodeIndex,
+    /// Every process (command line, folder), listed once per run on first
+    /// use, by discovery (running servers) or by a check.
+    #[serde(skip)]
+    processes: std::sync::OnceLock<std::collections::HashMap<u32, crate::platform::ProcessInfo>>,
 }
 
 impl Project {
+    /// Every process of the machine with its command line and folder.
+    pub fn all_processes(&self) -> &std::collections::HashMap<u32, crate::platform::ProcessInfo> {
+        self.processes.get_or_init(crate::platform::all_processes)
+    }
+
     /// Every port any check should look at: services first, then examined ones.
     pub fn ports(&self) -> Vec<u16> {
         let mut ports: Vec<u16> = self.services.iter().map(|s| s.port).collect();

@@ -41,7 +41,7 @@ pub fn attach(project: &mut Project) {
     if wanting.is_empty() {
         return;
     }
-    let all = platform::all_processes();
+    let all = project.all_processes().clone();
     attach_from(project, &wanting, &all);
 }
 

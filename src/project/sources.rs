@@ -99,27 +99,9 @@ fn with_folder(project: &Project, mut s: Service, dir: &Path) -> Service {
     s
 }
 
-/// `--port 8000`, `-p 8000`, `--port=8000`, `PORT=8000`, `--bind host:8000`, `:8000` last.
+/// The port a command names (`--port 8000`, `-p`, `PORT=`, `--bind host:8000`).
 pub fn port_in_command(cmd: &str) -> Option<u16> {
-    let words: Vec<&str> = cmd.split_whitespace().collect();
-    for (i, w) in words.iter().enumerate() {
-        let next = words.get(i + 1).copied().unwrap_or_default();
-        let value = match *w {
-            "--port" | "-p" | "--bind" | "-b" => next,
-            _ => w
-                .strip_prefix("--port=")
-                .or_else(|| w.strip_prefix("PORT="))
-                .or_else(|| w.strip_prefix("--bind="))
-                .unwrap_or_default(),
-        };
-        let value = value.rsplit(':').next().unwrap_or(value);
-        if let Ok(p) = value.parse::<u16>() {
-            if p > 0 {
-                return Some(p);
-            }
-        }
-    }
-    None
+    commands::port_in_words(&commands::words(cmd))
 }
 
 fn package_json(project: &mut Project, dir: &Path) {

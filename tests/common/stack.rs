@@ -201,3 +201,58 @@ pub fn loud_codes(report: &Value) -> Vec<String> {
         .map(|f| f["code"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// The fastapi-fullstack backend: `uvicorn app.main:app` from `backend/`,
+/// answering its declared health route.
+pub fn start_fullstack_backend(procs: &mut Procs, stack: &Stack) -> u32 {
+    let api = stack.port("API_PORT");
+    start_venv(
+        procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/v1/utils/health-check/",
+    )
+}
+
+/// A plain `flask run` from the stack's root (it reads `.flaskenv`).
+pub fn start_flask(procs: &mut Procs, stack: &Stack) -> u32 {
+    start_venv(
+        procs,
+        stack.path(),
+        "flask",
+        &["run"],
+        stack.port("API_PORT"),
+        "/api/health",
+    )
+}
+
+/// The vite stand-in installed in `folder/node_modules` and started there
+/// on the stack's WEB_PORT (from its vite config).
+pub fn start_vite(procs: &mut Procs, stack: &Stack, folder: &str) -> u32 {
+    let dir = stack.join(folder);
+    if !dir.join("node_modules/.bin/vite").exists() {
+        // A version inside the range package.json asks for (`^6.0.0` → 6.9.0).
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap())
+                .unwrap();
+        let range = manifest["devDependencies"]["vite"]
+            .as_str()
+            .or(manifest["dependencies"]["vite"].as_str())
+            .unwrap_or("^7.0.0");
+        let major = range
+            .trim_start_matches(['^', '~'])
+            .split('.')
+            .next()
+            .unwrap();
+        node_tool(&dir.join("node_modules"), "vite", &format!("{major}.9.0"));
+    }
+    start_tool(procs, &dir, "vite", &[], stack.port("WEB_PORT"))
+}
