@@ -36,6 +36,12 @@ const RULES: &[Rule] = &[
         causes: &["PROC001", "PROC002", "PORT002"],
         related: same_port,
     },
+    // A stopped owner explains a full accept queue: PROC001, never PROC002.
+    Rule {
+        consequence: &["PROC002"],
+        causes: &["PROC001"],
+        related: same_port,
+    },
     // A hung server makes the CORS probe time out too.
     Rule {
         consequence: &["CORS001", "CORS002", "CORS003", "CORS004"],
