@@ -45,6 +45,10 @@ struct Cli {
     /// Warnings fail too (exit 1)
     #[arg(long, global = true)]
     strict: bool,
+    /// Run nothing of the project: no import of the backend's entry module
+    /// (PY003), no doctor.toml `command` checks; the report says what was skipped
+    #[arg(long, global = true)]
+    no_exec: bool,
     /// When to use colour (auto honours NO_COLOR and a non-terminal stdout)
     #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -136,6 +140,7 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
         only: cli.only,
         skip: cli.skip,
         strict: cli.strict,
+        no_exec: cli.no_exec,
         color: match cli.color {
             ColorArg::Auto => ColorChoice::Auto,
             ColorArg::Always => ColorChoice::Always,

@@ -40,6 +40,8 @@ pub struct Config {
     pub only: Vec<String>,
     pub skip: Vec<String>,
     pub strict: bool,
+    /// Run nothing of the project (`--no-exec`).
+    pub no_exec: bool,
     pub color: ColorChoice,
     pub verbose: bool,
     pub format: Format,
@@ -67,6 +69,7 @@ impl Default for Config {
             only: Vec::new(),
             skip: Vec::new(),
             strict: false,
+            no_exec: false,
             color: ColorChoice::Auto,
             verbose: false,
             format: Format::Table,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 pub const MASK: &str = "***";
 
-/// Words that make a flag or a variable name secret-looking.
+/// Words that make a variable name secret-looking.
 const SECRET_WORDS: &[&str] = &[
     "password",
     "passwd",
@@ -21,9 +21,29 @@ const SECRET_WORDS: &[&str] = &[
     "auth",
     "credential",
     "private",
+    "cookie",
+    "signature",
 ];
-/// Variable-name endings the contract names (`*_KEY`, `*_SECRET`, `*_TOKEN`).
-const SECRET_SUFFIXES: &[&str] = &["_key", "_secret", "_token", "_pass"];
+/// Variable-name endings and beginnings the contract names (`*_KEY`,
+/// `*_SECRET`, `*_TOKEN`, `*_SK`, `AWS_*`).
+const SECRET_SUFFIXES: &[&str] = &["_key", "_secret", "_token", "_pass", "_sk"];
+const SECRET_PREFIXES: &[&str] = &["aws_"];
+/// Words that make a *flag* secret-looking (`--requirepass`, `--access-key`,
+/// `--passphrase`): broader than for variables, since a flag's argument is
+/// never evidence doctor needs.
+const SECRET_FLAG_WORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "cookie",
+    "signature",
+];
+/// Schemes whose next word is a credential (`Authorization: Bearer X`).
+const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "digest"];
 const SECRET_QUERY: &[&str] = &[
     "token",
     "access_token",
@@ -39,25 +59,107 @@ const SECRET_QUERY: &[&str] = &[
     "auth",
 ];
 
-fn is_secret_name(name: &str) -> bool {
+pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| lower.contains(w))
         || SECRET_SUFFIXES.iter().any(|s| lower.ends_with(s))
+        || SECRET_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// Scrub one piece of text: URL passwords, secret query values, secret flags'
-/// arguments and `SECRET_NAME=value` assignments.
+/// A header name whose value is a credential: `Authorization`, `Cookie`,
+/// `X-Api-Key`, `x-token` (not any word before a colon in a sentence).
+fn is_secret_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    matches!(
+        lower.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || (lower.starts_with("x-") && is_secret_flag(&lower))
+        || lower.contains("token")
+        || lower.contains("secret")
+        || lower.contains("api-key")
+        || lower.contains("apikey")
+}
+
+fn is_secret_flag(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_FLAG_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// Values read from the project's env files that must never leave, wherever
+/// they turn up (an exception message, a helper's stderr): filled by
+/// discovery, read by every scrub.
+static KNOWN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Remember a value of the project's env files as a secret when its name or
+/// its shape says so (a secret-looking key, or a long random-looking value).
+pub fn remember_env_value(key: &str, value: &str) {
+    let value = value.trim();
+    let random_looking = value.len() >= 12
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| c.is_ascii_alphabetic())
+        && !value.contains(char::is_whitespace)
+        && !value.contains("://");
+    if value.len() >= 4 && (is_secret_name(key) || random_looking) {
+        remember(value);
+    }
+}
+
+/// Remember a value that must be masked wherever it appears.
+pub fn remember(value: &str) {
+    if value.len() < 4 {
+        return;
+    }
+    if let Ok(mut known) = KNOWN.write() {
+        if !known.iter().any(|k| k == value) {
+            known.push(value.to_string());
+            // Longest first: a value that contains another is masked whole.
+            known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        }
+    }
+}
+
+fn mask_known(input: &str) -> std::borrow::Cow<'_, str> {
+    let Ok(known) = KNOWN.read() else {
+        return input.into();
+    };
+    if !known.iter().any(|k| input.contains(k.as_str())) {
+        return input.into();
+    }
+    let mut out = input.to_string();
+    for k in known.iter() {
+        out = out.replace(k.as_str(), MASK);
+    }
+    out.into()
+}
+
+/// Scrub one piece of text: values remembered from the env files, URL
+/// passwords, secret query values, secret flags' arguments (`--flag X`,
+/// `--flag=X`, `-pX`), `SECRET_NAME=value` assignments, secret header
+/// values (`x-token:X`, `Authorization: Bearer X`).
 pub fn text(input: &str) -> String {
+    let input = mask_known(input);
     let mut out = String::with_capacity(input.len());
     let mut mask_next = false;
-    for piece in split_keep_space(input) {
+    for piece in split_keep_space(&input) {
         if piece.trim().is_empty() {
             out.push_str(piece);
             continue;
         }
         if mask_next {
+            // `--authorization Bearer X`: the scheme stays, its credential goes.
+            let scheme = piece.trim_matches(['"', '\'']).to_ascii_lowercase();
+            if AUTH_SCHEMES.contains(&scheme.as_str()) {
+                out.push_str(piece);
+                continue;
+            }
             mask_next = false;
             out.push_str(MASK);
+            continue;
+        }
+        let lower = piece.trim_matches(['"', '\'']).to_ascii_lowercase();
+        if AUTH_SCHEMES.contains(&lower.as_str()) {
+            out.push_str(piece);
+            mask_next = true;
             continue;
         }
         out.push_str(&word(piece, &mut mask_next));
@@ -86,7 +188,14 @@ fn split_keep_space(s: &str) -> Vec<&str> {
 }
 
 fn word(w: &str, mask_next: &mut bool) -> String {
-    // --password X, --token=X, -p is a port and left alone.
+    // `-pSECRET` (mysql, redis-cli): a password glued to -p. `-p 8000` is a
+    // port and left alone.
+    if let Some(glued) = w.strip_prefix("-p").filter(|v| !v.is_empty()) {
+        if !glued.starts_with('-') && !glued.starts_with('=') {
+            return format!("-p{MASK}");
+        }
+    }
+    // --password X, --token=X, --requirepass X, --access-key=X.
     if let Some(flag) = w
         .strip_prefix("--")
         .or_else(|| w.strip_prefix('-').filter(|f| f.len() > 1))
@@ -95,7 +204,7 @@ fn word(w: &str, mask_next: &mut bool) -> String {
             Some((n, v)) => (n, Some(v)),
             None => (flag, None),
         };
-        if is_secret_name(name) {
+        if is_secret_flag(name) {
             return match value {
                 Some(_) => format!("{}={MASK}", &w[..w.len() - value.unwrap().len() - 1]),
                 None => {
@@ -103,6 +212,23 @@ fn word(w: &str, mask_next: &mut bool) -> String {
                     w.to_string()
                 }
             };
+        }
+    }
+    // A header: `x-token:X`, `Authorization:` (the value is the next word).
+    if let Some((name, value)) = w.split_once(':') {
+        let bare = name.trim_start_matches(['"', '\'']);
+        if !bare.is_empty()
+            && !value.starts_with("//")
+            && bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && is_secret_header(bare)
+        {
+            if value.trim_matches(['"', '\'']).is_empty() {
+                *mask_next = true;
+                return w.to_string();
+            }
+            return format!("{name}:{MASK}");
         }
     }
     // NAME=value with a secret-looking NAME.
@@ -119,9 +245,13 @@ fn word(w: &str, mask_next: &mut bool) -> String {
     url(w)
 }
 
-/// `scheme://user:SECRET@host` → `scheme://user:***@host`; `?token=X` → `?token=***`.
+/// `scheme://user:SECRET@host` → `scheme://user:***@host`; `?token=X` → `?token=***`,
+/// also on a bare path (`/health?token=X`, a configured health route).
 pub fn url(w: &str) -> String {
     let Some(scheme_end) = w.find("://") else {
+        if w.starts_with('/') && w.contains('?') {
+            return query(w);
+        }
         return w.to_string();
     };
     let rest_start = scheme_end + 3;
@@ -141,7 +271,13 @@ pub fn url(w: &str) -> String {
         }
         None => out.push_str(&rest[..auth_end]),
     }
-    let tail = &rest[auth_end..];
+    out.push_str(&query(&rest[auth_end..]));
+    out
+}
+
+/// A path with its secret-looking query values masked.
+fn query(tail: &str) -> String {
+    let mut out = String::new();
     match tail.split_once('?') {
         Some((path, query)) => {
             out.push_str(path);
@@ -240,6 +376,48 @@ mod tests {
             "nothing (DATABASE_URL=postgres://a:***@h/d)"
         );
         assert_eq!(text("  spaced\tout  "), "  spaced\tout  ");
+    }
+
+    #[test]
+    fn every_secret_form_of_a_command_line() {
+        for (input, leaked) in [
+            ("redis-server --port 6380 --requirepass C1", "C1"),
+            ("tool --pass C2 --passphrase C3 --access-key C4", "C2 C3 C4"),
+            (
+                "curl --authorization \"Bearer C5\" -H \"Authorization: Bearer C6\"",
+                "C5 C6",
+            ),
+            ("mysql -uroot -pC7 db", "C7"),
+            ("AWS_ACCESS_KEY_ID=C8 STRIPE_SK=C9 run", "C8 C9"),
+            ("uvicorn main:app --header x-token:C10", "C10"),
+            ("web --pass=C11 --cookie-secret C12", "C11 C12"),
+        ] {
+            let out = text(input);
+            for canary in leaked.split(' ') {
+                assert!(!out.contains(canary), "{input} -> {out}");
+            }
+        }
+        // What is evidence stays.
+        assert_eq!(text("vite --port 5173 -p 3000"), "vite --port 5173 -p 3000");
+        assert_eq!(
+            text("uvicorn app.main:app --host 127.0.0.1"),
+            "uvicorn app.main:app --host 127.0.0.1"
+        );
+        assert_eq!(
+            text("stripe keys: .env lacks STRIPE_KEY"),
+            "stripe keys: .env lacks STRIPE_KEY"
+        );
+    }
+
+    #[test]
+    fn remembered_env_values_are_masked_anywhere() {
+        remember_env_value("STRIPE_SECRET", "sk_live_51Hcanary");
+        remember_env_value("PORT", "8000");
+        assert_eq!(
+            text("ValueError: input_value='sk_live_51Hcanary' is not valid"),
+            "ValueError: input_value='***' is not valid"
+        );
+        assert_eq!(text("listening on 8000"), "listening on 8000");
     }
 
     #[test]

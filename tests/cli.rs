@@ -321,7 +321,8 @@ fn bad_env_files_are_findings_or_notes_never_panics() {
         .iter()
         .map(|s| s["port"].as_u64().unwrap())
         .collect();
-    assert_eq!(ports, [1, 2], "{report:#}");
+    // The 50 MB file is over the read limit: said, not half-read.
+    assert_eq!(ports, [2], "{report:#}");
     let unreadable: Vec<String> = report["project"]["unreadable"]
         .as_array()
         .unwrap()
@@ -338,6 +339,12 @@ fn bad_env_files_are_findings_or_notes_never_panics() {
         unreadable
             .iter()
             .any(|u| u.starts_with("package.json: not valid JSON")),
+        "{unreadable:?}"
+    );
+    assert!(
+        unreadable
+            .iter()
+            .any(|u| u.starts_with("web/.env: 50.0 MiB, over doctor's read limit")),
         "{unreadable:?}"
     );
     #[cfg(unix)]

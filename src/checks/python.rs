@@ -386,9 +386,15 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
             json!({"check": ID, "service": s.name, "import": "skipped", "why": evidence}),
         );
     }
+    // `--no-exec`: importing runs the project's top-level code; not done.
+    if let (Some(s), true, None) = (service, ctx.config.no_exec, &serving) {
+        if let Some(module) = &s.entry {
+            ctx.record_probe(json!({"check": ID, "service": s.name, "import": "skipped", "why": format!("--no-exec: importing {module} would run the project's code")}));
+        }
+    }
     // The inventory and the import run at the same time.
     let entry = service
-        .filter(|_| serving.is_none())
+        .filter(|_| serving.is_none() && !ctx.config.no_exec)
         .and_then(|s| s.entry.clone());
     let import_from = service
         .and_then(|s| s.run_folder().cloned())
@@ -706,7 +712,15 @@ fn import_failure(
     let frames = r["frames"].as_array().cloned().unwrap_or_default();
     let at = project_frame(project, &frames);
     let kind = r["type"].as_str().unwrap_or("Exception");
-    let message = r["message"].as_str().unwrap_or_default();
+    // An exception may echo a value of the env files back (pydantic's
+    // `input_value='…'`): every such value is masked, secret-looking or not.
+    let mut message = r["message"].as_str().unwrap_or_default().to_string();
+    for value in &project.env_values {
+        if message.contains(value.as_str()) {
+            message = message.replace(value.as_str(), crate::redact::MASK);
+        }
+    }
+    let message = message.as_str();
     let place = at
         .as_ref()
         .map(|(f, l)| format!(" at {f}:{l}"))

@@ -25,12 +25,17 @@ impl Check for User {
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let timeout = ctx.config.timeout;
+        // `--no-exec`: a declared command is the project's code; not run.
+        let (run, skipped): (Vec<_>, Vec<_>) =
+            ctx.project.user_checks.iter().cloned().partition(|c| {
+                !(ctx.config.no_exec && matches!(c.kind, UserCheckKind::Command { .. }))
+            });
+        for c in &skipped {
+            ctx.record_probe(serde_json::json!({"check": ID, "name": c.name, "result": "skipped: --no-exec (a command check runs the project's code)"}));
+        }
         // Each declared check is a probe of its own: all at once, one bound.
-        let handles: Vec<_> = ctx
-            .project
-            .user_checks
-            .iter()
-            .cloned()
+        let handles: Vec<_> = run
+            .into_iter()
             .map(|c| std::thread::spawn(move || failure(&c, timeout).map(|why| (c, why))))
             .collect();
         Ok(handles

@@ -404,3 +404,26 @@ mod source_agreement {
         assert_eq!(view(&from_netlink).len(), 1);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A line of /proc/net/tcp{,6} of any shape never panics the parser.
+        #[test]
+        fn proc_net_lines_never_panic(line in ".{0,300}", v6 in any::<bool>()) {
+            let _ = super::parse_line(&line, v6, &|_, _, _| true);
+        }
+
+        #[test]
+        fn proc_net_like_lines_never_panic(
+            sl in 0u32..100, a in "[0-9A-F]{0,40}", p in "[0-9A-F]{0,6}", st in "[0-9A-F]{0,3}",
+            rest in "[ 0-9A-F:]{0,120}",
+        ) {
+            let line = format!("{sl}: {a}:{p} {a}:{p} {st} {rest}");
+            let _ = super::parse_line(&line, false, &|_, _, _| true);
+            let _ = super::parse_line(&line, true, &|_, _, _| true);
+        }
+    }
+}

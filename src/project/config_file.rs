@@ -97,8 +97,18 @@ fn header_line(text: &str, table: &str, n: usize) -> usize {
 
 pub fn load(project: &mut Project) -> Result<(), ConfigError> {
     let path = project.root.join(FILE);
-    let Ok(text) = super::read_bounded(&path) else {
-        return Ok(()); // no doctor.toml: discovery alone
+    let text = match super::read_bounded(&path) {
+        Ok(text) => text,
+        // No doctor.toml: discovery alone.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // There but not readable (a FIFO, over the limit): said, then discovery alone.
+        Err(e) => {
+            project.unreadable.push(super::Unreadable {
+                path: FILE.into(),
+                error: e.to_string(),
+            });
+            return Ok(());
+        }
     };
     let file: File = toml::from_str(&text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(&text, s.start));

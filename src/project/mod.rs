@@ -370,6 +370,10 @@ pub struct Project {
     /// Extra checks declared in doctor.toml.
     #[serde(skip)]
     pub user_checks: Vec<config_file::UserCheck>,
+    /// Every value of the env files (not printed): masked where a program
+    /// echoes it back, as pydantic does in `input_value='…'`.
+    #[serde(skip)]
+    pub env_values: Vec<String>,
     /// The app's own source text, read once (env keys it reads, routes).
     #[serde(skip)]
     pub code: code::CodeIndex,
@@ -524,6 +528,7 @@ pub mod commands;
 mod config_file;
 mod running;
 mod sources;
+mod yaml;
 pub use config_file::{ConfigError, UserCheck, UserCheckKind};
 pub use sources::module_of_file;
 
@@ -632,12 +637,47 @@ pub fn walk_files(
     }
 }
 
-/// Read at most `MAX_CONFIG_BYTES`; non-UTF-8 bytes become U+FFFD.
+/// The one way discovery and the checks read a project file: regular files
+/// only (a FIFO named `.env`, a device or a socket is never opened for
+/// reading, so it cannot block), at most `MAX_CONFIG_BYTES` (a larger file
+/// is refused with a message that says so, never half-parsed), a UTF-8 BOM
+/// dropped; non-UTF-8 bytes become U+FFFD.
 pub fn read_bounded(path: &Path) -> std::io::Result<String> {
-    let file = fs::File::open(path)?;
-    let mut bytes = Vec::new();
+    use std::io::{Error, ErrorKind};
+    let not_regular = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or socket is not read)",
+        )
+    };
+    // Looked at before opening: opening a FIFO for reading waits for a writer.
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    // Should a FIFO be swapped in between, it is opened without waiting.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{:.1} MiB, over doctor's read limit of {} MiB: not read",
+                meta.len() as f64 / (1 << 20) as f64,
+                MAX_CONFIG_BYTES >> 20
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_CONFIG_BYTES).read_to_end(&mut bytes)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
 }
 
 /// `KEY=value`, `export KEY="value"`; comments and blank lines give `None`.
@@ -857,5 +897,53 @@ mod tests {
             quoted_urls("target: 'http://localhost:8000', x: \"ws://127.0.0.1:9\""),
             ["http://localhost:8000", "ws://127.0.0.1:9"]
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// An env line of any bytes never panics the parser.
+        #[test]
+        fn env_lines_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines() {
+                let _ = super::parse_env_line(line);
+            }
+            let _ = super::parse_url(&text);
+        }
+
+        /// package.json, a vite config and an env file of arbitrary bytes:
+        /// discovery reads them (or says why not) and never panics.
+        #[test]
+        fn project_files_of_any_bytes_never_panic(
+            package in proptest::collection::vec(any::<u8>(), 0..600),
+            vite in "(.|\n){0,400}",
+            env in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("package.json"), &package).unwrap();
+            std::fs::write(dir.path().join("vite.config.ts"), &vite).unwrap();
+            std::fs::write(dir.path().join(".env"), &env).unwrap();
+            let _ = super::discover(dir.path(), &[], &[]);
+        }
+
+        /// Structured near-misses of a package.json and a vite config.
+        #[test]
+        fn near_miss_configs_never_panic(
+            script in "[a-z :=./-]{0,40}( --port [0-9]{0,7})?",
+            port in "[0-9a-z:]{0,8}",
+            host in "[\"'0-9a-z.:]{0,20}",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let package = format!("{{\"name\":\"x\",\"scripts\":{{\"dev\":\"{}\"}},\"devDependencies\":{{\"vite\":\"^6\"}}}}", script.replace('"', ""));
+            std::fs::write(dir.path().join("package.json"), package).unwrap();
+            std::fs::write(dir.path().join("vite.config.ts"), format!("export default {{ server: {{ port: {port}, host: {host}, proxy: {{ '/api': 'http://localhost:{port}' }} }} }}")).unwrap();
+            let _ = super::discover(dir.path(), &[], &[]);
+        }
     }
 }

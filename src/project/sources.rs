@@ -389,13 +389,10 @@ fn compose(project: &mut Project, dir: &Path) {
             continue;
         };
         let rel = project.relative(&path);
-        let docs = match yaml_rust2::YamlLoader::load_from_str(&text) {
+        let docs = match super::yaml::load(&text) {
             Ok(d) => d,
-            Err(e) => {
-                project.unreadable.push(Unreadable {
-                    path: rel,
-                    error: format!("not valid YAML: {e}"),
-                });
+            Err(error) => {
+                project.unreadable.push(Unreadable { path: rel, error });
                 continue;
             }
         };
@@ -490,7 +487,7 @@ fn python(project: &mut Project, dir: &Path) {
         "pyproject.toml",
         "Pipfile",
     ] {
-        if let Ok(t) = read_bounded(&dir.join(name)) {
+        if let Some(t) = read(project, &dir.join(name)) {
             declared.push_str(&t.to_ascii_lowercase());
         }
     }
@@ -622,7 +619,7 @@ pub fn module_of_file(dir: &Path, file: &Path) -> (std::path::PathBuf, String) {
 /// where `flask run` reads the file; `FLASK_RUN_PORT` and `FLASK_DEBUG`.
 fn flaskenv(project: &mut Project, dir: &Path) -> bool {
     let path = dir.join(".flaskenv");
-    let Ok(text) = read_bounded(&path) else {
+    let Some(text) = read(project, &path) else {
         return false;
     };
     let rel = project.relative(&path);
@@ -687,9 +684,6 @@ fn port_in_call(line: &str) -> Option<u16> {
 }
 
 fn vite_config(project: &mut Project, path: &Path) {
-    if !path.is_file() {
-        return;
-    }
     let Some(text) = read(project, path) else {
         return;
     };
@@ -747,9 +741,6 @@ fn vite_config(project: &mut Project, path: &Path) {
 }
 
 fn urls_in_file(project: &mut Project, path: &Path, name: &str) {
-    if !path.is_file() {
-        return;
-    }
     let Some(text) = read(project, path) else {
         return;
     };
@@ -774,6 +765,12 @@ fn env_file(project: &mut Project, path: &Path) {
         let Some((key, value)) = super::parse_env_line(line) else {
             continue;
         };
+        // Secret-looking values are masked in every output from now on;
+        // every value is kept to mask in exception text.
+        crate::redact::remember_env_value(key, value);
+        if value.len() >= 3 && value.parse::<f64>().is_err() {
+            project.env_values.push(value.to_string());
+        }
         last.retain(|(k, _, _)| k != key);
         last.push((key.to_string(), value.to_string(), i + 1));
     }

@@ -103,6 +103,7 @@ pub fn render(report: &Report, style: &Style) -> String {
         let _ = writeln!(out, "{}", findings_table(report, style));
     }
     out.push_str(&incomplete(report, style));
+    out.push_str(&not_run(report, style));
     if style.verbose {
         out.push_str(&details(report));
     }
@@ -144,7 +145,7 @@ fn header(report: &Report, style: &Style) -> String {
                 s.port,
                 s.url
                     .as_deref()
-                    .map(|u| format!("{u} "))
+                    .map(|u| format!("{} ", clip(u)))
                     .unwrap_or_default(),
                 style.dim(&format!("(from {})", s.source))
             );
@@ -186,7 +187,7 @@ fn findings_table(report: &Report, style: &Style) -> Table {
         let arrow = if style.unicode { "↳" } else { "->" };
         let mut body = format!(
             "{}\n{}",
-            f.title,
+            clip(&f.title),
             style.dim(&format!("a consequence of {} above", cause.code))
         );
         if style.verbose {
@@ -206,8 +207,8 @@ fn findings_table(report: &Report, style: &Style) -> Table {
 
 /// A cause: its title, explanation, evidence and fix.
 fn cause_body(f: &crate::finding::Finding, style: &Style) -> String {
-    let mut body = style.bold(&f.title);
-    let _ = write!(body, "\n\n{}", f.explanation);
+    let mut body = style.bold(&clip(&f.title));
+    let _ = write!(body, "\n\n{}", clip(&f.explanation));
     let evidence = evidence_lines(&f.evidence);
     if !evidence.is_empty() {
         let _ = write!(body, "\n\n{}", style.dim(&evidence.join("\n")));
@@ -218,7 +219,12 @@ fn cause_body(f: &crate::finding::Finding, style: &Style) -> String {
             Safety::Confirm => "asks first",
             Safety::Manual => "manual",
         };
-        let _ = write!(body, "\n\n{} ({safety}): {}", style.bold("fix"), fix.title);
+        let _ = write!(
+            body,
+            "\n\n{} ({safety}): {}",
+            style.bold("fix"),
+            clip(&fix.title)
+        );
         // Commands doctor would run get a prompt; manual steps are steps.
         let prompt = if fix.safety == Safety::Manual {
             "-"
@@ -226,7 +232,7 @@ fn cause_body(f: &crate::finding::Finding, style: &Style) -> String {
             "$"
         };
         for c in &fix.commands {
-            let _ = write!(body, "\n{prompt} {c}");
+            let _ = write!(body, "\n{prompt} {}", clip(c));
         }
     }
     body
@@ -251,11 +257,31 @@ fn incomplete(report: &Report, style: &Style) -> String {
     out
 }
 
+/// What `--no-exec` kept doctor from running: never to be read as "fine".
+fn not_run(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
+    for p in &report.probes {
+        let why = p["why"]
+            .as_str()
+            .or(p["result"].as_str())
+            .unwrap_or_default();
+        if why.contains("--no-exec") {
+            let _ = writeln!(
+                out,
+                "{} not run: {}",
+                style.paint(style.symbol(Severity::Info), Severity::Info),
+                why.trim_start_matches("skipped: ")
+            );
+        }
+    }
+    out
+}
+
 /// `-v`: every probe's measurements and every check's outcome and time.
 fn details(report: &Report) -> String {
     let mut out = String::new();
     for p in &report.probes {
-        let _ = writeln!(out, "  {}", probe_line(p));
+        let _ = writeln!(out, "  {}", clip(&probe_line(p)));
     }
     for c in &report.checks {
         let outcome = match c.outcome {
@@ -377,10 +403,27 @@ fn sockets_table(ports: &[PortView], style: &Style) -> String {
 }
 
 /// Evidence as `key: value` lines, objects flattened without JSON quoting.
+/// The longest line a table cell gets: a value from a hostile file (a
+/// 1 MB line in `.env`) is shortened before the layout, whose cost grows
+/// with the length of what it wraps. `--json` keeps every byte.
+const CELL_LINE_MAX: usize = 600;
+
+fn clip(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= CELL_LINE_MAX {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(CELL_LINE_MAX).collect();
+    format!(
+        "{kept}… ({} more characters; --json has them all)",
+        count - CELL_LINE_MAX
+    )
+}
+
 fn evidence_lines(evidence: &serde_json::Map<String, Value>) -> Vec<String> {
     evidence
         .iter()
-        .map(|(k, v)| format!("{k}: {}", compact(v)))
+        .map(|(k, v)| clip(&format!("{k}: {}", compact(v))))
         .collect()
 }
 
