@@ -590,8 +590,11 @@ fn candidate_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The longest one walk of the project's files may take.
+const WALK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Visit the files under `dir` whose extension is in `extensions`: at most
-/// `max_depth` levels and `max_entries` directory entries, never into
+/// `max_depth` levels, `max_entries` directory entries and `WALK_DEADLINE`, never into
 /// dependency, VCS or hidden folders, never through a symlink.
 pub fn walk_files(
     dir: &Path,
@@ -602,7 +605,12 @@ pub fn walk_files(
 ) {
     let mut stack = vec![(dir.to_path_buf(), 0usize)];
     let mut seen = 0usize;
+    // On a slow or network file system the entry cap alone is no bound.
+    let began = std::time::Instant::now();
     while let Some((folder, depth)) = stack.pop() {
+        if began.elapsed() > WALK_DEADLINE {
+            return;
+        }
         let Ok(entries) = fs::read_dir(&folder) else {
             continue;
         };
