@@ -40,9 +40,8 @@ uvicorn
 shop-payments-sdk
 EOF
 cat > "$shop/backend/main.py" <<EOF
-from fastapi import FastAPI
-
 import shop_payments_sdk
+from fastapi import FastAPI
 
 app = FastAPI()
 

@@ -35,7 +35,11 @@ pub fn fail(message: &str) -> Exit {
 pub fn print_report(report: &Report, config: &Config) {
     match config.format {
         Format::Json => emit(&report::json::render(report)),
-        Format::Table => emit(&report::table::render(report, &table_style(config))),
+        // The answer first; `-v` is the full table with every explanation.
+        Format::Table if config.verbose => {
+            emit(&report::table::render(report, &table_style(config)))
+        }
+        Format::Table => emit(&report::summary::render(report, &table_style(config))),
     }
 }
 

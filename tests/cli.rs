@@ -158,8 +158,8 @@ fn ascii_symbols_when_the_terminal_is_not_utf8() {
     };
     let ascii = run("C");
     assert!(ascii.is_ascii(), "{ascii}");
-    assert!(ascii.contains("x error"));
-    assert!(run("en_US.UTF-8").contains("✖ error"));
+    assert!(ascii.contains("x PORT001"), "{ascii}");
+    assert!(run("en_US.UTF-8").contains("✖ PORT001"));
 }
 
 #[test]
@@ -371,4 +371,61 @@ fn readme_codes_table_matches_the_registry() {
         );
         assert!(readme.contains(&row), "README lacks: {row}");
     }
+}
+
+/// The answer first (issue #10): on the demo's broken stack the first three
+/// lines of the report name the cause (code, port, the missing module), and
+/// every fix command stands on a line of its own, whole.
+#[test]
+fn demo_report_leads_with_the_cause() {
+    let api = free_port();
+    let dir = project(&[
+        ("frontend/.env", &format!("VITE_API_URL=http://127.0.0.1:{api}\n")),
+        ("frontend/src/api.js", "export const api = import.meta.env.VITE_API_URL\n"),
+        ("backend/requirements.txt", "fastapi\nuvicorn\nshop-payments-sdk\n"),
+        (
+            "backend/main.py",
+            &format!("import shop_payments_sdk\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\nif __name__ == \"__main__\":\n    import uvicorn\n    uvicorn.run(app, host=\"127.0.0.1\", port={api})\n"),
+        ),
+    ]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let stale = http_server(&mut procs, elsewhere.path(), "127.0.0.1", api);
+    let out = Command::new(DOCTOR)
+        .arg("--dir")
+        .arg(dir.path())
+        .env("COLUMNS", "120")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let head: Vec<&str> = text.lines().take(3).collect();
+    let head = head.join("\n");
+    assert!(
+        head.contains("PORT002")
+            && head.contains(&format!(":{api}"))
+            && head.contains("shop-payments-sdk"),
+        "the first three lines must name the cause:\n{text}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(
+        &Command::new(DOCTOR)
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--json")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for f in report["findings"].as_array().unwrap() {
+        for c in f["fix"]["commands"].as_array().into_iter().flatten() {
+            let c = c.as_str().unwrap();
+            if f["fix"]["safety"] != "manual" || c.contains(" && ") {
+                assert!(
+                    text.lines().any(|l| l.trim() == c),
+                    "`{c}` is not on a line of its own:\n{text}"
+                );
+            }
+        }
+    }
+    assert!(text.contains(&format!("kill -TERM {stale}")));
 }

@@ -378,6 +378,7 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         return;
     };
     let interp_shown = crate::redact::home(&interp.path);
+    let before = out.len();
     // A server that is up, answers, and is newer than its sources already
     // proves its module imports: no project code is run for it.
     let serving = service.and_then(|s| serving_evidence(ctx, s));
@@ -430,7 +431,6 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         missing_requirements(project, folder, &interp, facts, out);
         version_mismatch(project, folder, &interp, facts, out);
     }
-    let before = out.len();
     if let (Some(handle), Some(module)) = (import, entry) {
         let import_shown = project.shown(&import_from).unwrap_or_default();
         match handle.join() {

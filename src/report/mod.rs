@@ -10,6 +10,7 @@ use crate::project::{Service, Unreadable};
 use crate::redact;
 
 pub mod json;
+pub mod summary;
 pub mod table;
 
 pub const SCHEMA: &str = "doctor/v1";

@@ -21,7 +21,7 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(&self, text: &str, severity: Severity) -> String {
+    pub fn paint(&self, text: &str, severity: Severity) -> String {
         if !self.color {
             return text.to_string();
         }
@@ -238,7 +238,7 @@ fn cause_body(f: &crate::finding::Finding, style: &Style) -> String {
     body
 }
 
-fn incomplete(report: &Report, style: &Style) -> String {
+pub fn incomplete(report: &Report, style: &Style) -> String {
     let mut out = String::new();
     for c in report.incomplete_checks() {
         let what = if c.outcome == Outcome::TimedOut {
@@ -258,7 +258,7 @@ fn incomplete(report: &Report, style: &Style) -> String {
 }
 
 /// What `--no-exec` kept doctor from running: never to be read as "fine".
-fn not_run(report: &Report, style: &Style) -> String {
+pub fn not_run(report: &Report, style: &Style) -> String {
     let mut out = String::new();
     for p in &report.probes {
         let why = p["why"]
@@ -354,7 +354,7 @@ fn summary_line(report: &Report, style: &Style) -> String {
     )
 }
 
-fn sockets_table(ports: &[PortView], style: &Style) -> String {
+pub fn sockets_table(ports: &[PortView], style: &Style) -> String {
     let mut table = style.table();
     table.set_header(vec!["port", "state", "local", "remote", "owner"]);
     for p in ports {
