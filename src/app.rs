@@ -25,6 +25,10 @@ pub fn run(config: Config) -> Exit {
     match &config.command {
         Command::Explain(code) => explain(code.as_deref()),
         Command::Checks => list_checks(&config),
+        Command::Print(text) => {
+            emit(text);
+            Exit::Clean
+        }
         Command::Report | Command::Port(_) => diagnose(config),
     }
 }

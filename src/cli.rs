@@ -12,7 +12,20 @@ use crate::config::{parse_duration, ColorChoice, Command, Config, Format};
     name = "doctor",
     version,
     about = "Why does my local stack say \"connection refused\"? Findings with evidence, and fixes with your consent.",
-    after_help = "Exit codes: 0 no error findings, 1 at least one error finding (or a warning with --strict), 2 doctor could not run."
+    after_help = "Examples:
+  doctor                      why does my stack refuse me? (the current folder)
+  doctor --dir ~/code/shop -v every finding with its evidence and explanation
+  doctor port 8000 5173       every socket on those ports and who holds it
+  doctor --fix                offer each fix: shown, asked, applied, re-checked
+  doctor --json > report.json the same report for a bug report (no secrets in it)
+  doctor --wait 30s           wait until every service is ready, then report
+  doctor explain PORT002      what a finding code means
+
+doctor imports the backend's entry module (in a child process) when the service is down,
+to name the exception that stops it; --no-exec runs nothing of the project.
+
+Exit codes: 0 no error findings, 1 at least one error finding (or a warning with --strict), 2 doctor could not run.
+JSON: schema doctor/v1, described in docs/json-schema.json."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,19 +69,19 @@ struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
     /// After the report, offer each available fix
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Fix options")]
     fix: bool,
     /// With --fix: apply safe and confirm fixes without asking
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Fix options")]
     yes: bool,
     /// With --fix: print the plan, change nothing
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Fix options")]
     dry_run: bool,
     /// With --fix: how long a process gets after SIGTERM before SIGKILL
-    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", value_parser = parse_duration, help_heading = "Fix options")]
     grace: Duration,
     /// With --fix: also end other users' processes
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Fix options")]
     force: bool,
     /// Time to first byte above which a health endpoint counts as slow
     #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
@@ -95,6 +108,29 @@ enum Sub {
     },
     /// The checks and the codes each can emit
     Checks,
+    /// A shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), e.g. `doctor man > doctor.1`
+    Man,
+}
+
+/// What `doctor completions SHELL` and `doctor man` print: generated here,
+/// where clap's description of the command line lives.
+fn generated(sub: &Sub) -> Option<String> {
+    let mut out = Vec::new();
+    match sub {
+        Sub::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "doctor", &mut out)
+        }
+        Sub::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut out)
+            .ok()?,
+        _ => return None,
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -125,12 +161,15 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
             "--yes, --dry-run and --force go with --fix",
         ));
     }
+    let printed = cli.command.as_ref().and_then(generated);
     Ok(Config {
         command: match cli.command {
+            _ if printed.is_some() => Command::Print(printed.unwrap_or_default()),
             None => Command::Report,
             Some(Sub::Port { ports }) => Command::Port(ports),
             Some(Sub::Explain { code, all }) => Command::Explain(if all { None } else { code }),
             Some(Sub::Checks) => Command::Checks,
+            Some(Sub::Completions { .. } | Sub::Man) => Command::Print(String::new()),
         },
         dir: cli.dir,
         ports: cli.ports,

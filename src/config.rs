@@ -26,6 +26,9 @@ pub enum Command {
     Explain(Option<String>),
     /// `doctor checks`
     Checks,
+    /// Text made from the command line's own description (`doctor
+    /// completions SHELL`, `doctor man`), printed as it is.
+    Print(String),
 }
 
 #[derive(Debug, Clone)]

@@ -64,6 +64,10 @@ pub fn diagnose(
     let mut report = Report::new(view, runs, ports);
     correlate::correlate(&mut report.findings, &ctx.project);
     report.summarize();
+    // With --strict a warning fails the run: the status says the same.
+    if ctx.config.strict && report.status == crate::report::Status::Warn {
+        report.status = crate::report::Status::Fail;
+    }
     report.probes = ctx.probes();
     Ok(report.redacted())
 }

@@ -1,7 +1,7 @@
 //! `doctor --fix`: after the report, each fixable finding in turn: show it,
 //! ask (yes / no / quit), apply, re-check the check that produced it.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use crate::config::{Config, Format};
@@ -26,10 +26,17 @@ enum Answer {
     Quit,
 }
 
-/// Where the fix dialogue goes: stdout for the table, stderr with `--json`.
+/// Where the fix dialogue goes: stdout for the table; stderr with `--json`,
+/// and whenever doctor asks (stdout may be a file): the fix described and
+/// the question about it are on the same terminal.
 fn say(config: &Config, text: &str) {
     let text = crate::redact::text(text);
-    if config.format == Format::Json {
+    let asking = config.fix
+        && !config.yes
+        && !config.dry_run
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal();
+    if config.format == Format::Json || (asking && !std::io::stdout().is_terminal()) {
         crate::output::note(&text);
     } else {
         crate::output::emit(&format!("{text}\n"));
@@ -63,6 +70,7 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
     };
     say(config, &format!("\n{heading}:"));
     let mut applied = false;
+    let mut all = false;
     for (n, finding) in fixable.iter().enumerate() {
         let Some(fix) = &finding.fix else { continue };
         if let Some(why) = fix
@@ -115,7 +123,7 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
         let go = match mode {
             Mode::DryRun | Mode::PlanOnly => Answer::No,
             Mode::Yes => Answer::Yes,
-            Mode::Ask => ask(),
+            Mode::Ask => ask(&mut all),
         };
         match go {
             Answer::Quit => {
@@ -151,16 +159,29 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
     applied
 }
 
-fn ask() -> Answer {
-    let choice = dialoguer::Select::new()
-        .with_prompt("    apply this fix?")
-        .items(["yes", "no", "quit"])
-        .default(0)
-        .interact_opt();
-    match choice {
-        Ok(Some(0)) => Answer::Yes,
-        Ok(Some(1)) => Answer::No,
-        _ => Answer::Quit,
+/// `[y/N/a/q]`: no is the default (Enter), `a` applies this and every fix
+/// after it, `q` (or end of input) stops. A plain line read: the terminal's
+/// modes and cursor are never changed, so Ctrl-C leaves it as it was.
+fn ask(all: &mut bool) -> Answer {
+    if *all {
+        return Answer::Yes;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "    apply this fix? [y/N/a/q] ");
+    let _ = err.flush();
+    drop(err);
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => Answer::Quit,
+        Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => Answer::Yes,
+            "a" | "all" => {
+                *all = true;
+                Answer::Yes
+            }
+            "q" | "quit" => Answer::Quit,
+            _ => Answer::No,
+        },
     }
 }
 

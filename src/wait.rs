@@ -39,7 +39,10 @@ pub fn wait_until_ready(config: &Config, root: &Path, limit: Duration) -> Result
                 limit.as_secs_f64(),
                 waiting.first().copied().unwrap_or_default()
             );
-            let width = table_style(config).width as usize;
+            // The live line is on stderr: its width is stderr's terminal's,
+            // less one column so that it never wraps and scrolls.
+            let width = crate::platform::stderr_columns()
+                .map_or(table_style(config).width as usize, usize::from);
             redraw(
                 &line
                     .chars()
@@ -47,10 +50,11 @@ pub fn wait_until_ready(config: &Config, root: &Path, limit: Duration) -> Result
                     .collect::<String>(),
             );
         }
-        if elapsed + ROUND_GAP >= limit {
+        // `--wait 2s` waits the whole 2 s: the last gap is what is left.
+        if elapsed >= limit {
             break false;
         }
-        std::thread::sleep(ROUND_GAP);
+        std::thread::sleep(ROUND_GAP.min(limit - elapsed));
     };
     if live {
         redraw("");

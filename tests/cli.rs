@@ -101,7 +101,8 @@ fn strict_makes_warnings_fail_and_health_sees_the_refusal() {
         )
     };
     assert_eq!(run(&[]), (Some(0), Some("warn".into())));
-    assert_eq!(run(&["--strict"]), (Some(1), Some("warn".into())));
+    // Under --strict the status agrees with the exit code (issue #10).
+    assert_eq!(run(&["--strict"]), (Some(1), Some("fail".into())));
 
     let port = free_port();
     let dir = project(&[(".env", &format!("API=http://[::1]:{port}\n"))]);

@@ -739,3 +739,50 @@ fn duplicate_env_key_is_one_service_and_a_database_port_is_probed() {
         );
     }
 }
+
+/// `doctor/v1` as docs/json-schema.json describes it: real reports (healthy,
+/// broken, `doctor port`, `--strict`) validate against it, with the
+/// jsonschema package of the test venv.
+#[test]
+fn reports_validate_against_the_json_schema() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-factory");
+    stack.link_venv(".venv");
+    start_flask(&mut procs, &stack);
+    let api = stack.port("API_PORT").to_string();
+    let broken = Stack::new("fastapi-pkg-root");
+    let mut reports = Vec::new();
+    for (dir, args) in [
+        (stack.path(), vec![]),
+        (stack.path(), vec!["port", api.as_str()]),
+        (stack.path(), vec!["--strict"]),
+        (broken.path(), vec![]),
+    ] {
+        let mut all = args.clone();
+        all.push("--json");
+        let out = doctor_in(dir, &all);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The status agrees with the exit code, --strict included.
+        let code = out.status.code().unwrap();
+        assert_eq!(
+            report["status"] == "fail",
+            code == 1,
+            "{args:?}: {report:#}"
+        );
+        reports.push(report);
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&reports).unwrap()).unwrap();
+    let check = "import json, sys, jsonschema\nschema = json.load(open(sys.argv[1]))\nfor r in json.load(open(sys.argv[2])):\n    jsonschema.validate(r, schema)\nprint('valid')\n";
+    let out = std::process::Command::new(venv().join("bin/python"))
+        .args(["-c", check])
+        .arg(root().join("docs/json-schema.json"))
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("valid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

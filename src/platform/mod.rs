@@ -229,6 +229,23 @@ pub fn current_uid() -> Option<String> {
     }
 }
 
+/// The width of the terminal on stderr, when stderr is one (the `--wait`
+/// live line is drawn there, whatever stdout is).
+pub fn stderr_columns() -> Option<u16> {
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ fills a winsize we own; fd 2 may not be a tty,
+        // then the call fails and nothing is read.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) } == 0;
+        (ok && size.ws_col > 0).then_some(size.ws_col)
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("COLUMNS").ok()?.parse().ok()
+    }
+}
+
 /// A home folder to shorten paths with (`~/…`).
 pub fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
