@@ -97,6 +97,10 @@ enum Sub {
     Port {
         #[arg(required = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
         ports: Vec<u16>,
+        /// Every socket, one by one (by default: listeners, then one line per
+        /// state and owner with a count; JSON keeps the first 100 of each port)
+        #[arg(long)]
+        all: bool,
     },
     /// The long explanation of a finding code
     Explain {
@@ -162,15 +166,17 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
         ));
     }
     let printed = cli.command.as_ref().and_then(generated);
+    let all_sockets = matches!(cli.command, Some(Sub::Port { all: true, .. }));
     Ok(Config {
         command: match cli.command {
             _ if printed.is_some() => Command::Print(printed.unwrap_or_default()),
             None => Command::Report,
-            Some(Sub::Port { ports }) => Command::Port(ports),
+            Some(Sub::Port { ports, .. }) => Command::Port(ports),
             Some(Sub::Explain { code, all }) => Command::Explain(if all { None } else { code }),
             Some(Sub::Checks) => Command::Checks,
             Some(Sub::Completions { .. } | Sub::Man) => Command::Print(String::new()),
         },
+        all_sockets,
         dir: cli.dir,
         ports: cli.ports,
         urls: cli.urls,

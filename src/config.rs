@@ -45,6 +45,8 @@ pub struct Config {
     pub strict: bool,
     /// Run nothing of the project (`--no-exec`).
     pub no_exec: bool,
+    /// `doctor port --all`: every socket, not grouped, not capped.
+    pub all_sockets: bool,
     pub color: ColorChoice,
     pub verbose: bool,
     pub format: Format,
@@ -73,6 +75,7 @@ impl Default for Config {
             skip: Vec::new(),
             strict: false,
             no_exec: false,
+            all_sockets: false,
             color: ColorChoice::Auto,
             verbose: false,
             format: Format::Table,

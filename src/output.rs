@@ -66,6 +66,7 @@ pub fn table_style(config: &Config) -> report::table::Style {
         unicode: utf8_terminal(),
         width: width.max(40),
         verbose: config.verbose,
+        all_sockets: config.all_sockets || config.verbose,
     }
 }
 

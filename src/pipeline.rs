@@ -97,40 +97,86 @@ fn select_checks(
     (selected, skipped)
 }
 
+/// Sockets of one port shown one by one in `doctor port --json` unless
+/// `--all`: a port with 8,000 connections is counted, not listed.
+const SOCKETS_PER_PORT: usize = 100;
+
 fn port_views(ctx: &Context) -> Vec<PortView> {
     let Ok(snapshot) = ctx.snapshot() else {
         return Vec::new();
     };
+    // One evidence object per process, however many sockets it holds.
+    let mut evidence: std::collections::HashMap<u32, serde_json::Value> = Default::default();
+    let mut describe = |pid: u32| {
+        evidence
+            .entry(pid)
+            .or_insert_with(|| {
+                snapshot
+                    .process(pid)
+                    .map_or(serde_json::json!({"pid": pid}), |p| {
+                        checks::process_evidence(snapshot, p)
+                    })
+            })
+            .clone()
+    };
     ctx.project
         .ports()
         .into_iter()
-        .map(|port| PortView {
-            port,
-            sockets: snapshot
-                .touching(port)
-                .map(|s| SocketView {
-                    local: s.local.to_string(),
-                    remote: s.remote.to_string(),
-                    state: s.state.as_str(),
-                    accept_queue: s.accept_queue,
-                    owner: match s.owners {
-                        platform::Owners::Pids(_) => "visible",
-                        platform::Owners::Hidden => "hidden",
-                        platform::Owners::NoProcess => "none",
-                    },
-                    processes: s
-                        .pids()
-                        .iter()
-                        .map(|pid| {
-                            snapshot
-                                .process(*pid)
-                                .map_or(serde_json::json!({"pid": pid}), |p| {
-                                    checks::process_evidence(snapshot, p)
-                                })
-                        })
-                        .collect(),
+        .map(|port| {
+            let mut all: Vec<&platform::Socket> = snapshot.touching(port).collect();
+            // Listeners first: the one line that matters is never cut.
+            all.sort_by_key(|s| s.state != platform::TcpState::Listen);
+            let counts = crate::checks::ports::state_counts(all.iter().copied());
+            let total = all.len();
+            let mut groups: Vec<(&'static str, &'static str, Vec<u32>, usize)> = Vec::new();
+            for s in all.iter().filter(|s| s.state != platform::TcpState::Listen) {
+                let owner = owner_kind(&s.owners);
+                let pids = s.pids().to_vec();
+                match groups
+                    .iter_mut()
+                    .find(|g| g.0 == s.state.as_str() && g.1 == owner && g.2 == pids)
+                {
+                    Some(g) => g.3 += 1,
+                    None => groups.push((s.state.as_str(), owner, pids, 1)),
+                }
+            }
+            let groups = groups
+                .into_iter()
+                .map(|(state, owner, pids, count)| crate::report::SocketGroup {
+                    state,
+                    owner,
+                    count,
+                    processes: pids.into_iter().map(&mut describe).collect(),
                 })
-                .collect(),
+                .collect();
+            if !ctx.config.all_sockets {
+                all.truncate(SOCKETS_PER_PORT);
+            }
+            PortView {
+                port,
+                counts,
+                total,
+                groups,
+                sockets: all
+                    .into_iter()
+                    .map(|s| SocketView {
+                        local: s.local.to_string(),
+                        remote: s.remote.to_string(),
+                        state: s.state.as_str(),
+                        accept_queue: s.accept_queue,
+                        owner: owner_kind(&s.owners),
+                        processes: s.pids().iter().map(|pid| describe(*pid)).collect(),
+                    })
+                    .collect(),
+            }
         })
         .collect()
+}
+
+fn owner_kind(owners: &platform::Owners) -> &'static str {
+    match owners {
+        platform::Owners::Pids(_) => "visible",
+        platform::Owners::Hidden => "hidden",
+        platform::Owners::NoProcess => "none",
+    }
 }

@@ -243,3 +243,47 @@ fn port_command_lists_sockets_with_owners_and_queue() {
         "{text}"
     );
 }
+
+/// `doctor port` groups what is not a listener (issue #10): the listener
+/// first, then one row per state and owner with a count; JSON lists at most
+/// 100 sockets of a port with the counts of all, `--all` lists every one.
+#[test]
+fn port_report_groups_sockets_and_caps_the_json() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let server = http_server(&mut procs, dir.path(), "127.0.0.1", port);
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..130 {
+        http_get(&addr, "/");
+    }
+    let table = doctor_in(dir.path(), &["port", &port.to_string()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let listen_row = text
+        .lines()
+        .position(|l| l.contains("LISTEN"))
+        .expect("a LISTEN row");
+    let tw_row = text
+        .lines()
+        .position(|l| l.contains("TIME_WAIT ×") || l.contains("TIME_WAIT x"))
+        .unwrap_or_else(|| panic!("a grouped TIME_WAIT row:\n{text}"));
+    assert!(listen_row < tw_row, "{text}");
+    assert!(text.contains(&format!("pid {server}")), "{text}");
+    assert!(
+        text.lines().filter(|l| l.contains("TIME_WAIT")).count() <= 2,
+        "{text}"
+    );
+
+    let (_, report) = doctor_json(dir.path(), &["port", &port.to_string()]);
+    let view = &report["ports"][0];
+    let total = view["total"].as_u64().unwrap();
+    assert!(total >= 130, "{view:#}");
+    assert!(view["sockets"].as_array().unwrap().len() <= 100);
+    assert_eq!(view["sockets"][0]["state"], "LISTEN");
+    assert!(view["counts"]["TIME_WAIT"].as_u64().unwrap() >= 129);
+    let (_, all) = doctor_json(dir.path(), &["port", &port.to_string(), "--all"]);
+    assert_eq!(
+        all["ports"][0]["sockets"].as_array().unwrap().len() as u64,
+        all["ports"][0]["total"].as_u64().unwrap()
+    );
+}

@@ -59,7 +59,24 @@ pub struct SocketView {
 #[derive(Debug, Clone, Serialize)]
 pub struct PortView {
     pub port: u16,
+    /// Listeners first, then the rest, up to a cap unless `--all`.
     pub sockets: Vec<SocketView>,
+    /// Every socket on the port counted by state, capped or not.
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
+    /// How many sockets the port has in all (`sockets` may hold fewer).
+    pub total: usize,
+    /// Every socket that is not a listener, grouped by state and owner.
+    pub groups: Vec<SocketGroup>,
+}
+
+/// `TIME_WAIT ×46, no process`: sockets of one state and one owner.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketGroup {
+    pub state: &'static str,
+    /// `visible`, `hidden` or `none`, as for a socket.
+    pub owner: &'static str,
+    pub count: usize,
+    pub processes: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,6 +18,8 @@ pub struct Style {
     pub unicode: bool,
     pub width: u16,
     pub verbose: bool,
+    /// `doctor port --all` or `-v`: every socket on its own row.
+    pub all_sockets: bool,
 }
 
 impl Style {
@@ -354,6 +356,9 @@ fn summary_line(report: &Report, style: &Style) -> String {
     )
 }
 
+/// `doctor port`: per port, every listener with its owner, then one row per
+/// (state, owner) with a count (`TIME_WAIT ×46`); `--all` and `-v` list every
+/// socket.
 pub fn sockets_table(ports: &[PortView], style: &Style) -> String {
     let mut table = style.table();
     table.set_header(vec!["port", "state", "local", "remote", "owner"]);
@@ -373,33 +378,57 @@ pub fn sockets_table(ports: &[PortView], style: &Style) -> String {
                 Some(q) if q > 0 => format!("{} (queue {q})", s.state),
                 _ => s.state.to_string(),
             };
-            let owner = match s.owner {
-                "hidden" => "hidden (another user's process)".to_string(),
-                "none" => "- (no process: kernel leftover)".to_string(),
-                _ => s
-                    .processes
-                    .iter()
-                    .map(|p| {
-                        let mut text =
-                            format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
-                        if let Some(user) = p["user"].as_str() {
-                            let _ = write!(text, " (user {user})");
-                        }
-                        text
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            };
+            if style.all_sockets || s.state == "LISTEN" {
+                table.add_row(vec![
+                    p.port.to_string(),
+                    state,
+                    s.local.clone(),
+                    s.remote.clone(),
+                    owner_text(s.owner, &s.processes),
+                ]);
+            }
+        }
+        if style.all_sockets && p.total > p.sockets.len() {
             table.add_row(vec![
                 p.port.to_string(),
-                state,
-                s.local.clone(),
-                s.remote.clone(),
-                owner,
+                format!("+{}", p.total - p.sockets.len()),
+                "more sockets".into(),
+                String::new(),
+                "not listed: doctor port --all".into(),
             ]);
+        }
+        if !style.all_sockets {
+            let times = if style.unicode { "×" } else { "x" };
+            for g in &p.groups {
+                table.add_row(vec![
+                    p.port.to_string(),
+                    format!("{} {times}{}", g.state, g.count),
+                    String::new(),
+                    String::new(),
+                    owner_text(g.owner, &g.processes),
+                ]);
+            }
         }
     }
     format!("{table}\n")
+}
+
+fn owner_text(owner: &str, processes: &[Value]) -> String {
+    match owner {
+        "hidden" => "hidden (another user's process)".to_string(),
+        "none" => "- (no process: kernel leftover)".to_string(),
+        _ => processes
+            .iter()
+            .map(|p| {
+                let mut text = format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
+                if let Some(user) = p["user"].as_str() {
+                    let _ = write!(text, " (user {user})");
+                }
+                text
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 /// Evidence as `key: value` lines, objects flattened without JSON quoting.
