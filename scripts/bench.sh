@@ -72,6 +72,7 @@ hyperfine -N -i --warmup 3 --runs "$runs" --export-markdown /tmp/doctor-bench.md
   -n 'lsof -nP -iTCP' 'lsof -nP -iTCP' \
   -n "doctor port (dev server)" "$doctor port $dev_port" \
   -n "doctor port (loaded port, 8k sockets)" "$doctor port $load_port" \
+  -n "doctor port --json (loaded port, 8k sockets)" "$doctor port $load_port --json" \
   -n 'doctor (full run)' "$doctor --dir $demo" \
   -n 'doctor (healthy FastAPI stack, full run)' "$doctor --dir $healthy"
 cat /tmp/doctor-bench.md

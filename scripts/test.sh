@@ -2,8 +2,9 @@
 # The test command of the README: unit tests and real-process integration
 # tests. They need python3 (the tests create their own venv with FastAPI and
 # uvicorn from tests/requirements.txt), PostgreSQL and redis-server from
-# Debian's packages and openssl (installed here when missing and we may);
-# git and node are optional.
+# Debian's packages, openssl, tmux (the --fix prompt tests), node (the
+# frontend stand-ins of the stack tests) and git (installed here when
+# missing and we may).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v ss >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v node >/dev/null || missing+=(nodejs)
+command -v git >/dev/null || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${missing[*]}"
