@@ -208,7 +208,7 @@ fn wait_gone(procs: &[platform::ProcessInfo], limit: Duration) -> Vec<platform::
     let start = Instant::now();
     loop {
         let left: Vec<_> = procs.iter().filter(|p| alive(p)).cloned().collect();
-        if left.is_empty() || start.elapsed() >= limit {
+        if left.is_empty() || start.elapsed() >= limit || platform::interrupted() {
             return left;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -236,7 +236,23 @@ pub fn terminate(pid: u32, start_time: u64, cmdline: &str, limits: Limits) -> Ou
             let _ = platform::send_signal(p.pid, Signal::Cont);
         }
     }
+    // Ctrl-C during the grace period: say what was done and what was not.
+    platform::catch_interrupts(true);
     let stubborn = wait_gone(&procs, limits.grace);
+    platform::catch_interrupts(false);
+    if platform::interrupted() {
+        let running: Vec<String> = stubborn.iter().map(|p| p.pid.to_string()).collect();
+        return Err(format!(
+            "interrupted (Ctrl-C) during the grace period: SIGTERM was sent to pid{} {}; {}; no SIGKILL was sent",
+            if procs.len() == 1 { "" } else { "s" },
+            procs.iter().map(|p| p.pid.to_string()).collect::<Vec<_>>().join(", "),
+            if running.is_empty() {
+                "all of them have ended".to_string()
+            } else {
+                format!("still running: pid {}", running.join(", "))
+            }
+        ));
+    }
     let took = began.elapsed().as_millis();
     for p in procs
         .iter()

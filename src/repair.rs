@@ -152,6 +152,10 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
             }
             Err(e) => say(config, &format!("    not applied: {e}")),
         }
+        if crate::platform::interrupted() {
+            say(config, "    interrupted: no further fixes");
+            break;
+        }
     }
     if matches!(mode, Mode::PlanOnly) {
         say(config, "\nTo apply: run `doctor --fix` in a terminal to be asked for each, or `doctor --fix --yes`.");

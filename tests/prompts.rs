@@ -56,7 +56,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "t", "-S", "-200"])
+        self.run(&["capture-pane", "-p", "-J", "-t", "t", "-S", "-200"])
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -67,10 +67,15 @@ impl Tmux {
 
     /// Readiness: poll the screen until `what` shows (10 s at most).
     fn until(&self, what: &str) -> String {
+        self.until_count(what, 1)
+    }
+
+    /// Readiness: poll until `what` shows `n` times.
+    fn until_count(&self, what: &str, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let screen = self.screen();
-            if screen.contains(what) {
+            if screen.matches(what).count() >= n {
                 return screen;
             }
             assert!(
@@ -126,7 +131,7 @@ fn fix_prompts_answer_n_then_y() {
     assert!(first.contains("[1/2] PROC006"), "{first}");
     tmux.keys(&["n", "Enter"]);
     tmux.until("[2/2] PROC006");
-    tmux.until("[y/N/a/q]\n");
+    tmux.until_count("[y/N/a/q]", 2);
     tmux.keys(&["y", "Enter"]);
     let end = tmux.until("EXITED-");
     assert!(end.contains("re-check: PROC006 is gone"), "{end}");
@@ -172,4 +177,48 @@ fn ctrl_c_at_the_prompt_leaves_the_terminal_as_it_was() {
     assert!(
         dir.path().join(".pids/api.pid").exists() && dir.path().join(".pids/worker.pid").exists()
     );
+}
+
+/// Ctrl-C while doctor waits out the grace period after SIGTERM: it says
+/// what state it left (SIGTERM sent, the process still running, no SIGKILL)
+/// and stops offering fixes.
+#[test]
+fn ctrl_c_during_the_grace_period_says_what_it_left() {
+    if !tmux_available() {
+        panic!("tmux is needed (scripts/test.sh installs it)");
+    }
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let marker = elsewhere.path().join("got-sigterm");
+    // A stranger on the port that notes SIGTERM and keeps running.
+    let script = format!(
+        "import signal, socket, time\n\
+         signal.signal(signal.SIGTERM, lambda *a: open({marker:?}, 'w').close())\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen(8)\n\
+         print('ready', flush=True)\n\
+         while True: time.sleep(1)\n"
+    );
+    let mut procs = Procs::new();
+    let (holder, _) = procs.python(elsewhere.path(), &script, &[]);
+    let mut tmux = Tmux::new("grace");
+    tmux.start("bash --norc --noprofile -i");
+    tmux.keys(&[
+        &format!(
+            "{DOCTOR} --dir {} --fix --grace 30s --only ports",
+            dir.path().display()
+        ),
+        "Enter",
+    ]);
+    tmux.until("[y/N/a/q]");
+    tmux.keys(&["y", "Enter"]);
+    eventually("the holder got SIGTERM", || marker.exists());
+    tmux.keys(&["C-c"]);
+    let screen = tmux.until("no SIGKILL was sent");
+    assert!(
+        screen.contains(&format!("still running: pid {holder}")),
+        "{screen}"
+    );
+    assert!(is_alive(holder), "the holder was not killed");
 }

@@ -39,7 +39,7 @@ use unsupported as os;
 mod process;
 pub use process::{all_processes, process_info, processes, ProcState, ProcessInfo};
 mod signal;
-pub use signal::{send_signal, Signal};
+pub use signal::{catch_interrupts, interrupted, send_signal, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TcpState {

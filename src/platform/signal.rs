@@ -61,3 +61,34 @@ pub fn send_signal(pid: u32, signal: Signal) -> io::Result<()> {
         None => Err(io::Error::new(io::ErrorKind::NotFound, "no such process")),
     }
 }
+
+/// Ctrl-C while doctor waits out a grace period: noted, so that doctor can
+/// say what state it left (SIGTERM sent, no SIGKILL) instead of dying
+/// silently half-way. Outside those waits Ctrl-C ends doctor as usual.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Note Ctrl-C instead of dying (`true`), or die of it again (`false`).
+pub fn catch_interrupts(catch: bool) {
+    #[cfg(unix)]
+    {
+        let handler = if catch {
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t
+        } else {
+            libc::SIG_DFL
+        };
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe { libc::signal(libc::SIGINT, handler) };
+    }
+    #[cfg(not(unix))]
+    let _ = catch;
+}
+
+/// Whether Ctrl-C came while interrupts were caught.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
