@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::config::{parse_duration, ColorChoice, Command, Config, Format};
 
@@ -30,73 +30,127 @@ JSON: schema doctor/v1, described in docs/json-schema.json."
 struct Cli {
     #[command(subcommand)]
     command: Option<Sub>,
-
-    /// Print the report as one JSON document (schema doctor/v1)
-    #[arg(long, global = true)]
-    json: bool,
-    /// The project folder
-    #[arg(long, global = true, value_name = "PATH", default_value = ".")]
-    dir: PathBuf,
-    /// An extra port to examine (repeatable)
-    #[arg(long = "port", global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    ports: Vec<u16>,
-    /// An extra service URL to check (repeatable)
-    #[arg(long = "url", global = true, value_name = "URL")]
-    urls: Vec<String>,
-    /// The frontend origin for CORS checks (repeatable)
-    #[arg(long = "origin", global = true, value_name = "URL")]
-    origins: Vec<String>,
-    /// Time limit of each probe (2s, 500ms)
-    #[arg(long, global = true, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// Run only these checks (comma-separated ids, see `doctor checks`)
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CHECK,...")]
-    only: Vec<String>,
-    /// Skip these checks
-    #[arg(long, global = true, value_delimiter = ',', value_name = "CHECK,...")]
-    skip: Vec<String>,
-    /// Warnings fail too (exit 1)
-    #[arg(long, global = true)]
-    strict: bool,
-    /// Run nothing of the project: no import of the backend's entry module
-    /// (PY003), no doctor.toml `command` checks; the report says what was skipped
-    #[arg(long, global = true)]
-    no_exec: bool,
-    /// When to use colour (auto honours NO_COLOR and a non-terminal stdout)
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
-    color: ColorArg,
-    /// Also show passing checks, timings and the discovered services
-    #[arg(short, long, global = true)]
-    verbose: bool,
-    /// After the report, offer each available fix
-    #[arg(long, global = true, help_heading = "Fix options")]
-    fix: bool,
-    /// With --fix: apply safe and confirm fixes without asking
-    #[arg(long, global = true, help_heading = "Fix options")]
-    yes: bool,
-    /// With --fix: print the plan, change nothing
-    #[arg(long, global = true, help_heading = "Fix options")]
-    dry_run: bool,
-    /// With --fix: how long a process gets after SIGTERM before SIGKILL
-    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", value_parser = parse_duration, help_heading = "Fix options")]
-    grace: Duration,
-    /// With --fix: also end other users' processes
-    #[arg(long, global = true, help_heading = "Fix options")]
-    force: bool,
-    /// Time to first byte above which a health endpoint counts as slow
-    #[arg(long, global = true, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    slow: Duration,
+    #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
+    diagnose: DiagnoseArgs,
     /// Poll until every service is healthy or DURATION passes
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wait: Option<Duration>,
 }
 
+/// How a report is printed: the report and `doctor port`.
+#[derive(Args, Debug, Default)]
+struct ReportArgs {
+    /// Print the report as one JSON document (schema doctor/v1)
+    #[arg(long)]
+    json: bool,
+    /// The project folder [default: .]
+    #[arg(long, value_name = "PATH")]
+    dir: Option<PathBuf>,
+    /// When to use colour (auto honours NO_COLOR and a non-terminal stdout) [default: auto]
+    #[arg(long, value_enum)]
+    color: Option<ColorArg>,
+    /// Also show passing checks, timings, explanations and the discovered services
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// What a diagnosis looks at and how: the report and `doctor port`. Given
+/// before a subcommand or after it; not offered where it does nothing.
+#[derive(Args, Debug, Default)]
+struct DiagnoseArgs {
+    /// An extra port to examine (repeatable)
+    #[arg(long = "port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    ports: Vec<u16>,
+    /// An extra service URL to check (repeatable)
+    #[arg(long = "url", value_name = "URL")]
+    urls: Vec<String>,
+    /// The frontend origin for CORS checks (repeatable)
+    #[arg(long = "origin", value_name = "URL")]
+    origins: Vec<String>,
+    /// Time limit of each probe (2s, 500ms) [default: 2s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Run only these checks (comma-separated ids, see `doctor checks`)
+    #[arg(long, value_delimiter = ',', value_name = "CHECK,...")]
+    only: Vec<String>,
+    /// Skip these checks
+    #[arg(long, value_delimiter = ',', value_name = "CHECK,...")]
+    skip: Vec<String>,
+    /// Warnings fail too (exit 1)
+    #[arg(long)]
+    strict: bool,
+    /// Run nothing of the project: no import of the backend's entry module
+    /// (PY003), no doctor.toml `command` checks; the report says what was skipped
+    #[arg(long)]
+    no_exec: bool,
+    /// Time to first byte above which a health endpoint counts as slow [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    slow: Option<Duration>,
+    /// After the report, offer each available fix
+    #[arg(long, help_heading = "Fix options")]
+    fix: bool,
+    /// With --fix: apply safe and confirm fixes without asking
+    #[arg(long, help_heading = "Fix options")]
+    yes: bool,
+    /// With --fix: print the plan, change nothing
+    #[arg(long, help_heading = "Fix options")]
+    dry_run: bool,
+    /// With --fix: how long a process gets after SIGTERM before SIGKILL [default: 3s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Fix options")]
+    grace: Option<Duration>,
+    /// With --fix: also end other users' processes
+    #[arg(long, help_heading = "Fix options")]
+    force: bool,
+}
+
+impl ReportArgs {
+    /// What the subcommand says wins; what is given only before it holds.
+    fn merge(self, sub: ReportArgs) -> ReportArgs {
+        ReportArgs {
+            json: self.json || sub.json,
+            dir: sub.dir.or(self.dir),
+            color: sub.color.or(self.color),
+            verbose: self.verbose || sub.verbose,
+        }
+    }
+}
+
+impl DiagnoseArgs {
+    fn merge(mut self, sub: DiagnoseArgs) -> DiagnoseArgs {
+        self.ports.extend(sub.ports);
+        self.urls.extend(sub.urls);
+        self.origins.extend(sub.origins);
+        self.only.extend(sub.only);
+        self.skip.extend(sub.skip);
+        DiagnoseArgs {
+            timeout: sub.timeout.or(self.timeout),
+            slow: sub.slow.or(self.slow),
+            grace: sub.grace.or(self.grace),
+            strict: self.strict || sub.strict,
+            no_exec: self.no_exec || sub.no_exec,
+            fix: self.fix || sub.fix,
+            yes: self.yes || sub.yes,
+            dry_run: self.dry_run || sub.dry_run,
+            force: self.force || sub.force,
+            ..self
+        }
+    }
+}
+
+// Parsed once per run: the size of the `port` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Sub {
     /// Every socket on these ports in every TCP state, its owner, and the findings
     Port {
         #[arg(required = true, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-        ports: Vec<u16>,
+        asked: Vec<u16>,
+        #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
+        diagnose: DiagnoseArgs,
         /// Every socket, one by one (by default: listeners, then one line per
         /// state and owner with a count; JSON keeps the first 100 of each port)
         #[arg(long)]
@@ -111,7 +165,11 @@ enum Sub {
         all: bool,
     },
     /// The checks and the codes each can emit
-    Checks,
+    Checks {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// A shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]
@@ -137,8 +195,9 @@ fn generated(sub: &Sub) -> Option<String> {
     Some(String::from_utf8_lossy(&out).into_owned())
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, Default)]
 enum ColorArg {
+    #[default]
     Auto,
     Always,
     Never,
@@ -159,57 +218,105 @@ where
 }
 
 fn into_config(cli: Cli) -> Result<Config, clap::Error> {
-    if !cli.fix && (cli.yes || cli.dry_run || cli.force) {
+    let printed = cli.command.as_ref().and_then(generated);
+    let Cli {
+        command,
+        report,
+        diagnose,
+        wait,
+    } = cli;
+    let mut checks_json = false;
+    let mut all_sockets = false;
+    let (command, report, d) = match command {
+        _ if printed.is_some() => (
+            Command::Print(printed.unwrap_or_default()),
+            report,
+            diagnose,
+        ),
+        None => (Command::Report, report, diagnose),
+        Some(Sub::Port {
+            asked: ports,
+            report: r,
+            diagnose: sub,
+            all,
+        }) => {
+            all_sockets = all;
+            (Command::Port(ports), report.merge(r), diagnose.merge(sub))
+        }
+        Some(Sub::Explain { code, all }) => (
+            Command::Explain(if all { None } else { code }),
+            report,
+            diagnose,
+        ),
+        Some(Sub::Checks { json }) => {
+            checks_json = json;
+            (Command::Checks, report, diagnose)
+        }
+        Some(Sub::Completions { .. } | Sub::Man) => {
+            (Command::Print(String::new()), report, diagnose)
+        }
+    };
+    if !d.fix && (d.yes || d.dry_run || d.force) {
         return Err(Cli::command().error(
             clap::error::ErrorKind::MissingRequiredArgument,
             "--yes, --dry-run and --force go with --fix",
         ));
     }
-    let printed = cli.command.as_ref().and_then(generated);
-    let all_sockets = matches!(cli.command, Some(Sub::Port { all: true, .. }));
+    let defaults = Config::default();
     Ok(Config {
-        command: match cli.command {
-            _ if printed.is_some() => Command::Print(printed.unwrap_or_default()),
-            None => Command::Report,
-            Some(Sub::Port { ports, .. }) => Command::Port(ports),
-            Some(Sub::Explain { code, all }) => Command::Explain(if all { None } else { code }),
-            Some(Sub::Checks) => Command::Checks,
-            Some(Sub::Completions { .. } | Sub::Man) => Command::Print(String::new()),
-        },
+        command,
         all_sockets,
-        dir: cli.dir,
-        ports: cli.ports,
-        urls: cli.urls,
-        origins: cli.origins,
-        timeout: cli.timeout,
-        only: cli.only,
-        skip: cli.skip,
-        strict: cli.strict,
-        no_exec: cli.no_exec,
-        color: match cli.color {
+        dir: report.dir.unwrap_or(defaults.dir),
+        ports: d.ports,
+        urls: d.urls,
+        origins: d.origins,
+        timeout: d.timeout.unwrap_or(defaults.timeout),
+        only: d.only,
+        skip: d.skip,
+        strict: d.strict,
+        no_exec: d.no_exec,
+        color: match report.color.unwrap_or(ColorArg::Auto) {
             ColorArg::Auto => ColorChoice::Auto,
             ColorArg::Always => ColorChoice::Always,
             ColorArg::Never => ColorChoice::Never,
         },
-        verbose: cli.verbose,
-        format: if cli.json {
+        verbose: report.verbose,
+        format: if report.json || checks_json {
             Format::Json
         } else {
             Format::Table
         },
-        fix: cli.fix,
-        yes: cli.yes,
-        dry_run: cli.dry_run,
-        wait: cli.wait,
-        grace: cli.grace,
-        force: cli.force,
-        slow: cli.slow,
+        fix: d.fix,
+        yes: d.yes,
+        dry_run: d.dry_run,
+        wait,
+        grace: d.grace.unwrap_or(defaults.grace),
+        force: d.force,
+        slow: d.slow.unwrap_or(defaults.slow),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_before_and_after_a_subcommand() {
+        let c = try_parse_from(["doctor", "--timeout", "1s", "port", "80", "--json"]).unwrap();
+        assert_eq!(
+            (c.timeout, c.format),
+            (Duration::from_secs(1), Format::Json)
+        );
+        // Options that do nothing there are not offered.
+        assert!(try_parse_from(["doctor", "explain", "PORT001", "--fix"]).is_err());
+        assert!(try_parse_from(["doctor", "checks", "--dir", "x"]).is_err());
+        assert!(try_parse_from(["doctor", "checks", "--json"]).is_ok());
+    }
 
     #[test]
     fn flags_reach_config() {
