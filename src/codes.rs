@@ -91,6 +91,7 @@ code_table![
     ("DB003", Warning, "database"),
     // Added after the first contract: codes only grow.
     ("USER001", Error, "user"),
+    ("PORT008", Error, "containers"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

@@ -166,6 +166,12 @@ fn guard_as(p: &platform::ProcessInfo, limits: Limits, me: Option<&str>) -> Resu
     if p.pid <= 1 {
         return Err(format!("refused: pid {} is the system's init", p.pid));
     }
+    if crate::checks::is_forwarder(p) {
+        return Err(format!(
+            "refused: pid {} ({}) forwards a port for a container engine or tunnel; stop the container or tunnel instead",
+            p.pid, p.name
+        ));
+    }
     if platform::self_and_ancestors().contains(&p.pid) {
         return Err(format!(
             "refused: pid {} is doctor itself or the shell that runs it",

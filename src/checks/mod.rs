@@ -10,6 +10,7 @@ use crate::platform::ProcessInfo;
 use crate::redact;
 use crate::timefmt;
 
+pub mod containers;
 pub mod cors;
 pub mod database;
 pub mod env;
@@ -31,7 +32,42 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(cors::Cors),
         Arc::new(database::Database),
         Arc::new(user::User),
+        Arc::new(containers::Containers),
     ]
+}
+
+/// Programs that hold a port on behalf of something else (a container, a VM,
+/// a tunnel): the holder's identity says nothing about the service behind
+/// it, and ending one breaks the engine and frees nothing for long.
+const FORWARDERS: &[&str] = &[
+    "docker-proxy",
+    "com.docker.backend",
+    "com.docker.vpnkit",
+    "vpnkit",
+    "rootlessport",
+    "rootlesskit",
+    "conmon",
+    "wslrelay",
+    "gvproxy",
+    "ssh",
+    "kubectl",
+];
+
+/// By its executable's name, or by the program its command line runs (a
+/// forwarder started through an interpreter or a wrapper shows that name
+/// only there).
+pub fn is_forwarder(p: &ProcessInfo) -> bool {
+    let named = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        FORWARDERS
+            .iter()
+            .any(|f| name == *f || name.starts_with(&format!("{f}.")))
+    };
+    named(&p.name)
+        || p.cmdline.iter().take(2).any(|w| {
+            let base = w.rsplit(['/', '\\']).next().unwrap_or(w);
+            named(base) && base != "ssh" && base != "kubectl"
+        })
 }
 
 /// Run `probe` on every target at once (one thread each) and gather the

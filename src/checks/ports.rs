@@ -18,19 +18,6 @@ pub struct Ports;
 const ID: &str = "ports";
 /// CLOSE_WAIT sockets of one process on one port before it counts as a leak.
 const CLOSE_WAIT_PILE: usize = 5;
-/// Programs that hold a port on behalf of something else (a container, a VM,
-/// a tunnel): the holder's identity says nothing about the service behind it.
-const FORWARDERS: &[&str] = &[
-    "docker-proxy",
-    "com.docker.backend",
-    "com.docker.vpnkit",
-    "vpnkit",
-    "rootlessport",
-    "wslrelay",
-    "gvproxy",
-    "ssh",
-    "kubectl",
-];
 
 impl Check for Ports {
     fn id(&self) -> &'static str {
@@ -363,13 +350,10 @@ fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> F
 /// Whether `p` is (part of) the project's service: `Some(false)` only with
 /// evidence that it is something else; `None` when doctor cannot tell.
 fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<bool> {
-    let name = p.name.to_ascii_lowercase();
-    if FORWARDERS
-        .iter()
-        .any(|f| name == *f || name.starts_with(&format!("{f}.")))
-    {
+    if super::is_forwarder(p) {
         return None;
     }
+    let name = p.name.to_ascii_lowercase();
     if let Some(kind) = &service.kind {
         let daemon = match kind.as_str() {
             "postgres" => "postgres",

@@ -1,0 +1,293 @@
+//! PORT008: an expected port held by a container engine's forwarder for a
+//! container that is not the service. The forwarder (`docker-proxy`,
+//! `rootlessport`, …) is named from the process table; the container behind
+//! it from the engine's CLI (one bounded `docker ps`, else `podman ps`).
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use super::{describe_pid, is_forwarder, process_evidence};
+use crate::engine::{Check, CheckError, Context};
+use crate::finding::{Finding, Fix};
+use crate::platform::ProcessInfo;
+use crate::project::Service;
+use crate::run;
+
+pub struct Containers;
+
+const ID: &str = "containers";
+
+/// One running container, as the engine's CLI describes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// Host ports it publishes.
+    pub host_ports: Vec<u16>,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+}
+
+impl Check for Containers {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "expected ports held by a container engine's forwarder, and the container behind it"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["PORT008"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+        let snapshot = ctx.snapshot()?;
+        let mut held: Vec<(&Service, &ProcessInfo)> = Vec::new();
+        for s in ctx.project.services.iter().filter(|s| s.expected) {
+            for pid in snapshot.listener_pids(s.port) {
+                if let Some(p) = snapshot.process(pid).filter(|p| is_forwarder(p)) {
+                    held.push((s, p));
+                }
+            }
+        }
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One question to the engine, only when a forwarder is there.
+        let engine = ask_engine(ctx.config.timeout);
+        let mut out = Vec::new();
+        for (service, forwarder) in held {
+            let container = engine
+                .as_ref()
+                .ok()
+                .and_then(|(_, list)| list.iter().find(|c| c.host_ports.contains(&service.port)));
+            if container.is_some_and(|c| is_the_service(c, service, ctx)) {
+                continue;
+            }
+            out.push(held_by_container(
+                snapshot,
+                service,
+                forwarder,
+                container,
+                engine.as_ref().map(|(cli, _)| cli.as_str()),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The container is the project's own compose service on that port.
+fn is_the_service(c: &Container, service: &Service, ctx: &Context) -> bool {
+    let Some(compose_service) = &c.compose_service else {
+        return false;
+    };
+    ctx.project.services.iter().any(|s| {
+        s.port == service.port
+            && &s.name == compose_service
+            && (s.source.contains("compose") || s.references.iter().any(|r| r.contains("compose")))
+    })
+}
+
+fn held_by_container(
+    snapshot: &crate::engine::Snapshot,
+    service: &Service,
+    forwarder: &ProcessInfo,
+    container: Option<&Container>,
+    engine: Result<&str, &String>,
+) -> Finding {
+    let port = service.port;
+    let target = forwarded_to(forwarder);
+    let (who, fix) = match container {
+        Some(c) => {
+            let compose = match (&c.compose_project, &c.compose_service) {
+                (Some(p), Some(s)) => format!(", compose project {p}, service {s}"),
+                _ => String::new(),
+            };
+            let stop = match (&c.compose_project, &c.compose_service) {
+                (Some(p), Some(s)) => format!("docker compose -p {p} stop {s}"),
+                _ => format!("docker stop {}", c.name),
+            };
+            (
+                format!("container {} (image {}{compose})", c.name, c.image),
+                Fix::manual(
+                    format!("stop the container {} or publish it on another port", c.name),
+                    vec![
+                        stop,
+                        format!(
+                            "or remap it in its compose file (ports: \"{}:…\") and point the project there",
+                            port + 1
+                        ),
+                    ],
+                ),
+            )
+        }
+        None => (
+            format!(
+                "a container{}",
+                target
+                    .as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default()
+            ),
+            Fix::manual(
+                "stop the container that publishes the port, or publish it on another port",
+                vec![format!("docker ps --filter publish={port}")],
+            ),
+        ),
+    };
+    let mut f = Finding::new(
+        "PORT008",
+        ID,
+        format!(
+            "port {port} is held by {who} through {}, not by {} (expected by {})",
+            describe_pid(snapshot, forwarder.pid),
+            service.name,
+            service.source
+        ),
+    )
+    .evidence("port", port)
+    .evidence("service", service.name.clone())
+    .evidence("forwarder", process_evidence(snapshot, forwarder))
+    .with_fix(fix);
+    if let Some(t) = target {
+        f = f.evidence("forwards_to", t);
+    }
+    f = match (container, engine) {
+        (Some(c), Ok(cli)) => f.evidence(
+            "container",
+            json!({"id": c.id, "name": c.name, "image": c.image, "compose_project": c.compose_project, "compose_service": c.compose_service, "named_by": cli}),
+        ),
+        (None, Ok(cli)) => f.evidence(
+            "container",
+            format!("`{cli} ps` lists no container publishing port {port}"),
+        ),
+        (_, Err(why)) => f.evidence("container", why.clone()),
+    };
+    f
+}
+
+/// `-container-ip 172.17.0.2 -container-port 5432` → `172.17.0.2:5432`.
+fn forwarded_to(p: &ProcessInfo) -> Option<String> {
+    let arg = |flag: &str| {
+        p.cmdline
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| p.cmdline.get(i + 1))
+    };
+    Some(format!(
+        "{}:{}",
+        arg("-container-ip")?,
+        arg("-container-port")?
+    ))
+}
+
+/// The running containers, from the first engine CLI on PATH.
+fn ask_engine(limit: std::time::Duration) -> Result<(String, Vec<Container>), String> {
+    for cli in ["docker", "podman"] {
+        let Some(exe) = run::which(cli) else {
+            continue;
+        };
+        let ran = run::bounded(
+            Command::new(exe).args(["ps", "--format", "{{json .}}"]),
+            limit,
+        )
+        .map_err(|e| format!("`{cli} ps` {e}"))?;
+        if ran.status != Some(0) {
+            return Err(format!(
+                "`{cli} ps` failed: {}",
+                super::shorten(ran.stderr.trim(), 120)
+            ));
+        }
+        return Ok((cli.to_string(), parse_ps(&ran.stdout)));
+    }
+    Err("no container engine CLI (docker, podman) on PATH to name the container".into())
+}
+
+/// `docker ps --format '{{json .}}'`: one object a line; podman prints one
+/// array. Ports like `0.0.0.0:5432->5432/tcp, :::5432->5432/tcp`; labels
+/// like `com.docker.compose.project=shop,com.docker.compose.service=db`.
+pub fn parse_ps(text: &str) -> Vec<Container> {
+    let values: Vec<Value> = match serde_json::from_str::<Value>(text.trim()) {
+        Ok(Value::Array(items)) => items,
+        _ => text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l.trim()).ok())
+            .collect(),
+    };
+    values.iter().map(container_of).collect()
+}
+
+fn container_of(v: &Value) -> Container {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let names = match &v["Names"] {
+        Value::Array(a) => a
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    let mut host_ports = Vec::new();
+    match &v["Ports"] {
+        Value::String(ports) => {
+            for mapping in ports.split(',') {
+                if let Some((host, _)) = mapping.trim().split_once("->") {
+                    if let Some(p) = host.rsplit(':').next().and_then(|p| p.parse().ok()) {
+                        host_ports.push(p);
+                    }
+                }
+            }
+        }
+        Value::Array(list) => {
+            for m in list {
+                if let Some(p) = m["host_port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
+                    host_ports.push(p);
+                }
+            }
+        }
+        _ => {}
+    }
+    host_ports.dedup();
+    let label = |name: &str| -> Option<String> {
+        match &v["Labels"] {
+            Value::String(all) => all.split(',').find_map(|kv| {
+                let (k, val) = kv.split_once('=')?;
+                (k.trim() == name).then(|| val.trim().to_string())
+            }),
+            Value::Object(map) => map.get(name).and_then(Value::as_str).map(String::from),
+            _ => None,
+        }
+    };
+    Container {
+        id: s("ID").chars().take(12).collect(),
+        name: names,
+        image: s("Image"),
+        host_ports,
+        compose_project: label("com.docker.compose.project"),
+        compose_service: label("com.docker.compose.service"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_and_podman_listings() {
+        let docker = r#"{"ID":"4f2c1b9a8e7d6c5b","Image":"postgres:16","Names":"other-db-1","Ports":"0.0.0.0:5432->5432/tcp, :::5432->5432/tcp","Labels":"com.docker.compose.project=other,com.docker.compose.service=db"}
+{"ID":"aa","Image":"redis:7","Names":"cache","Ports":"6379/tcp","Labels":""}"#;
+        let list = parse_ps(docker);
+        assert_eq!(list[0].host_ports, [5432]);
+        assert_eq!(list[0].compose_project.as_deref(), Some("other"));
+        assert_eq!(list[0].compose_service.as_deref(), Some("db"));
+        assert_eq!(list[0].id, "4f2c1b9a8e7d");
+        assert!(list[1].host_ports.is_empty());
+        let podman = r#"[{"Id":"x","Image":"docker.io/library/postgres:16","Names":["pg"],"Ports":[{"host_ip":"","container_port":5432,"host_port":5433,"range":1,"protocol":"tcp"}],"Labels":{"com.docker.compose.service":"db"}}]"#;
+        let list = parse_ps(podman);
+        assert_eq!(
+            (list[0].name.as_str(), list[0].host_ports.clone()),
+            ("pg", vec![5433])
+        );
+        assert_eq!(list[0].compose_service.as_deref(), Some("db"));
+    }
+}
