@@ -92,6 +92,8 @@ code_table![
     // Added after the first contract: codes only grow.
     ("USER001", Error, "user"),
     ("PORT008", Error, "containers"),
+    ("PORT009", Error, "ports"),
+    ("PORT010", Error, "ports"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

@@ -54,6 +54,12 @@ const RULES: &[Rule] = &[
         causes: &["PY003"],
         related: same_service,
     },
+    // A port that cannot be bound is why nothing listens there.
+    Rule {
+        consequence: &["PORT001"],
+        causes: &["PORT010"],
+        related: same_port,
+    },
     // The database's own finding says more than "nothing listens".
     Rule {
         consequence: &["PORT001"],

@@ -383,18 +383,44 @@ pub fn get(url: &str, timeout: Duration) -> Result<Response, Failure> {
     Err(last)
 }
 
-/// Whether `port` can be bound on loopback, said as evidence: a port that is
-/// bound but where nothing listens (a socket bound and never listened on, in
-/// another namespace, or reserved) fails with the OS's reason. The test
-/// socket is released at once.
-pub fn bind_probe(port: u16) -> Option<String> {
+/// Why a port could not be bound, by kind (the OS's own words are kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindError {
+    /// EADDRINUSE / WSAEADDRINUSE.
+    InUse,
+    /// EACCES / WSAEACCES (10013): privileged, or a reserved range.
+    Denied,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct BindRefused {
+    pub kind: BindError,
+    pub error: String,
+}
+
+impl std::fmt::Display for BindRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "binding fails: {}", self.error)
+    }
+}
+
+/// Whether `port` can be bound on loopback, learnt by binding it and
+/// releasing it at once: a port nothing listens on that cannot be bound
+/// either says why a server could not start there. `None`: bindable.
+pub fn bind_probe(port: u16) -> Option<BindRefused> {
     match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)) {
         Ok(listener) => {
             drop(listener);
             None
         }
-        Err(e) => Some(format!(
-            "binding 127.0.0.1:{port} fails: {e} (held by a socket that does not listen, or reserved)"
-        )),
+        Err(e) => Some(BindRefused {
+            kind: match e.kind() {
+                std::io::ErrorKind::AddrInUse => BindError::InUse,
+                std::io::ErrorKind::PermissionDenied => BindError::Denied,
+                _ => BindError::Other,
+            },
+            error: e.to_string(),
+        }),
     }
 }

@@ -287,3 +287,84 @@ fn port_report_groups_sockets_and_caps_the_json() {
         all["ports"][0]["total"].as_u64().unwrap()
     );
 }
+
+/// A known system squatter (issue #12): macOS's AirPlay Receiver
+/// (ControlCenter) on Flask's default port 5000 is PORT009 with its own fix,
+/// never a process to end. Here a process whose command line runs
+/// `ControlCenter` stands in for it.
+#[test]
+fn airplay_on_flasks_port_is_a_known_squatter() {
+    use std::os::unix::process::CommandExt;
+    if std::net::TcpListener::bind("127.0.0.1:5000").is_err() {
+        eprintln!("port 5000 is in use on this machine: the squatter case cannot be set up");
+        return;
+    }
+    let dir = project(&[
+        (".flaskenv", "FLASK_APP=app.py\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+    ]);
+    // The interpreter itself, not a version manager's shim (which would
+    // replace argv[0] on its way).
+    let real = std::process::Command::new(python())
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let mut procs = Procs::new();
+    let pid = procs.spawn(
+        std::process::Command::new(real)
+            .arg0("ControlCenter")
+            .args(["-c", LISTEN_ONLY, "127.0.0.1", "5000"]),
+    );
+    wait_listening("127.0.0.1:5000");
+    let (code, report) = doctor_json(dir.path(), &["--only", "ports"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PORT009");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(f[0]["title"].as_str().unwrap().contains("AirPlay Receiver"));
+    assert_eq!(f[0]["evidence"]["holder"]["pid"], pid);
+    assert_eq!(f[0]["fix"]["safety"], "manual");
+    assert!(findings(&report, "PORT002").is_empty(), "{report:#}");
+}
+
+/// The bind probe (issue #12): nothing listens on an expected privileged
+/// port and doctor, run as `nobody`, cannot bind it either: PORT010 with the
+/// OS's error is the cause, PORT001 its consequence.
+#[test]
+fn a_port_that_cannot_be_bound_is_said_with_its_error() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run doctor as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let port = (81..1024)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free privileged port");
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(DOCTOR)
+        .args([
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--only",
+            "ports",
+            "--json",
+        ])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let f = findings(&report, "PORT010");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert!(
+        f[0]["title"].as_str().unwrap().contains("privileges"),
+        "{report:#}"
+    );
+    let down = findings(&report, "PORT001");
+    let cause = down[0]["caused_by"].as_u64().expect("folded") as usize;
+    assert_eq!(report["findings"][cause]["code"], "PORT010");
+}

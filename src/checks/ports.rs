@@ -28,7 +28,8 @@ impl Check for Ports {
     }
     fn codes(&self) -> &'static [&'static str] {
         &[
-            "PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007",
+            "PORT001", "PORT002", "PORT003", "PORT004", "PORT005", "PORT006", "PORT007", "PORT009",
+            "PORT010",
         ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
@@ -36,12 +37,14 @@ impl Check for Ports {
         let mut findings = Vec::new();
         for port in ctx.project.ports() {
             check_port(&ctx.project, snapshot, port, &mut findings);
+            let mut extra = Vec::new();
             if let Some(f) = findings
                 .iter_mut()
                 .find(|f| f.code == "PORT001" && f.port() == Some(port))
             {
-                why_nothing_listens(ctx, port, f);
+                why_nothing_listens(ctx, port, f, &mut extra);
             }
+            findings.extend(extra);
         }
         Ok(findings)
     }
@@ -124,7 +127,13 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
                 .filter(|p| belongs_to(p, first, project) == Some(false))
                 .collect();
             if !foreign.is_empty() && foreign.len() == holders.len() {
-                out.push(held_by_other(snapshot, first, port, &foreign, &states));
+                match foreign
+                    .iter()
+                    .find_map(|p| squatter(p, port).map(|s| (*p, s)))
+                {
+                    Some((p, known)) => out.push(held_by_squatter(snapshot, first, p, known)),
+                    None => out.push(held_by_other(snapshot, first, port, &foreign, &states)),
+                }
             }
         }
         for service in &services {
@@ -231,7 +240,7 @@ fn nothing_listens(
 /// of the project started for it that holds no listener (a reloader whose
 /// server crashed at start), and whether the port is bound all the same (a
 /// socket bound but never listening is invisible to socket listings).
-fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding) {
+fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Vec<Finding>) {
     let root = &ctx.project.root;
     let mut started_for: Vec<Value> = Vec::new();
     for p in ctx.all_processes().values() {
@@ -254,9 +263,56 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding) {
         f.evidence
             .insert("started_for_it".into(), json!(started_for));
     }
-    if let Some(bound) = crate::net::bind_probe(port) {
-        f.evidence.insert("bind_probe".into(), json!(bound));
+    if let Some(refused) = crate::net::bind_probe(port) {
+        f.evidence
+            .insert("bind_probe".into(), json!(refused.to_string()));
+        extra.push(cannot_bind(f, port, &refused));
     }
+}
+
+/// PORT010: nothing listens on the expected port, and the port cannot be
+/// bound either: the service could not start there whatever it does.
+fn cannot_bind(port001: &Finding, port: u16, refused: &crate::net::BindRefused) -> Finding {
+    let (why, fix): (String, Vec<String>) = match refused.kind {
+        crate::net::BindError::InUse => (
+            "it is in use by a socket doctor cannot see (another network namespace or container, or a socket that is bound but not listening)".into(),
+            vec![
+                format!("ss -tanp 'sport = :{port}' as root, and `docker ps --filter publish={port}`"),
+                "or run the service on another port and point the project there".into(),
+            ],
+        ),
+        crate::net::BindError::Denied => (
+            if port < 1024 {
+                "ports below 1024 need privileges (root, or CAP_NET_BIND_SERVICE)".into()
+            } else {
+                "the system forbids it (on Windows: a port inside a range Hyper-V/WinNAT reserved; `netsh int ipv4 show excludedportrange protocol=tcp`)".into()
+            },
+            vec!["run the service on a port above 1024 (or outside the reserved ranges) and point the project there".into()],
+        ),
+        crate::net::BindError::Other => (
+            "the system refuses it".into(),
+            vec!["run the service on another port and point the project there".into()],
+        ),
+    };
+    Finding::new(
+        "PORT010",
+        ID,
+        format!("port {port} cannot be bound: {} ({why})", refused.error),
+    )
+    .evidence("port", port)
+    .evidence("bind", format!("127.0.0.1:{port}: {}", refused.error))
+    .evidence(
+        "expected_by",
+        port001
+            .evidence
+            .get("expected_by")
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .with_fix(Fix::manual(
+        format!("make port {port} bindable, or move the service"),
+        fix,
+    ))
 }
 
 fn only_leftovers(port: u16, states: &BTreeMap<&str, usize>) -> Finding {
@@ -416,6 +472,83 @@ fn starts_a_server(p: &ProcessInfo, service: &Service) -> bool {
         .kind
         .as_deref()
         .is_some_and(|k| family(k) == family(server.kind))
+}
+
+/// A system program known to hold ports developers want, with the right fix.
+pub struct Squatter {
+    /// The executable's name (or the program its command line runs).
+    pub program: &'static str,
+    /// The ports it is known to hold; empty: any.
+    pub ports: &'static [u16],
+    /// Windows: a fixed pid (System is 4).
+    pub pid: Option<u32>,
+    pub what: &'static str,
+    pub fix: &'static [&'static str],
+}
+
+/// Data, not code: a new squatter is a new row.
+pub const SQUATTERS: &[Squatter] = &[
+    Squatter {
+        program: "ControlCenter",
+        ports: &[5000, 7000],
+        pid: None,
+        what: "macOS's AirPlay Receiver",
+        fix: &[
+            "turn off AirPlay Receiver: System Settings > General > AirDrop & Handoff",
+            "or run the service on another port (flask run --port 5001) and point the project there",
+        ],
+    },
+    Squatter {
+        program: "System",
+        ports: &[80, 443],
+        pid: Some(4),
+        what: "Windows' HTTP.sys (pid 4, System: IIS, WinRM, Skype or another http.sys user)",
+        fix: &[
+            "netsh http show servicestate shows who registered the URL; stop that service (W3SVC for IIS)",
+            "or run the service on another port and point the project there",
+        ],
+    },
+];
+
+/// The known squatter `p` is, if any, on `port`.
+pub fn squatter(p: &ProcessInfo, port: u16) -> Option<&'static Squatter> {
+    SQUATTERS.iter().find(|s| {
+        let named = p.name == s.program
+            || p.cmdline
+                .first()
+                .is_some_and(|w| w.rsplit(['/', '\\']).next() == Some(s.program));
+        named
+            && s.pid.is_none_or(|pid| pid == p.pid)
+            && (s.ports.is_empty() || s.ports.contains(&port))
+    })
+}
+
+fn held_by_squatter(
+    snapshot: &Snapshot,
+    service: &Service,
+    p: &ProcessInfo,
+    known: &Squatter,
+) -> Finding {
+    let port = service.port;
+    Finding::new(
+        "PORT009",
+        ID,
+        format!(
+            "port {port} is held by {} ({}), not by {} (expected by {})",
+            known.what,
+            describe_pid(snapshot, p.pid),
+            service.name,
+            service.source
+        ),
+    )
+    .evidence("port", port)
+    .evidence("service", service.name.clone())
+    .evidence("holder", process_evidence(snapshot, p))
+    .evidence("known_as", known.what)
+    .with_fix(Fix::manual(
+        format!("free port {port} from {}, or move the service", known.what),
+        known.fix.iter().map(|s| s.to_string()).collect(),
+    ))
 }
 
 fn held_by_other(
@@ -615,5 +748,35 @@ mod tests {
         assert!(!covers(ip("127.0.0.1"), ip("::1")));
         assert!(!covers(ip("::1"), ip("127.0.0.1")));
         assert!(covers(ip("::1"), ip("::1")));
+    }
+}
+
+#[cfg(test)]
+mod squatter_tests {
+    use super::*;
+    use crate::platform::ProcState;
+
+    fn process(pid: u32, name: &str) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            name: name.into(),
+            cmdline: vec![name.into()],
+            exe: None,
+            cwd: None,
+            uid: None,
+            user: None,
+            start_time: 0,
+            parent: None,
+            state: ProcState::Sleeping,
+        }
+    }
+
+    #[test]
+    fn known_squatters_by_name_port_and_pid() {
+        assert!(squatter(&process(700, "ControlCenter"), 5000).is_some());
+        assert!(squatter(&process(700, "ControlCenter"), 8000).is_none());
+        assert!(squatter(&process(4, "System"), 443).is_some());
+        // Another program called System is not Windows' pid 4.
+        assert!(squatter(&process(4242, "System"), 80).is_none());
     }
 }
