@@ -402,27 +402,11 @@ fn another_users_listener_is_hidden_not_free() {
         eprintln!("skipped: needs root to run doctor as another user");
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let port = free_port();
     let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut procs = Procs::new();
     let (pid, _) = procs.python(dir.path(), LISTEN_ONLY, &["127.0.0.1", &port.to_string()]);
-    let out = std::process::Command::new(DOCTOR)
-        .args([
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--only",
-            "ports",
-            "--json",
-        ])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = doctor_json_as_nobody(dir.path(), &["--only", "ports"]);
     let f = findings(&report, "PORT006");
     assert_eq!(f.len(), 1, "{report:#}");
     assert!(f[0]["title"]

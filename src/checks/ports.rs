@@ -754,21 +754,9 @@ mod tests {
 #[cfg(test)]
 mod squatter_tests {
     use super::*;
-    use crate::platform::ProcState;
 
     fn process(pid: u32, name: &str) -> ProcessInfo {
-        ProcessInfo {
-            pid,
-            name: name.into(),
-            cmdline: vec![name.into()],
-            exe: None,
-            cwd: None,
-            uid: None,
-            user: None,
-            start_time: 0,
-            parent: None,
-            state: ProcState::Sleeping,
-        }
+        ProcessInfo::sample(pid, &[name])
     }
 
     #[test]

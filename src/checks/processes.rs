@@ -627,18 +627,7 @@ mod tests {
     use super::*;
 
     fn proc_with(cmd: &[&str]) -> ProcessInfo {
-        ProcessInfo {
-            pid: 10,
-            name: "python3".into(),
-            cmdline: cmd.iter().map(|s| s.to_string()).collect(),
-            exe: None,
-            cwd: Some("/p".into()),
-            uid: None,
-            user: None,
-            start_time: 0,
-            parent: None,
-            state: ProcState::Sleeping,
-        }
+        ProcessInfo::sample(10, cmd)
     }
 
     #[test]

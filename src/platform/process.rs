@@ -47,6 +47,26 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
+    /// A running process with this command line, for unit tests of rules
+    /// that read process facts.
+    #[cfg(test)]
+    pub fn sample(pid: u32, cmdline: &[&str]) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            name: cmdline.first().map_or(String::new(), |c| c.to_string()),
+            cmdline: cmdline.iter().map(|s| s.to_string()).collect(),
+            exe: None,
+            cwd: Some("/p".into()),
+            uid: None,
+            user: None,
+            start_time: 0,
+            parent: None,
+            state: ProcState::Sleeping,
+        }
+    }
+}
+
+impl ProcessInfo {
     /// The command line as one string, or `[name]` when it is empty (zombies).
     pub fn command(&self) -> String {
         if self.cmdline.is_empty() {

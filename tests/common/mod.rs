@@ -534,4 +534,24 @@ pub fn start_redis(procs: &mut Procs, port: u16) -> u32 {
     pid
 }
 
+/// `doctor --dir DIR ARGS --json` run as the user `nobody` (the test runs as
+/// root): what doctor sees and may do without privileges.
+#[cfg(unix)]
+pub fn doctor_json_as_nobody(dir: &Path, args: &[&str]) -> Value {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(DOCTOR)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .arg("--json")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 pub mod stack;
