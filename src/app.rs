@@ -140,6 +140,7 @@ fn validate_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
     }
     std::fs::read_dir(dir).map_err(|e| format!("--dir {}: cannot list it: {e}", dir.display()))?;
     dir.canonicalize()
+        .map(|canonical| crate::platform::environment::as_users_write_it(&canonical))
         .map_err(|e| format!("--dir {}: {e}", dir.display()))
 }
 

@@ -282,7 +282,17 @@ fn cannot_bind(port001: &Finding, port: u16, refused: &crate::net::BindRefused) 
             ],
         ),
         crate::net::BindError::Denied => (
-            if port < 1024 {
+            if let Some(r) = crate::platform::environment::reserved_range_of(
+                &crate::platform::environment::reserved_port_ranges(std::time::Duration::from_secs(2)),
+                port,
+            ) {
+                format!(
+                    "it is inside Windows' reserved range {}-{}{} (Hyper-V, WinNAT or Docker Desktop reserve such ranges, and they move between reboots)",
+                    r.start,
+                    r.end,
+                    if r.administered { ", an administered exclusion" } else { "" }
+                )
+            } else if port < 1024 {
                 "ports below 1024 need privileges (root, or CAP_NET_BIND_SERVICE)".into()
             } else {
                 "the system forbids it (on Windows: a port inside a range Hyper-V/WinNAT reserved; `netsh int ipv4 show excludedportrange protocol=tcp`)".into()

@@ -38,6 +38,7 @@ use unsupported as os;
 
 mod process;
 pub use process::{all_processes, process_info, processes, ProcState, ProcessInfo};
+pub mod environment;
 mod signal;
 pub use signal::{catch_interrupts, interrupted, send_signal, Signal};
 
