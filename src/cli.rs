@@ -181,18 +181,17 @@ enum Sub {
 
 /// What `doctor completions SHELL` and `doctor man` print: generated here,
 /// where clap's description of the command line lives.
-fn generated(sub: &Sub) -> Option<String> {
+fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
-    match sub {
-        Sub::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "doctor", &mut out)
-        }
-        Sub::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut out)
-            .ok()?,
-        _ => return None,
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    clap_complete::generate(shell, &mut Cli::command(), "doctor", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn man_page() -> String {
+    let mut out = Vec::new();
+    // Rendering into memory cannot fail for want of room.
+    let _ = clap_mangen::Man::new(Cli::command()).render(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, Default)]
@@ -218,7 +217,6 @@ where
 }
 
 fn into_config(cli: Cli) -> Result<Config, clap::Error> {
-    let printed = cli.command.as_ref().and_then(generated);
     let Cli {
         command,
         report,
@@ -228,11 +226,6 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
     let mut checks_json = false;
     let mut all_sockets = false;
     let (command, report, d) = match command {
-        _ if printed.is_some() => (
-            Command::Print(printed.unwrap_or_default()),
-            report,
-            diagnose,
-        ),
         None => (Command::Report, report, diagnose),
         Some(Sub::Port {
             asked: ports,
@@ -252,9 +245,8 @@ fn into_config(cli: Cli) -> Result<Config, clap::Error> {
             checks_json = json;
             (Command::Checks, report, diagnose)
         }
-        Some(Sub::Completions { .. } | Sub::Man) => {
-            (Command::Print(String::new()), report, diagnose)
-        }
+        Some(Sub::Completions { shell }) => (Command::Print(completions(shell)), report, diagnose),
+        Some(Sub::Man) => (Command::Print(man_page()), report, diagnose),
     };
     if !d.fix && (d.yes || d.dry_run || d.force) {
         return Err(Cli::command().error(

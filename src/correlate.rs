@@ -6,7 +6,6 @@
 //! drops one: the evidence stays complete.
 
 use crate::finding::Finding;
-use crate::project::Project;
 
 /// A rule: a finding with code `consequence` is explained by a finding with
 /// one of the codes `causes` when `related` holds for the pair.
@@ -138,7 +137,7 @@ fn same_missing(a: &Finding, b: &Finding) -> bool {
 
 /// Link, then reorder: every cause (by severity, then code) followed by the
 /// findings it explains, each with `caused_by` set to its cause's index.
-pub fn correlate(findings: &mut Vec<Finding>, _project: &Project) {
+pub fn correlate(findings: &mut Vec<Finding>) {
     let n = findings.len();
     let mut parent: Vec<Option<usize>> = (0..n).map(|i| cause_of(findings, i)).collect();
     // A cycle (two findings naming each other) has no cause: break it.
@@ -200,11 +199,6 @@ fn cause_of(findings: &[Finding], i: usize) -> Option<usize> {
     None
 }
 
-/// Whether a finding is a cause (nothing explains it).
-pub fn is_cause(f: &Finding) -> bool {
-    f.caused_by.is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +227,7 @@ mod tests {
             ),
             finding("PORT004", json!({"port": 8000})),
         ];
-        correlate(&mut findings, &Project::default());
+        correlate(&mut findings);
         let shape: Vec<(&str, Option<usize>)> =
             findings.iter().map(|f| (f.code, f.caused_by)).collect();
         assert_eq!(
@@ -258,7 +252,7 @@ mod tests {
             finding("DB001", json!({"port": 5432})),
             finding("HEALTH001", json!({"port": 9000})),
         ];
-        correlate(&mut findings, &Project::default());
+        correlate(&mut findings);
         let shape: Vec<(&str, Option<usize>)> =
             findings.iter().map(|f| (f.code, f.caused_by)).collect();
         assert_eq!(

@@ -109,6 +109,10 @@ pub struct Context {
     /// What probes measured (timings, statuses), passing or not: shown with
     /// `-v` and in JSON `probes`.
     probes: std::sync::Mutex<Vec<serde_json::Value>>,
+    /// The newest source file of each folder walked: the processes check
+    /// (PROC004) and the python check (is the running server newer than its
+    /// sources?) ask about the same folders; each is walked once.
+    newest: std::sync::Mutex<HashMap<std::path::PathBuf, Option<(std::path::PathBuf, u64)>>>,
 }
 
 impl Context {
@@ -118,6 +122,7 @@ impl Context {
             project,
             snapshot: OnceLock::new(),
             probes: std::sync::Mutex::new(Vec::new()),
+            newest: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -125,6 +130,18 @@ impl Context {
     /// the project's own servers; listed once however many checks ask.
     pub fn all_processes(&self) -> &HashMap<u32, ProcessInfo> {
         self.project.all_processes()
+    }
+
+    /// The newest source file under `dir` and its mtime, walked once per run.
+    pub fn newest_source(&self, dir: &std::path::Path) -> Option<(std::path::PathBuf, u64)> {
+        if let Some(known) = self.newest.lock().ok().and_then(|m| m.get(dir).cloned()) {
+            return known;
+        }
+        let found = crate::checks::processes::newest_source(dir);
+        if let Ok(mut m) = self.newest.lock() {
+            m.insert(dir.to_path_buf(), found.clone());
+        }
+        found
     }
 
     pub fn record_probe(&self, probe: serde_json::Value) {

@@ -62,7 +62,7 @@ pub fn diagnose(
         discovery_ms,
     };
     let mut report = Report::new(view, runs, ports);
-    correlate::correlate(&mut report.findings, &ctx.project);
+    correlate::correlate(&mut report.findings);
     report.summarize();
     // With --strict a warning fails the run: the status says the same.
     if ctx.config.strict && report.status == crate::report::Status::Warn {

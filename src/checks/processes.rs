@@ -84,7 +84,7 @@ impl Check for Processes {
                     port,
                     ctx.config.timeout,
                 ));
-                out.extend(stale_code(&ctx.project, snapshot, root, &procs, port));
+                out.extend(stale_code(ctx, snapshot, root, &procs, port));
                 out.extend(copies(ctx, snapshot, root, port, &mut copies_seen));
             }
         }
@@ -323,12 +323,13 @@ pub fn newest_source(dir: &Path) -> Option<(PathBuf, u64)> {
 }
 
 fn stale_code(
-    project: &Project,
+    ctx: &Context,
     snapshot: &Snapshot,
     root: &ProcessInfo,
     procs: &[&ProcessInfo],
     port: u16,
 ) -> Option<Finding> {
+    let project = &ctx.project;
     // A reloader's worker restarts on change: the youngest holder is the code that serves.
     let youngest = procs
         .iter()
@@ -362,7 +363,7 @@ fn stale_code(
     let (file, mtime) = if watches {
         newest_unwatched(project, cwd)?
     } else {
-        newest_source(cwd)?
+        ctx.newest_source(cwd)?
     };
     // Seconds are the start time's resolution: one second of slack.
     if mtime <= youngest + 1 {

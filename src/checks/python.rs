@@ -480,9 +480,7 @@ fn serving_evidence(ctx: &Context, service: &Service) -> Option<String> {
     }
     let youngest = holders.iter().map(|p| p.start_time).max()?;
     let folder = service.run_folder()?;
-    if let Some((_, mtime)) =
-        super::processes::newest_source(service.folder.as_ref().unwrap_or(folder))
-    {
+    if let Some((_, mtime)) = ctx.newest_source(service.folder.as_ref().unwrap_or(folder)) {
         if mtime > youngest + 1 {
             return None;
         }

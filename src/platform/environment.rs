@@ -101,25 +101,6 @@ pub fn reserved_port_ranges(limit: std::time::Duration) -> Vec<ReservedRange> {
     out
 }
 
-/// WSL as this machine is, when doctor runs in it.
-pub fn wsl(limit: std::time::Duration) -> Option<Wsl> {
-    let version = std::fs::read_to_string("/proc/version").unwrap_or_default();
-    let distro = std::env::var("WSL_DISTRO_NAME").ok();
-    let mut found = detect_wsl(&version, distro.as_deref())?;
-    if let Some(exe) = crate::run::which("wslinfo") {
-        if let Ok(r) = crate::run::bounded(
-            std::process::Command::new(exe).arg("--networking-mode"),
-            limit,
-        ) {
-            let mode = r.stdout.trim().to_ascii_lowercase();
-            if !mode.is_empty() {
-                found.networking = Some(mode);
-            }
-        }
-    }
-    Some(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

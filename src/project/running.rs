@@ -3,7 +3,6 @@
 //! the port its running process listens on, with that process as the source
 //! (`uvicorn main:app --port 8123` typed by hand).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::commands::{self, ServerCommand};
@@ -41,16 +40,24 @@ pub fn attach(project: &mut Project) {
     if wanting.is_empty() {
         return;
     }
-    let all = project.all_processes().clone();
-    attach_from(project, &wanting, &all);
+    // Found first (the process listing is borrowed from the project), applied after.
+    for (i, port, source) in running_ports(project, &wanting) {
+        let s = &mut project.services[i];
+        s.learn("port", port.to_string(), &source);
+        s.port = port;
+        s.source = source;
+        s.default_port = false;
+    }
 }
 
-fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, ProcessInfo>) {
-    let root = project.root.clone();
+/// For each wanting service: the port its running process serves, with
+/// that process as the source.
+fn running_ports(project: &Project, wanting: &[usize]) -> Vec<(usize, u16, String)> {
+    let all = project.all_processes();
     let apps: Vec<RunningApp> = all
         .values()
         .filter_map(|p| {
-            let cwd = p.cwd.as_ref().filter(|c| c.starts_with(&root))?;
+            let cwd = p.cwd.as_ref().filter(|c| c.starts_with(&project.root))?;
             let server = commands::parse(&p.cmdline.join(" "))?;
             let run_folder = commands::run_folder(cwd, &server);
             Some(RunningApp {
@@ -60,9 +67,15 @@ fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, Proc
             })
         })
         .collect();
+    let mut found = Vec::new();
     if apps.is_empty() {
-        return;
+        return found;
     }
+    let command_of = |pid: u32| {
+        all.get(&pid)
+            .map(|p| crate::checks::shorten(&p.command(), 60))
+            .unwrap_or_default()
+    };
     for &i in wanting {
         let service = &project.services[i];
         let app_file = service.app_file();
@@ -96,16 +109,11 @@ fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, Proc
                 .filter_map(|a| a.server.port.map(|p| (p, a.process.pid)))
                 .collect();
             if let [(port, pid)] = claimed[..] {
-                let command = all
-                    .get(&pid)
-                    .map(|p| crate::checks::shorten(&p.command(), 60))
-                    .unwrap_or_default();
-                let s = &mut project.services[i];
-                let source = format!("the command line of running pid {pid} ({command})");
-                s.learn("port", port.to_string(), &source);
-                s.port = port;
-                s.source = source;
-                s.default_port = false;
+                let source = format!(
+                    "the command line of running pid {pid} ({})",
+                    command_of(pid)
+                );
+                found.push((i, port, source));
             }
             continue;
         }
@@ -119,18 +127,9 @@ fn attach_from(project: &mut Project, wanting: &[usize], all: &HashMap<u32, Proc
         // One port: that is where the app runs. Several (two copies): the
         // model keeps the default and PROC005 says the app runs twice.
         let [(port, pid)] = ports[..] else { continue };
-        let command = all
-            .get(&pid)
-            .or_else(|| matching.first().map(|a| a.process))
-            .map(|p| crate::checks::shorten(&p.command(), 60))
-            .unwrap_or_default();
-        let s = &mut project.services[i];
-        let source = format!("running pid {pid} ({command})");
-        s.learn("port", port.to_string(), &source);
-        s.port = port;
-        s.source = source;
-        s.default_port = false;
+        found.push((i, port, format!("running pid {pid} ({})", command_of(pid))));
     }
+    found
 }
 
 fn family(kind: &str) -> &str {

@@ -77,15 +77,8 @@ mod tests {
 
     #[test]
     fn a_billion_laughs_is_refused_and_a_compose_file_is_read() {
-        let mut bomb = String::from(
-            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
-        );
-        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
-        for pair in names.windows(2) {
-            let refs = vec![format!("*{}", pair[0]); 9].join(",");
-            bomb.push_str(&format!("{0}: &{0} [{refs}]\n", pair[1]));
-        }
-        let err = load(&bomb).unwrap_err();
+        let bomb = include_str!("../../fixtures/hostile/alias-bomb.yml");
+        let err = load(bomb).unwrap_err();
         assert!(err.contains("alias"), "{err}");
         let ok =
             load("x: &p {port: 1}\nservices:\n  db:\n    <<: *p\n    ports: [\"5432:5432\"]\n")
