@@ -30,17 +30,24 @@ impl Procs {
     /// Start a python script (`-c`) in `cwd`. Its first stdout line must be
     /// "ready" (or anything): the call returns once it is printed.
     pub fn python(&mut self, cwd: &Path, script: &str, args: &[&str]) -> (u32, String) {
-        let mut child = Command::new(python())
-            .arg("-u")
+        let mut cmd = Command::new(python());
+        cmd.arg("-u")
             .arg("-c")
             .arg(script)
             .args(args)
-            .current_dir(cwd)
+            .current_dir(cwd);
+        self.start_ready(&mut cmd)
+    }
+
+    /// Start a command whose first stdout line says it is ready; returns its
+    /// pid and that line once it is printed.
+    pub fn start_ready(&mut self, cmd: &mut Command) -> (u32, String) {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start python3");
+            .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
         let pid = child.id();
         let stdout = child.stdout.take().unwrap();
         // Owned by the guard before anything here can panic: a child whose
