@@ -155,7 +155,7 @@ fn same_process(
     Ok(Some(p))
 }
 
-/// Never pid 0/1, doctor or its ancestors; another user's process only with --force.
+/// Never pid 0/1 (4 on Windows), doctor or its ancestors; another user's process only with --force.
 fn guard(p: &platform::ProcessInfo, limits: Limits) -> Result<(), String> {
     guard_as(p, limits, platform::current_uid().as_deref())
 }
@@ -165,6 +165,10 @@ fn guard(p: &platform::ProcessInfo, limits: Limits) -> Result<(), String> {
 fn guard_as(p: &platform::ProcessInfo, limits: Limits, me: Option<&str>) -> Result<(), String> {
     if p.pid <= 1 {
         return Err(format!("refused: pid {} is the system's init", p.pid));
+    }
+    // Windows' System process: HTTP.sys and the kernel's own sockets.
+    if cfg!(windows) && p.pid == 4 {
+        return Err("refused: pid 4 is Windows' System process (HTTP.sys); stop the Windows service that registered the URL instead".to_string());
     }
     if crate::checks::is_forwarder(p) {
         return Err(format!(

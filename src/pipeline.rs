@@ -85,7 +85,7 @@ fn select_checks(
             skipped.push(CheckRun::skipped(id, "--skip"));
         } else if !config.only.is_empty() && !config.only.iter().any(|s| s == id) {
             skipped.push(CheckRun::skipped(id, "not in --only"));
-        } else if focus && !matches!(id, "ports" | "processes") {
+        } else if focus && !matches!(id, "ports" | "processes" | "ghosts") {
             skipped.push(CheckRun::skipped(
                 id,
                 "doctor port looks at ports and processes only",

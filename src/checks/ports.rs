@@ -415,7 +415,7 @@ fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> F
 
 /// Whether `p` is (part of) the project's service: `Some(false)` only with
 /// evidence that it is something else; `None` when doctor cannot tell.
-fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<bool> {
+pub(crate) fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) -> Option<bool> {
     if super::is_forwarder(p) {
         return None;
     }
@@ -598,7 +598,7 @@ fn held_by_other(
     )
     .evidence("states", json!(states));
     if foreign.len() == 1 {
-        f = f.with_fix(terminate_fix(snapshot, holder));
+        f = f.with_fix(terminate_fix(holder));
     }
     f
 }

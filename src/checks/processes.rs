@@ -85,7 +85,7 @@ impl Check for Processes {
                     ctx.config.timeout,
                 ));
                 out.extend(stale_code(ctx, snapshot, root, &procs, port));
-                out.extend(copies(ctx, snapshot, root, port, &mut copies_seen));
+                out.extend(copies(ctx, root, port, &mut copies_seen));
             }
         }
         out.extend(pid_files(&ctx.project));
@@ -132,7 +132,7 @@ fn defunct_holder(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Finding {
     .evidence("port", port)
     .evidence("process", process_evidence(snapshot, p))
     .evidence("seen_via", "/proc/PID/task/*/fd")
-    .with_fix(terminate_fix(snapshot, p))
+    .with_fix(terminate_fix(p))
 }
 
 /// A LISTEN socket whose accept queue is non-empty twice, `QUEUE_RESAMPLE`
@@ -171,7 +171,7 @@ fn stuck_queue(snapshot: &Snapshot, port: u16) -> Vec<Finding> {
                 .evidence("listening", first.local.to_string())
                 .evidence("accept_queue", json!({"first": before, "after_ms": QUEUE_RESAMPLE.as_millis() as u64, "then": now}));
                 if let Some(p) = owner.and_then(|p| snapshot.process(p)) {
-                    f = f.evidence("process", process_evidence(snapshot, p)).with_fix(terminate_fix(snapshot, p));
+                    f = f.evidence("process", process_evidence(snapshot, p)).with_fix(terminate_fix(p));
                 }
                 f
             })
@@ -211,7 +211,7 @@ fn orphan(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Option<Finding> {
         .evidence("process", process_evidence(snapshot, p))
         .evidence("reparented_to", now_parent)
         .evidence("started", format!("{} ({})", timefmt::utc(p.start_time), timefmt::ago(p.start_time)))
-        .with_fix(terminate_fix(snapshot, p)),
+        .with_fix(terminate_fix(p)),
     )
 }
 
@@ -293,7 +293,7 @@ fn reloader_without_worker(
         .evidence("port", port)
         .evidence("reloader", process_evidence(snapshot, root))
         .evidence("children", workers)
-        .with_fix(terminate_fix(snapshot, root)),
+        .with_fix(terminate_fix(root)),
     )
 }
 
@@ -349,7 +349,7 @@ fn stale_code(
             .evidence("port", port)
             .evidence("process", process_evidence(snapshot, p))
             .evidence("exe", p.exe.as_deref().map(|e| e.display().to_string()).unwrap_or_default())
-            .with_fix(terminate_fix(snapshot, root)),
+            .with_fix(terminate_fix(root)),
         );
     }
     let cwd = root
@@ -388,7 +388,7 @@ fn stale_code(
             "newest_source",
             json!({"file": rel, "modified": timefmt::utc(mtime)}),
         )
-        .with_fix(terminate_fix(snapshot, root)),
+        .with_fix(terminate_fix(root)),
     )
 }
 
@@ -464,7 +464,6 @@ fn app_signature(p: &ProcessInfo) -> Option<(PathBuf, String)> {
 
 fn copies(
     ctx: &Context,
-    snapshot: &Snapshot,
     root: &ProcessInfo,
     port: u16,
     seen: &mut BTreeSet<Vec<u32>>,
@@ -537,7 +536,7 @@ fn copies(
         .filter_map(|(pid, _)| twin_infos.get(pid))
         .collect();
     if expected.contains(&port) && unexpected.len() == 1 {
-        f = f.with_fix(terminate_fix(snapshot, unexpected[0]));
+        f = f.with_fix(terminate_fix(unexpected[0]));
     }
     Some(f)
 }

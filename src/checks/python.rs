@@ -825,7 +825,7 @@ fn other_interpreter(
             .evidence("server_interpreter", crate::redact::home(exe))
             .evidence("how", evidence)
             .evidence("project_interpreter", interp.to_string())
-            .with_fix(super::terminate_fix(snapshot, p)),
+            .with_fix(super::terminate_fix(p)),
         );
     }
 }
