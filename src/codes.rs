@@ -94,6 +94,9 @@ code_table![
     ("PORT008", Error, "containers"),
     ("PORT009", Error, "ports"),
     ("PORT010", Error, "ports"),
+    ("PORT011", Error, "ghosts"),
+    ("WSL001", Warning, "wsl"),
+    ("WSL002", Warning, "wsl"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

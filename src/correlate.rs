@@ -32,7 +32,7 @@ const RULES: &[Rule] = &[
     // A stopped, stuck or foreign process on the port explains every probe of it.
     Rule {
         consequence: HEALTH_AND_CORS,
-        causes: &["PROC001", "PROC002", "PORT002"],
+        causes: &["PROC001", "PROC002", "PORT002", "PORT011"],
         related: same_port,
     },
     // A stopped owner explains a full accept queue: PROC001, never PROC002.
@@ -52,6 +52,12 @@ const RULES: &[Rule] = &[
         consequence: &["PORT001", "PROC007"],
         causes: &["PY003"],
         related: same_service,
+    },
+    // A bind on ::1 only is refused from Windows too (WSL's NAT forwarding).
+    Rule {
+        consequence: &["WSL001"],
+        causes: &["PORT003"],
+        related: same_port,
     },
     // A port that cannot be bound is why nothing listens there.
     Rule {

@@ -14,12 +14,14 @@ pub mod containers;
 pub mod cors;
 pub mod database;
 pub mod env;
+pub mod ghosts;
 pub mod health;
 pub mod node;
 pub mod ports;
 pub mod processes;
 pub mod python;
 pub mod user;
+pub mod wsl;
 
 pub fn all() -> Vec<Arc<dyn Check>> {
     vec![
@@ -33,6 +35,8 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(database::Database),
         Arc::new(user::User),
         Arc::new(containers::Containers),
+        Arc::new(ghosts::Ghosts),
+        Arc::new(wsl::WslSide),
     ]
 }
 
@@ -155,11 +159,12 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
 
 /// The fix that ends a process (and its children) after re-checking that the
 /// pid still names the same process.
-pub fn terminate_fix(snapshot: &Snapshot, p: &ProcessInfo) -> Fix {
+pub fn terminate_fix(p: &ProcessInfo) -> Fix {
     Fix {
         title: format!(
-            "end {} and its children (SIGTERM, then SIGKILL after the grace period)",
-            describe_pid(snapshot, p.pid)
+            "end pid {} ({}) and its children (SIGTERM, then SIGKILL after the grace period)",
+            p.pid,
+            shorten(&p.command(), 60)
         ),
         safety: Safety::Confirm,
         commands: terminate_commands(p.pid),

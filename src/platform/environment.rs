@@ -51,14 +51,82 @@ pub struct Wsl {
     pub networking: Option<String>,
 }
 
-/// From `/proc/version` (`…-microsoft-standard-WSL2…`) and `WSL_DISTRO_NAME`.
-pub fn detect_wsl(proc_version: &str, distro_env: Option<&str>) -> Option<Wsl> {
+impl Wsl {
+    /// NAT is WSL 2's default: an unknown mode is taken as NAT, and the
+    /// evidence says it was assumed.
+    pub fn is_nat(&self) -> bool {
+        self.networking.as_deref().is_none_or(|m| m == "nat")
+    }
+}
+
+/// From `WSL_DISTRO_NAME` (set in every WSL shell), or from a kernel that
+/// says `microsoft`/`WSL` together with WSL's interop (`sudo` drops the
+/// variable; a Docker Desktop container has the kernel but not the interop).
+pub fn detect_wsl(proc_version: &str, distro_env: Option<&str>, interop: bool) -> Option<Wsl> {
     let lower = proc_version.to_ascii_lowercase();
-    let inside = lower.contains("microsoft") || lower.contains("wsl") || distro_env.is_some();
-    inside.then(|| Wsl {
+    let kernel = lower.contains("microsoft") || lower.contains("wsl");
+    (distro_env.is_some() || (kernel && interop)).then(|| Wsl {
         distro: distro_env.map(String::from),
         networking: None,
     })
+}
+
+/// The WSL doctor runs in, with its networking mode, or `None` elsewhere.
+pub fn current_wsl(limit: std::time::Duration) -> Option<Wsl> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let version = std::fs::read_to_string("/proc/version").unwrap_or_default();
+    let distro = std::env::var("WSL_DISTRO_NAME")
+        .ok()
+        .filter(|d| !d.is_empty());
+    let interop = Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
+        || Path::new("/proc/sys/fs/binfmt_misc/WSLInterop-late").exists();
+    let mut wsl = detect_wsl(&version, distro.as_deref(), interop)?;
+    wsl.networking = crate::run::which("wslinfo")
+        .and_then(|exe| {
+            crate::run::bounded(
+                std::process::Command::new(exe).arg("--networking-mode"),
+                limit,
+            )
+            .ok()
+        })
+        .filter(|ran| ran.status == Some(0))
+        .map(|ran| ran.stdout.trim().to_ascii_lowercase())
+        .filter(|mode| !mode.is_empty());
+    Some(wsl)
+}
+
+/// A Windows program reachable from WSL through interop: on PATH (WSL
+/// appends Windows' PATH), else in System32 on the C: drive.
+fn windows_program(name: &str) -> Option<PathBuf> {
+    crate::run::which(name).or_else(|| {
+        let system = Path::new("/mnt/c/Windows/System32").join(name);
+        crate::run::is_executable(&system).then_some(system)
+    })
+}
+
+/// The Windows side's TCP sockets, from WSL: `netstat.exe -ano`, bounded.
+pub fn windows_side_sockets(limit: std::time::Duration) -> Result<Vec<super::Socket>, String> {
+    let exe = windows_program("netstat.exe")
+        .ok_or("netstat.exe is not reachable (WSL interop off, or C: not mounted)")?;
+    let ran = crate::run::bounded(std::process::Command::new(exe).arg("-ano"), limit)
+        .map_err(|e| format!("netstat.exe -ano {e}"))?;
+    Ok(super::windows_text::parse_netstat(&ran.stdout))
+}
+
+/// Windows' process names by pid, from WSL: `tasklist.exe /FO CSV /NH`.
+pub fn windows_process_names(limit: std::time::Duration) -> std::collections::HashMap<u32, String> {
+    windows_program("tasklist.exe")
+        .and_then(|exe| {
+            crate::run::bounded(
+                std::process::Command::new(exe).args(["/FO", "CSV", "/NH"]),
+                limit,
+            )
+            .ok()
+        })
+        .map(|ran| super::windows_text::parse_tasklist(&ran.stdout))
+        .unwrap_or_default()
 }
 
 /// `\\?\C:\code\shop` → `C:\code\shop`, `\\?\UNC\host\share` → `\\host\share`:
@@ -146,14 +214,28 @@ Startport    Endport
     fn wsl_from_proc_version() {
         let wsl2 = "Linux version 5.15.153.1-microsoft-standard-WSL2 (root@941d701f84f1) (gcc (GCC) 11.2.0) #1 SMP";
         assert_eq!(
-            detect_wsl(wsl2, Some("Ubuntu")),
+            detect_wsl(wsl2, Some("Ubuntu"), true),
             Some(Wsl {
                 distro: Some("Ubuntu".into()),
                 networking: None
             })
         );
+        // `sudo doctor`: no WSL_DISTRO_NAME, but the kernel and the interop say WSL.
+        assert!(detect_wsl(wsl2, None, true).is_some());
+        // A Docker Desktop container runs on WSL's kernel without its interop.
+        assert_eq!(detect_wsl(wsl2, None, false), None);
         let native = "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0)";
-        assert_eq!(detect_wsl(native, None), None);
+        assert_eq!(detect_wsl(native, None, false), None);
+        let nat = Wsl {
+            distro: None,
+            networking: None,
+        };
+        assert!(nat.is_nat(), "NAT is the default when the mode is unknown");
+        let mirrored = Wsl {
+            distro: None,
+            networking: Some("mirrored".into()),
+        };
+        assert!(!mirrored.is_nat());
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod process;
 pub use process::{all_processes, process_info, processes, ProcState, ProcessInfo};
 pub mod environment;
 mod signal;
+pub mod windows_text;
 pub use signal::{catch_interrupts, interrupted, send_signal, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -9,11 +9,13 @@ use netstat2::{get_sockets_info, AddressFamilyFlags, ProtocolFlags, ProtocolSock
 use super::{Owners, PortSet, ProcessExtras, Socket, TcpState};
 
 pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
-    let infos = get_sockets_info(
+    let infos = match get_sockets_info(
         AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
         ProtocolFlags::TCP,
-    )
-    .map_err(|e| io::Error::other(e.to_string()))?;
+    ) {
+        Ok(infos) => infos,
+        Err(api) => return netstat_text(ports, &api.to_string()),
+    };
     Ok(infos
         .into_iter()
         .filter_map(|info| {
@@ -48,6 +50,20 @@ pub fn sockets(ports: &PortSet) -> io::Result<Vec<Socket>> {
             };
             Some(socket)
         })
+        .collect())
+}
+
+/// When the TCP table API fails, `netstat -ano` (the same table, as text;
+/// read by shape, so any display language works).
+fn netstat_text(ports: &PortSet, api_error: &str) -> io::Result<Vec<Socket>> {
+    let ran = crate::run::bounded(
+        std::process::Command::new("netstat").arg("-ano"),
+        std::time::Duration::from_secs(5),
+    )
+    .map_err(|e| io::Error::other(format!("{api_error}; netstat -ano {e}")))?;
+    Ok(super::windows_text::parse_netstat(&ran.stdout)
+        .into_iter()
+        .filter(|s| ports.touches(s.local.port(), s.remote.port()))
         .collect())
 }
 

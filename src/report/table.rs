@@ -415,6 +415,9 @@ pub fn sockets_table(ports: &[PortView], style: &Style) -> String {
 
 fn owner_text(owner: &str, processes: &[Value]) -> String {
     match owner {
+        // Windows names an owner pid for every socket a process holds; none
+        // (pid 0) on a live socket means the table does not say, not "another user".
+        "hidden" if cfg!(windows) => "hidden (the OS table names no owner pid)".to_string(),
         "hidden" => "hidden (another user's process)".to_string(),
         "none" => "- (no process: kernel leftover)".to_string(),
         _ => processes

@@ -1,0 +1,255 @@
+//! WSL001–WSL002: what the Windows side of the machine reaches when doctor
+//! runs inside WSL. The browser is on Windows; `localhost:PORT` there goes
+//! through WSL's forwarding (NAT mode: only IPv4 binds that cover 127.0.0.1
+//! are forwarded, by `wslrelay.exe`) or to whatever Windows process holds
+//! the port itself.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::ports::covers;
+use crate::engine::{Check, CheckError, Context, Snapshot};
+use crate::finding::{Finding, Fix, Severity};
+use crate::platform::environment::{self, Wsl};
+use crate::platform::{Socket, TcpState};
+use crate::project::{Service, LOOPBACK_V4};
+
+pub struct WslSide;
+
+const ID: &str = "wsl";
+const DATABASES: &[&str] = &["postgres", "redis", "mysql", "mongodb"];
+
+impl Check for WslSide {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn description(&self) -> &'static str {
+        "inside WSL: which listeners Windows can reach, and Windows processes on the same ports"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["WSL001", "WSL002"]
+    }
+    fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+        let Some(wsl) = environment::current_wsl(ctx.config.timeout) else {
+            return Err(CheckError::Skipped("not running inside WSL".into()));
+        };
+        let services: Vec<&Service> = ctx.project.services.iter().filter(|s| s.expected).collect();
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let snapshot = ctx.snapshot()?;
+        let mut out: Vec<Finding> = services
+            .iter()
+            .filter_map(|s| unreachable_bind(&wsl, snapshot, s))
+            .collect();
+        let windows = match environment::windows_side_sockets(ctx.config.timeout) {
+            Ok(sockets) => sockets,
+            Err(why) => {
+                // The Windows side is not seen: said in the probes, and the
+                // WSL-side findings stand on their own.
+                ctx.record_probe(json!({"check": ID, "windows_side": why}));
+                return Ok(out);
+            }
+        };
+        let held: Vec<(&Service, Vec<&Socket>)> = services
+            .iter()
+            .map(|s| (*s, windows_listeners(&windows, s.port)))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        if !held.is_empty() {
+            let names = environment::windows_process_names(ctx.config.timeout);
+            out.extend(
+                held.into_iter()
+                    .filter_map(|(s, l)| held_on_windows(&wsl, snapshot, s, &l, &names)),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// WSL's own processes on the Windows side: the localhost forwarder and the
+/// VM's service and host processes.
+fn is_wsl_own(name: &str) -> bool {
+    [
+        "wslrelay.exe",
+        "wslservice.exe",
+        "wslhost.exe",
+        "vmmem",
+        "vmmemwsl",
+        "vmcompute.exe",
+    ]
+    .iter()
+    .any(|own| name.eq_ignore_ascii_case(own))
+}
+
+fn windows_listeners(sockets: &[Socket], port: u16) -> Vec<&Socket> {
+    sockets
+        .iter()
+        .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
+        .collect()
+}
+
+fn mode(wsl: &Wsl) -> String {
+    match &wsl.networking {
+        Some(m) => format!("{m} (wslinfo --networking-mode)"),
+        None => "nat (assumed: WSL 2's default; no wslinfo to ask)".to_string(),
+    }
+}
+
+/// WSL001: in NAT mode, a service that listens in WSL, but on no address
+/// that covers 127.0.0.1 (`::1` only, or one interface's address), is
+/// refused from Windows' `localhost`.
+fn unreachable_bind(wsl: &Wsl, snapshot: &Snapshot, service: &Service) -> Option<Finding> {
+    if !wsl.is_nat() {
+        return None;
+    }
+    let listening: Vec<IpAddr> = snapshot
+        .on_port(service.port)
+        .filter(|s| s.state == TcpState::Listen)
+        .map(|s| s.local.ip())
+        .collect();
+    if listening.is_empty() || listening.iter().any(|ip| covers(*ip, LOOPBACK_V4)) {
+        return None;
+    }
+    let port = service.port;
+    let shown: Vec<String> = listening
+        .iter()
+        .map(|ip| std::net::SocketAddr::new(*ip, port).to_string())
+        .collect();
+    // The browser is on Windows; a database is mostly reached from inside.
+    let database = service
+        .kind
+        .as_deref()
+        .is_some_and(|k| DATABASES.contains(&k));
+    Some(
+        Finding::new(
+            "WSL001",
+            ID,
+            format!(
+                "{} listens in WSL only on {}: Windows' localhost:{port} is refused (WSL's NAT mode forwards only IPv4 binds on 127.0.0.1 or 0.0.0.0)",
+                service.name,
+                shown.join(", ")
+            ),
+        )
+        .severity(if database { Severity::Info } else { Severity::Warning })
+        .evidence("port", port)
+        .evidence("service", service.name.clone())
+        .evidence("listening", shown)
+        .evidence("networking_mode", mode(wsl))
+        .with_fix(Fix::manual(
+            format!(
+                "make {} listen on 127.0.0.1 (or 0.0.0.0) and restart it; or set networkingMode=mirrored under [wsl2] in %UserProfile%\\.wslconfig and run `wsl --shutdown` in Windows",
+                service.name
+            ),
+            bind_command(service).into_iter().collect(),
+        )),
+    )
+}
+
+/// How this kind of server is told to listen on 127.0.0.1, when doctor
+/// knows the kind; otherwise the fix's prose is all there is.
+fn bind_command(service: &Service) -> Option<String> {
+    let kind = service.kind.as_deref()?;
+    Some(match kind {
+        "vite" | "astro" | "sveltekit" | "nuxt" => "npm run dev -- --host 127.0.0.1".to_string(),
+        "next" => "npm run dev -- -H 127.0.0.1".to_string(),
+        "fastapi" | "uvicorn" => format!("{} --host 127.0.0.1", service.start.as_deref()?),
+        "flask" => format!("flask run --host 127.0.0.1 --port {}", service.port),
+        "django" => format!("python manage.py runserver 127.0.0.1:{}", service.port),
+        _ => return None,
+    })
+}
+
+/// WSL002: a Windows process listens on the service's port on the Windows
+/// side, so Windows' `localhost:PORT` reaches it, not the server in WSL.
+/// `wslrelay.exe` is WSL's own forwarder: right while the server listens in
+/// WSL, stale when nothing does.
+fn held_on_windows(
+    wsl: &Wsl,
+    snapshot: &Snapshot,
+    service: &Service,
+    listeners: &[&Socket],
+    names: &HashMap<u32, String>,
+) -> Option<Finding> {
+    let port = service.port;
+    let in_wsl = snapshot.has_listener(port);
+    let holders: Vec<(u32, String)> = listeners
+        .iter()
+        .flat_map(|s| s.pids().iter().copied())
+        .map(|pid| {
+            let name = names.get(&pid).cloned().unwrap_or_default();
+            (pid, name)
+        })
+        .collect();
+    let relay_only = !holders.is_empty() && holders.iter().all(|(_, n)| is_wsl_own(n));
+    // WSL's own forwarder for a live server is how it should be; in mirrored
+    // mode a server that could bind its port shares it with no one.
+    if in_wsl && (relay_only || !wsl.is_nat()) {
+        return None;
+    }
+    let who = holders
+        .iter()
+        .map(|(pid, name)| match name.as_str() {
+            "" => format!("pid {pid}"),
+            name => format!("{name} (pid {pid})"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let who = if who.is_empty() {
+        "a Windows process doctor cannot name".to_string()
+    } else {
+        who
+    };
+    let addresses: Vec<String> = listeners.iter().map(|s| s.local.to_string()).collect();
+    let (title, severity, fix) = if relay_only {
+        (
+            format!("port {port} is still held on Windows by WSL's forwarder {who}, but nothing listens on it in WSL: the relay outlived its server"),
+            Severity::Warning,
+            Fix::manual(
+                "restart WSL's networking (this ends every WSL process), then start the service again",
+                vec!["wsl --shutdown   (in a Windows terminal)".to_string()],
+            ),
+        )
+    } else {
+        let severity = if !in_wsl && !wsl.is_nat() {
+            // Mirrored mode shares the ports: the server cannot bind at all.
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        let commands = holders
+            .iter()
+            .map(|(pid, _)| format!("taskkill /PID {pid} /T   (in a Windows terminal)"))
+            .collect();
+        (
+            format!(
+                "port {port} is held on the Windows side by {who}: Windows' localhost:{port} reaches it, not {} in WSL",
+                service.name
+            ),
+            severity,
+            Fix::manual(
+                format!("end the Windows process on port {port} if it is an old copy, or give {} another port", service.name),
+                commands,
+            ),
+        )
+    };
+    Some(
+        Finding::new("WSL002", ID, title)
+            .severity(severity)
+            .evidence("port", port)
+            .evidence("service", service.name.clone())
+            .evidence("windows_listening", addresses)
+            .evidence(
+                "windows_holders",
+                holders
+                    .iter()
+                    .map(|(pid, name)| json!({"pid": pid, "name": name}))
+                    .collect::<Vec<_>>(),
+            )
+            .evidence("listening_in_wsl", in_wsl)
+            .evidence("networking_mode", mode(wsl))
+            .with_fix(fix),
+    )
+}
