@@ -352,3 +352,69 @@ fn a_port_that_cannot_be_bound_is_said_with_its_error() {
     let cause = down[0]["caused_by"].as_u64().expect("folded") as usize;
     assert_eq!(report["findings"][cause]["code"], "PORT010");
 }
+
+/// EADDRINUSE with the holder in the table: a process that bound the
+/// expected port and never listens. PORT010 names it and how to end it;
+/// PORT001 is its consequence.
+#[test]
+fn a_port_bound_but_never_listened_on_names_its_holder() {
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    let mut procs = Procs::new();
+    let (pid, _) = procs.python(
+        dir.path(),
+        "import socket, sys, time\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+         print('ready', flush=True)\n\
+         time.sleep(600)",
+        &[&port.to_string()],
+    );
+    let (code, report) = doctor_json(dir.path(), &["--only", "ports"]);
+    assert_eq!(code, 1);
+    let f = findings(&report, "PORT010");
+    assert_eq!(f.len(), 1, "{report:#}");
+    let title = f[0]["title"].as_str().unwrap();
+    assert!(title.contains(&format!("pid {pid} ")), "{title}");
+    assert!(title.contains("does not listen"), "{title}");
+    assert!(
+        !title.contains('\n'),
+        "a script's line breaks stay out of the title"
+    );
+    assert_eq!(f[0]["fix"]["commands"][0], format!("kill -TERM {pid}"));
+    let down = findings(&report, "PORT001");
+    let cause = down[0]["caused_by"].as_u64().expect("folded") as usize;
+    assert_eq!(report["findings"][cause]["code"], "PORT010");
+}
+
+/// doctor in a PID namespace of its own (as in a container that shares the
+/// host's network): the listener's socket is in the table, its owner is not
+/// among the processes doctor can see. The port is held (PORT006), never
+/// free, and nothing is offered to end.
+#[test]
+fn an_owner_in_another_pid_namespace_is_hidden_not_free() {
+    let unshare = std::path::Path::new("/usr/bin/unshare");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !unshare.exists() {
+        eprintln!("note: needs root and unshare(1) to run doctor in its own PID namespace");
+        return;
+    }
+    let port = free_port();
+    let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
+    let mut procs = Procs::new();
+    http_server(&mut procs, dir.path(), "127.0.0.1", port);
+    let out = std::process::Command::new(unshare)
+        .args(["--pid", "--fork", "--mount-proc", DOCTOR, "--dir"])
+        .arg(dir.path())
+        .args(["--json", "--only", "ports"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let hidden = findings(&report, "PORT006");
+    assert_eq!(hidden.len(), 1, "{report:#}");
+    assert_eq!(hidden[0]["evidence"]["port"], port);
+    assert!(findings(&report, "PORT001").is_empty(), "{report:#}");
+    assert!(hidden[0]["fix"]["safety"] == "manual", "{report:#}");
+}

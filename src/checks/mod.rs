@@ -136,11 +136,14 @@ pub fn describe_pid(snapshot: &Snapshot, pid: u32) -> String {
     }
 }
 
+/// Text for one line of a title: line breaks and tabs (a `python -c`
+/// script's) become spaces, and it is cut at `max` characters.
 pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
+    let flat = text.replace(['\n', '\r', '\t'], " ");
+    if flat.chars().count() <= max {
+        flat
     } else {
-        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
     }
 }

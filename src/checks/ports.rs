@@ -273,7 +273,32 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
 /// PORT010: nothing listens on the expected port, and the port cannot be
 /// bound either: the service could not start there whatever it does.
 fn cannot_bind(port001: &Finding, port: u16, refused: &crate::net::BindRefused) -> Finding {
+    let binders: Vec<&Value> = port001
+        .evidence
+        .get("bound_not_listening")
+        .and_then(Value::as_array)
+        .map(|b| b.iter().collect())
+        .unwrap_or_default();
     let (why, fix): (String, Vec<String>) = match refused.kind {
+        // The holder is in the table: bound, never listening.
+        crate::net::BindError::InUse if !binders.is_empty() => (
+            format!(
+                "{} bound it and does not listen: a server that stopped between bind() and listen(), or a program that reserves the port",
+                binders
+                    .iter()
+                    .filter_map(|b| b["process"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            binders
+                .iter()
+                .filter_map(|b| b["pid"].as_u64())
+                .flat_map(|pid| super::terminate_commands(pid as u32))
+                .chain(std::iter::once(
+                    "or run the service on another port and point the project there".into(),
+                ))
+                .collect(),
+        ),
         crate::net::BindError::InUse => (
             "it is in use by a socket doctor cannot see (another network namespace or container, or a socket that is bound but not listening)".into(),
             vec![
