@@ -96,7 +96,7 @@ code_table![
     ("PORT010", Error, "ports"),
     ("PORT011", Error, "ghosts"),
     ("WSL001", Warning, "wsl"),
-    ("WSL002", Warning, "wsl"),
+    ("WSL002", Error, "wsl"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

@@ -35,6 +35,14 @@ const RULES: &[Rule] = &[
         causes: &["PROC001", "PROC002", "PORT002", "PORT011"],
         related: same_port,
     },
+    // A listener on an address the URL does not use explains what its
+    // probes see, when it is judged at least as severe (an address split
+    // that refuses some clients does not hide a probe that fails for all).
+    Rule {
+        consequence: HEALTH_AND_CORS,
+        causes: &["PORT003"],
+        related: same_port_and_as_severe,
+    },
     // A stopped owner explains a full accept queue: PROC001, never PROC002.
     Rule {
         consequence: &["PROC002"],
@@ -99,6 +107,10 @@ const RULES: &[Rule] = &[
 
 fn same_port(a: &Finding, b: &Finding) -> bool {
     a.port().is_some() && a.port() == b.port()
+}
+
+fn same_port_and_as_severe(consequence: &Finding, cause: &Finding) -> bool {
+    same_port(consequence, cause) && cause.severity <= consequence.severity
 }
 
 fn same_service(a: &Finding, b: &Finding) -> bool {
@@ -244,6 +256,27 @@ mod tests {
                 ("PY003", Some(0)),
                 ("PORT001", Some(2)),
                 ("PORT004", Some(3)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_address_split_explains_probes_no_more_severe_than_itself() {
+        let mut findings = vec![
+            finding("HEALTH005", json!({"port": 5173})),
+            finding("HEALTH001", json!({"port": 5173})),
+            finding("PORT003", json!({"port": 5173})),
+        ];
+        correlate(&mut findings);
+        let shape: Vec<(&str, Option<usize>)> =
+            findings.iter().map(|f| (f.code, f.caused_by)).collect();
+        // HEALTH001 is an error: a warning does not hide it.
+        assert_eq!(
+            shape,
+            [
+                ("HEALTH001", None),
+                ("PORT003", None),
+                ("HEALTH005", Some(1))
             ]
         );
     }

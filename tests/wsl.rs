@@ -266,3 +266,66 @@ fn a_relay_with_nothing_behind_it_is_stale() {
     assert!(!findings(&report, "PORT001").is_empty());
     assert_eq!(code, 1);
 }
+
+/// A real full-stack project (FastAPI backend, vite frontend, PostgreSQL),
+/// healthy, run in "WSL" with WSL's relay listening on Windows for each of
+/// its ports: silent. Then the frontend restarted on `::1` only, as Vite on
+/// Node 17+ does when `localhost` resolves to `::1` first: WSL001 names it
+/// with vite's own flag.
+#[test]
+fn a_healthy_full_stack_in_wsl_is_silent_until_vite_binds_ipv6_only() {
+    use common::stack::*;
+    let mut procs = Procs::new();
+    let stack = Stack::new("fastapi-fullstack");
+    stack.link_venv("backend/.venv");
+    let modules = stack.join("frontend/node_modules");
+    node_tool(&modules, "vite", "7.1.0");
+    node_package(&modules, "react", "19.1.0", None);
+    let _data = start_postgres(&mut procs, stack.port("DB_PORT"));
+    start_fullstack_backend(&mut procs, &stack);
+    let vite = start_vite(&mut procs, &stack, "frontend");
+
+    let (api, web, db) = (
+        stack.port("API_PORT"),
+        stack.port("WEB_PORT"),
+        stack.port("DB_PORT"),
+    );
+    let relay: Vec<String> = [api, web, db]
+        .iter()
+        .map(|p| row(&format!("127.0.0.1:{p}"), 5555))
+        .collect();
+    let windows = WindowsSide::new(&relay, &[("wslrelay.exe", 5555)], Some("nat"));
+    let (code, report) = windows.doctor(stack.path(), true);
+    assert_eq!(check_outcome(&report, "wsl"), "ok");
+    assert_eq!(
+        loud_codes(&report),
+        Vec::<String>::new(),
+        "{:#}",
+        report["findings"]
+    );
+    assert_eq!(code, 0);
+
+    if !ipv6_loopback_works() {
+        eprintln!("note: no IPv6 loopback here; the ::1-only vite cannot be made");
+        return;
+    }
+    procs.end(vite);
+    let bin = stack.join("frontend/node_modules/.bin/vite");
+    procs.spawn(
+        Command::new("node")
+            .arg(bin)
+            .args(["--host", "::1"])
+            .current_dir(stack.join("frontend"))
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_listening(&format!("[::1]:{web}"));
+    let (_, report) = windows.doctor(stack.path(), true);
+    let wsl001 = findings(&report, "WSL001");
+    assert_eq!(wsl001.len(), 1, "{:#}", report["findings"]);
+    assert_eq!(wsl001[0]["evidence"]["service"], "frontend");
+    assert_eq!(wsl001[0]["severity"], "warning");
+    assert_eq!(
+        wsl001[0]["fix"]["commands"][0],
+        "npm run dev -- --host 127.0.0.1"
+    );
+}

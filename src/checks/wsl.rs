@@ -253,3 +253,47 @@ fn held_on_windows(
             .with_fix(fix),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Owners;
+
+    fn windows_listener(port: u16, pid: u32) -> Socket {
+        Socket {
+            local: format!("0.0.0.0:{port}").parse().unwrap(),
+            remote: "0.0.0.0:0".parse().unwrap(),
+            state: TcpState::Listen,
+            uid: None,
+            accept_queue: None,
+            owners: Owners::Pids(vec![pid]),
+        }
+    }
+
+    fn wsl(mode: &str) -> Wsl {
+        Wsl {
+            distro: Some("Ubuntu".into()),
+            networking: Some(mode.into()),
+        }
+    }
+
+    #[test]
+    fn a_windows_holder_keeps_a_mirrored_server_from_binding() {
+        let service = Service::at("api", 8000, ".env:1".into());
+        let socket = windows_listener(8000, 4242);
+        let names = HashMap::from([(4242, "python.exe".to_string())]);
+        let empty = Snapshot::default();
+        let mirrored = held_on_windows(&wsl("mirrored"), &empty, &service, &[&socket], &names)
+            .expect("a finding");
+        assert_eq!(mirrored.severity, Severity::Error, "{}", mirrored.title);
+        let nat = held_on_windows(&wsl("nat"), &empty, &service, &[&socket], &names).unwrap();
+        assert_eq!(nat.severity, Severity::Warning);
+        assert!(nat.title.contains("python.exe (pid 4242)"), "{}", nat.title);
+    }
+
+    #[test]
+    fn wsls_own_processes_are_not_strangers() {
+        assert!(is_wsl_own("wslrelay.exe") && is_wsl_own("VmmemWSL"));
+        assert!(!is_wsl_own("node.exe"));
+    }
+}
