@@ -25,6 +25,7 @@ pub mod redact;
 mod repair;
 pub mod report;
 pub mod run;
+pub mod shell;
 pub mod timefmt;
 mod wait;
 

@@ -213,6 +213,37 @@ fn discovery_paths_and_redaction_match_linux() {
     assert_eq!(human.status.code(), Some(linux_code));
 }
 
+/// The fix plan as a Windows user types it: every step a line of its own
+/// (Windows PowerShell 5.1 rejects `&&`, cmd.exe rejects `;`), Windows'
+/// venv layout, and `python`, not `python3`.
+#[test]
+#[ignore = "needs Wine and the Windows build: scripts/windows-smoke.sh"]
+fn fix_plans_are_written_for_windows_shells() {
+    let stack = Stack::new("fastapi-fullstack");
+    let dir = windows_path(stack.path());
+    let out = doctor_exe(&["--dir", &dir, "--fix", "--dry-run", "--color", "never"]);
+    let plan = text(&out.stdout);
+    assert_ascii("the fix plan", &plan);
+    assert!(
+        plan.contains("--dry-run: nothing will be changed"),
+        "{plan}"
+    );
+    assert!(!plan.contains("&&"), "no `&&` for PowerShell 5.1:\n{plan}");
+    assert!(!plan.contains(".venv/bin"), "{plan}");
+    let lines: Vec<&str> = plan.lines().map(str::trim).collect();
+    let at = |line: &str| lines.iter().position(|l| l.ends_with(line));
+    let cd = at("cd frontend").unwrap_or_else(|| panic!("no `cd frontend` step:\n{plan}"));
+    assert!(lines[cd + 1].ends_with("npm install"), "{plan}");
+    // Wine has no Python: the environment is made with Windows' names.
+    let venv = at("python -m venv .venv").unwrap_or_else(|| panic!("{plan}"));
+    assert!(lines[venv - 1].ends_with("cd backend"), "{plan}");
+    assert!(
+        lines[venv + 1].ends_with(".venv\\Scripts\\python -m pip install -r requirements.txt"),
+        "{plan}"
+    );
+    assert!(plan.contains("no python on PATH"), "{plan}");
+}
+
 /// `doctor port N` on a real Windows listener built with mingw.
 #[test]
 #[ignore = "needs Wine and the Windows build: scripts/windows-smoke.sh"]

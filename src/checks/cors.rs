@@ -262,8 +262,9 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
     };
     let restart = match backend.start_from_root() {
         Some(start) => format!(
-            "then restart {} ({start}): it reads its settings once, at start",
-            backend.name
+            "then restart {} ({}): it reads its settings once, at start",
+            backend.name,
+            crate::shell::inline(&start)
         ),
         None => format!(
             "then restart {}: it reads its settings once, at start",

@@ -221,7 +221,7 @@ fn examples(project: &Project, dir: &Path, limit: std::time::Duration, out: &mut
                 f.evidence("git", "tracked, deleted from the working tree")
                     .with_fix(Fix::manual(
                         format!("restore {env_rel} from git"),
-                        vec![format!("cd {shown_dir} && git restore .env")],
+                        crate::shell::in_folder(&shown_dir, "git restore .env"),
                     ))
             } else {
                 f.with_fix(Fix {

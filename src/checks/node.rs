@@ -159,7 +159,7 @@ fn install_fix(project: &Project, dir: &Path) -> Fix {
     Fix {
         title: format!("install the dependencies in {shown}"),
         safety: Safety::Confirm,
-        commands: vec![format!("cd {shown} && {command}")],
+        commands: crate::shell::in_folder(&shown, command),
         action: run::which(tool).map(|program| FixAction::Run {
             program,
             args: vec!["install".into()],

@@ -190,12 +190,12 @@ fn nothing_listens(
     states: &BTreeMap<&str, usize>,
 ) -> Finding {
     // The start command runs from the project root, as printed.
-    let mut steps = vec![service.start_from_root().unwrap_or_else(|| {
-        format!(
+    let mut steps = service.start_from_root().unwrap_or_else(|| {
+        vec![format!(
             "start the service named '{}' (see its README)",
             service.name
-        )
-    })];
+        )]
+    });
     let places = lines_naming(project, service, port);
     if !places.is_empty() {
         steps.push(format!(

@@ -165,7 +165,7 @@ pub fn find_interpreter(project: &Project, folder: &Path, limit: Duration) -> Op
             }
         }
     }
-    ["python3", "python"]
+    crate::shell::python_names()
         .iter()
         .find_map(|n| run::which(n))
         .map(|path| Interpreter {
@@ -370,10 +370,27 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
     let limit = ctx.config.timeout;
     let Some(interp) = find_interpreter(project, folder, limit) else {
         out.push(
-            Finding::new("PY001", ID, format!("no Python interpreter for {shown}: no virtual environment and no python3 on PATH"))
-                .evidence("folder", shown.clone())
-                .evidence("looked_in", VENV_DIRS.iter().map(|d| format!("{shown}/{d}")).chain(["$VIRTUAL_ENV".into(), "PATH".into()]).collect::<Vec<_>>())
-                .with_fix(Fix::manual("create the environment", vec![format!("cd {shown} && python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt")])),
+            Finding::new(
+                "PY001",
+                ID,
+                format!(
+                    "no Python interpreter for {shown}: no virtual environment and no {} on PATH",
+                    crate::shell::python_names()[0]
+                ),
+            )
+            .evidence("folder", shown.clone())
+            .evidence(
+                "looked_in",
+                VENV_DIRS
+                    .iter()
+                    .map(|d| format!("{shown}/{d}"))
+                    .chain(["$VIRTUAL_ENV".into(), "PATH".into()])
+                    .collect::<Vec<_>>(),
+            )
+            .with_fix(Fix::manual(
+                "create the environment",
+                new_venv_steps(&shown, "-m pip install -r requirements.txt"),
+            )),
         );
         return;
     };
@@ -577,6 +594,15 @@ fn missing_requirements(
 /// ARGS`), in `folder`; the printed command runs from the project root. With
 /// no virtual environment, the fix is to make one: installing into the
 /// system's Python fails under PEP 668 and mixes projects.
+/// Make `.venv` in `shown` (relative to the root) and run its python with
+/// `args`: the steps as the user types them from the project root.
+fn new_venv_steps(shown: &str, args: &str) -> Vec<String> {
+    let mut parts: Vec<String> = crate::shell::cd(shown).into_iter().collect();
+    parts.push(crate::shell::new_venv().to_string());
+    parts.push(format!("{} {args}", crate::shell::venv_python()));
+    crate::shell::steps(&parts)
+}
+
 fn pip_install_fix(
     project: &Project,
     interp: &Interpreter,
@@ -587,46 +613,34 @@ fn pip_install_fix(
     let mut full = vec!["-m".to_string(), "pip".into(), "install".into()];
     full.extend(args.iter().cloned());
     let shown = project.shown(folder).unwrap_or_else(|| ".".into());
-    let cd = if shown == "." {
-        String::new()
-    } else {
-        format!("cd {shown} && ")
-    };
-    let python = if cfg!(windows) {
-        ".venv\\Scripts\\python"
-    } else {
-        ".venv/bin/python"
-    };
     if interp.venv.is_none() {
         return Fix::manual(
             format!("create a virtual environment for {shown} and install {what} into it"),
-            vec![format!(
-                "{cd}python3 -m venv .venv && {python} {}",
-                full.join(" ")
-            )],
+            new_venv_steps(&shown, &full.join(" ")),
         );
     }
-    // The interpreter as the user types it from the root: relative when the
-    // environment is inside the project.
+    // The interpreter as the user types it from the folder: relative when
+    // the environment is inside the project.
     let program = match (
         interp.path.strip_prefix(folder),
         interp.path.strip_prefix(&project.root),
     ) {
-        (Ok(rel), _) => format!("{cd}{}", rel.display()),
+        (Ok(rel), _) => rel.display().to_string(),
         (_, Ok(rel)) => {
             let up = "../".repeat(
                 folder
                     .strip_prefix(&project.root)
                     .map_or(0, |f| f.components().count()),
             );
-            format!("{cd}{up}{}", rel.display())
+            format!("{up}{}", rel.display())
         }
-        _ => format!("{cd}{}", crate::redact::home(&interp.path)),
+        _ => crate::redact::home(&interp.path),
     };
+    let program = crate::shell::native(&program);
     Fix {
         title: format!("install {what} into {}", interp.found_in),
         safety: Safety::Confirm,
-        commands: vec![format!("{program} {}", full.join(" "))],
+        commands: crate::shell::in_folder(&shown, &format!("{program} {}", full.join(" "))),
         action: Some(FixAction::Run {
             program: interp.path.clone(),
             args: full,
@@ -667,7 +681,11 @@ fn version_mismatch(
             .evidence("requires_python", json!({"spec": spec, "source": at}))
             .with_fix(Fix::manual(
                 "recreate the environment with a matching Python",
-                vec![format!("python3.X -m venv --clear {}", interp.found_in)],
+                vec![format!(
+                    "{} -m venv --clear {}",
+                    crate::shell::python_version("3.X"),
+                    crate::shell::native(&interp.found_in)
+                )],
             )),
         );
     }

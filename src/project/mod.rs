@@ -301,19 +301,16 @@ impl Service {
         self.package_root.as_ref().or(self.folder.as_ref())
     }
 
-    /// `cd FOLDER && START`, from the project root, when a start is known.
-    pub fn start_from_root(&self) -> Option<String> {
+    /// `cd FOLDER && START` from the project root (on Windows, two lines),
+    /// when a start is known.
+    pub fn start_from_root(&self) -> Option<Vec<String>> {
         let start = self.start.as_ref()?;
         let folder = self
             .start_in
             .as_deref()
             .or(self.run_folder_shown())
             .unwrap_or(".");
-        Some(if folder == "." {
-            start.clone()
-        } else {
-            format!("cd {folder} && {start}")
-        })
+        Some(crate::shell::in_folder(folder, start))
     }
 
     /// The same thing, relative to the project root (`.` for the root).

@@ -318,12 +318,37 @@ fn looks_like_command(step: &str) -> bool {
     let first = step.split_whitespace().next().unwrap_or_default();
     step.contains(" && ")
         || [
-            "cd", "npm", "pnpm", "yarn", "python", "python3", "pip", "uvicorn", "flask", "node",
-            "git", "cp", "kill", "taskkill", "nvm", "docker", "fastapi", "gunicorn",
+            "cd",
+            "npm",
+            "pnpm",
+            "yarn",
+            "python",
+            "python3",
+            "pip",
+            "uvicorn",
+            "flask",
+            "node",
+            "git",
+            "cp",
+            "kill",
+            "taskkill",
+            "nvm",
+            "docker",
+            "fastapi",
+            "gunicorn",
+            "py",
+            "wsl",
+            "sudo",
+            "ss",
+            "ps",
+            "lsof",
+            "netstat",
+            "Get-CimInstance",
         ]
         .contains(&first)
         || first.starts_with(".venv")
         || first.starts_with("../")
+        || first.starts_with("..\\")
 }
 
 /// Shorten a line to `width` columns, with an ellipsis.

@@ -42,12 +42,12 @@ impl Procs {
     /// Start a command whose first stdout line says it is ready; returns its
     /// pid and that line once it is printed.
     pub fn start_ready(&mut self, cmd: &mut Command) -> (u32, String) {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+        let mut child = spawn_retrying(
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
         let pid = child.id();
         let stdout = child.stdout.take().unwrap();
         // Owned by the guard before anything here can panic: a child whose
@@ -62,11 +62,8 @@ impl Procs {
 
     /// Start a command; the caller waits for readiness with `wait_listening`.
     pub fn spawn(&mut self, cmd: &mut Command) -> u32 {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        let child = spawn_retrying(cmd.stdin(Stdio::null()).stdout(Stdio::null()))
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let pid = child.id();
         self.children.push(child);
         pid
@@ -91,6 +88,22 @@ impl Procs {
     pub fn end(&mut self, pid: u32) {
         if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
             end_tree(&mut self.children.remove(i));
+        }
+    }
+}
+
+/// Spawn, again when the program is a script a test has just written and
+/// the OS says "text file busy": another test thread forked while the file
+/// was open for writing, and its child holds that descriptor until it execs.
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
         }
     }
 }
