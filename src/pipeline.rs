@@ -113,7 +113,9 @@ fn port_views(ctx: &Context) -> Vec<PortView> {
             .or_insert_with(|| {
                 snapshot
                     .process(pid)
-                    .map_or(serde_json::json!({"pid": pid}), |p| {
+                    // No such process: the table names a pid that exited
+                    // (a Windows ghost, PORT011) or one that just went.
+                    .map_or(serde_json::json!({"pid": pid, "exited": true}), |p| {
                         checks::process_evidence(snapshot, p)
                     })
             })

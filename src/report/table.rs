@@ -423,6 +423,9 @@ fn owner_text(owner: &str, processes: &[Value]) -> String {
         _ => processes
             .iter()
             .map(|p| {
+                if p["exited"] == true {
+                    return format!("pid {} (no such process any more)", p["pid"]);
+                }
                 let mut text = format!("pid {} {}", p["pid"], p["command"].as_str().unwrap_or(""));
                 if let Some(user) = p["user"].as_str() {
                     let _ = write!(text, " (user {user})");
