@@ -44,8 +44,18 @@ impl Check for WslSide {
             .iter()
             .filter_map(|s| unreachable_bind(&wsl, snapshot, s))
             .collect();
+        let started = std::time::Instant::now();
         let windows = match environment::windows_side_sockets(ctx.config.timeout) {
-            Ok(sockets) => sockets,
+            Ok(sockets) => {
+                ctx.record_probe(json!({
+                    "check": ID,
+                    "windows_side": "netstat.exe -ano",
+                    "sockets": sockets.len(),
+                    "ms": started.elapsed().as_millis() as u64,
+                    "networking_mode": mode(&wsl),
+                }));
+                sockets
+            }
             Err(why) => {
                 // The Windows side is not seen: said in the probes, and the
                 // WSL-side findings stand on their own.
