@@ -590,10 +590,6 @@ fn missing_requirements(
     );
 }
 
-/// Install into the project's virtual environment (`python -m pip install
-/// ARGS`), in `folder`; the printed command runs from the project root. With
-/// no virtual environment, the fix is to make one: installing into the
-/// system's Python fails under PEP 668 and mixes projects.
 /// Make `.venv` in `shown` (relative to the root) and run its python with
 /// `args`: the steps as the user types them from the project root.
 fn new_venv_steps(shown: &str, args: &str) -> Vec<String> {
@@ -603,6 +599,10 @@ fn new_venv_steps(shown: &str, args: &str) -> Vec<String> {
     crate::shell::steps(&parts)
 }
 
+/// Install into the project's virtual environment (`python -m pip install
+/// ARGS`), in `folder`; the printed command runs from the project root. With
+/// no virtual environment, the fix is to make one: installing into the
+/// system's Python fails under PEP 668 and mixes projects.
 fn pip_install_fix(
     project: &Project,
     interp: &Interpreter,

@@ -318,34 +318,13 @@ fn looks_like_command(step: &str) -> bool {
     let first = step.split_whitespace().next().unwrap_or_default();
     step.contains(" && ")
         || [
-            "cd",
-            "npm",
-            "pnpm",
-            "yarn",
-            "python",
-            "python3",
-            "pip",
-            "uvicorn",
-            "flask",
-            "node",
-            "git",
-            "cp",
-            "kill",
-            "taskkill",
-            "nvm",
-            "docker",
-            "fastapi",
-            "gunicorn",
-            "py",
-            "wsl",
-            "sudo",
-            "ss",
-            "ps",
-            "lsof",
-            "netstat",
-            "Get-CimInstance",
+            "cd", "npm", "pnpm", "yarn", "python", "python3", "pip", "uvicorn", "flask", "node",
+            "git", "cp", "kill", "taskkill", "nvm", "docker", "fastapi", "gunicorn", "py", "wsl",
+            "sudo", "ss", "ps", "lsof", "netstat",
         ]
         .contains(&first)
+        // PowerShell's verb-noun commands (Get-CimInstance …).
+        || first.starts_with("Get-")
         || first.starts_with(".venv")
         || first.starts_with("../")
         || first.starts_with("..\\")
