@@ -158,12 +158,23 @@ pub fn python() -> String {
 }
 
 /// A port the OS hands out on loopback, free when returned.
+/// A port the OS hands out, never one this test process was given before:
+/// a port released at once can come back on the next call, and two
+/// services of one test on one port would merge into one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn ipv6_loopback_works() -> bool {
