@@ -213,6 +213,61 @@ fn discovery_paths_and_redaction_match_linux() {
     assert_eq!(human.status.code(), Some(linux_code));
 }
 
+/// Every fixture stack read by both builds: the same service model (names,
+/// kinds, ports, sources, folders, start commands, entry modules, package
+/// roots, routes), whatever Windows does to paths.
+#[test]
+#[ignore = "needs Wine and the Windows build: scripts/windows-smoke.sh"]
+fn every_fixture_is_discovered_as_on_linux() {
+    const FACTS: [&str; 13] = [
+        "name",
+        "kind",
+        "port",
+        "source",
+        "folder",
+        "start",
+        "entry",
+        "expected",
+        "package_root",
+        "origin",
+        "url",
+        "routes",
+        "reloads",
+    ];
+    let model = |report: &Value| -> Vec<String> {
+        report["project"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| FACTS.map(|k| format!("{k}={}", s[k])).join(" "))
+            .collect()
+    };
+    let fixtures = std::fs::read_dir(root().join("fixtures/stacks")).unwrap();
+    let mut names: Vec<String> = fixtures
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        let stack = Stack::new(&name);
+        let (_, linux) = stack.doctor(&["--only", "user"]);
+        let out = doctor_exe(&[
+            "--dir",
+            &windows_path(stack.path()),
+            "--json",
+            "--only",
+            "user",
+        ]);
+        let windows = json_of(&out);
+        assert!(!model(&linux).is_empty(), "{name}: no services on Linux");
+        assert_eq!(
+            model(&windows),
+            model(&linux),
+            "{name}: Windows reads it differently"
+        );
+    }
+}
+
 /// The fix plan as a Windows user types it: every step a line of its own
 /// (Windows PowerShell 5.1 rejects `&&`, cmd.exe rejects `;`), Windows'
 /// venv layout, and `python`, not `python3`.
