@@ -268,6 +268,60 @@ fn every_fixture_is_discovered_as_on_linux() {
     }
 }
 
+/// A virtual environment in Windows' layout (`Scripts\python.exe`,
+/// `Lib\site-packages`), read from its files as on Linux: complete, the
+/// python check is silent; one requirement's `.dist-info` gone, PY002 names
+/// it and installs with the venv's own python, a step a line.
+#[test]
+#[ignore = "needs Wine and the Windows build: scripts/windows-smoke.sh"]
+fn a_windows_venv_is_read_from_its_files() {
+    let stack = Stack::new("fastapi-fullstack");
+    let venv = stack.join("backend/.venv");
+    stack.write(
+        "backend/.venv/pyvenv.cfg",
+        "home = C:\\Python312\nversion = 3.12.1\n",
+    );
+    stack.write("backend/.venv/Scripts/python.exe", "");
+    for dist in ["fastapi-0.115.0", "uvicorn-0.32.0"] {
+        std::fs::create_dir_all(venv.join(format!("Lib/site-packages/{dist}.dist-info"))).unwrap();
+    }
+    let dir = windows_path(stack.path());
+    // --no-exec: the stand-in python.exe is not a program, and a complete
+    // venv needs none to be judged.
+    let args = [
+        "--dir",
+        dir.as_str(),
+        "--json",
+        "--only",
+        "python",
+        "--no-exec",
+    ];
+    let healthy = json_of(&doctor_exe(&args));
+    assert!(
+        findings(&healthy, "PY002").is_empty(),
+        "{:#}",
+        healthy["findings"]
+    );
+    assert!(
+        findings(&healthy, "PY001").is_empty(),
+        "{:#}",
+        healthy["findings"]
+    );
+
+    std::fs::remove_dir(venv.join("Lib/site-packages/uvicorn-0.32.0.dist-info")).unwrap();
+    let report = json_of(&doctor_exe(&args));
+    let missing = findings(&report, "PY002");
+    assert_eq!(missing.len(), 1, "{:#}", report["findings"]);
+    assert_eq!(missing[0]["evidence"]["missing"][0]["name"], "uvicorn");
+    assert_eq!(
+        missing[0]["fix"]["commands"],
+        serde_json::json!([
+            "cd backend",
+            ".venv\\Scripts\\python.exe -m pip install -r requirements.txt"
+        ])
+    );
+}
+
 /// The fix plan as a Windows user types it: every step a line of its own
 /// (Windows PowerShell 5.1 rejects `&&`, cmd.exe rejects `;`), Windows'
 /// venv layout, and `python`, not `python3`.
