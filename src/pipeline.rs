@@ -85,10 +85,10 @@ fn select_checks(
             skipped.push(CheckRun::skipped(id, "--skip"));
         } else if !config.only.is_empty() && !config.only.iter().any(|s| s == id) {
             skipped.push(CheckRun::skipped(id, "not in --only"));
-        } else if focus && !matches!(id, "ports" | "processes" | "ghosts") {
+        } else if focus && !matches!(id, "ports" | "processes" | "ghosts" | "wsl") {
             skipped.push(CheckRun::skipped(
                 id,
-                "doctor port looks at ports and processes only",
+                "doctor port looks at who holds the ports only",
             ));
         } else {
             selected.push(check);

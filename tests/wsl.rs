@@ -57,13 +57,18 @@ impl WindowsSide {
     /// `doctor --json` on `dir` with the stubs first on PATH; `in_wsl`
     /// sets WSL_DISTRO_NAME as a WSL shell does.
     fn doctor(&self, dir: &Path, in_wsl: bool) -> (i32, Value) {
+        self.doctor_with(dir, in_wsl, &[])
+    }
+
+    fn doctor_with(&self, dir: &Path, in_wsl: bool, args: &[&str]) -> (i32, Value) {
         let path = std::env::join_paths(
             std::iter::once(self.bin.path().to_path_buf())
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
         )
         .unwrap();
         let mut cmd = Command::new(DOCTOR);
-        cmd.args(["--dir", dir.to_str().unwrap(), "--json"])
+        cmd.args(args)
+            .args(["--dir", dir.to_str().unwrap(), "--json"])
             .env("PATH", path)
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy");
@@ -328,4 +333,30 @@ fn a_healthy_full_stack_in_wsl_is_silent_until_vite_binds_ipv6_only() {
         wsl001[0]["fix"]["commands"][0],
         "npm run dev -- --host 127.0.0.1"
     );
+}
+
+/// `doctor port N` inside WSL looks at the Windows side too: the port
+/// examined on request is held there by a Windows process, nothing listens
+/// in WSL. A warning (the port is examined, not expected), exit 0.
+#[test]
+fn doctor_port_in_wsl_names_the_windows_holder() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let windows = WindowsSide::new(
+        &[row(&format!("127.0.0.1:{port}"), 9100)],
+        &[("python.exe", 9100)],
+        Some("nat"),
+    );
+    let (code, report) = windows.doctor_with(dir.path(), true, &["port", &port.to_string()]);
+    let wsl002 = findings(&report, "WSL002");
+    assert_eq!(wsl002.len(), 1, "{:#}", report["findings"]);
+    let title = wsl002[0]["title"].as_str().unwrap();
+    assert!(title.contains("python.exe (pid 9100)"), "{title}");
+    assert!(title.ends_with("reaches it, not WSL"), "{title}");
+    assert_eq!(wsl002[0]["severity"], "warning");
+    assert!(
+        wsl002[0]["evidence"].get("service").is_none(),
+        "no service is invented"
+    );
+    assert_eq!(code, 0);
 }

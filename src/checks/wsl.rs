@@ -35,14 +35,14 @@ impl Check for WslSide {
         let Some(wsl) = environment::current_wsl(ctx.config.timeout) else {
             return Err(CheckError::Skipped("not running inside WSL".into()));
         };
-        let services: Vec<&Service> = ctx.project.services.iter().filter(|s| s.expected).collect();
-        if services.is_empty() {
+        let targets = targets(&ctx.project);
+        if targets.is_empty() {
             return Ok(Vec::new());
         }
         let snapshot = ctx.snapshot()?;
-        let mut out: Vec<Finding> = services
+        let mut out: Vec<Finding> = targets
             .iter()
-            .filter_map(|s| unreachable_bind(&wsl, snapshot, s))
+            .filter_map(|t| unreachable_bind(&wsl, snapshot, t))
             .collect();
         let started = std::time::Instant::now();
         let windows = match environment::windows_side_sockets(ctx.config.timeout) {
@@ -63,20 +63,65 @@ impl Check for WslSide {
                 return Ok(out);
             }
         };
-        let held: Vec<(&Service, Vec<&Socket>)> = services
+        let held: Vec<(&Target, Vec<&Socket>)> = targets
             .iter()
-            .map(|s| (*s, windows_listeners(&windows, s.port)))
+            .map(|t| (t, windows_listeners(&windows, t.port)))
             .filter(|(_, l)| !l.is_empty())
             .collect();
         if !held.is_empty() {
             let names = environment::windows_process_names(ctx.config.timeout);
             out.extend(
                 held.into_iter()
-                    .filter_map(|(s, l)| held_on_windows(&wsl, snapshot, s, &l, &names)),
+                    .filter_map(|(t, l)| held_on_windows(&wsl, snapshot, t, &l, &names)),
             );
         }
         Ok(out)
     }
+}
+
+/// What the browser on Windows would reach: each expected service, and
+/// each port examined on request (`doctor port N`, `--port N`).
+struct Target<'a> {
+    port: u16,
+    service: Option<&'a Service>,
+}
+
+impl Target<'_> {
+    fn name(&self) -> String {
+        match self.service {
+            Some(s) => s.name.clone(),
+            None => format!("the server on port {}", self.port),
+        }
+    }
+
+    fn evidence(&self, f: Finding) -> Finding {
+        let f = f.evidence("port", self.port);
+        match self.service {
+            Some(s) => f.evidence("service", s.name.clone()),
+            None => f,
+        }
+    }
+}
+
+fn targets(project: &crate::project::Project) -> Vec<Target<'_>> {
+    let mut out: Vec<Target> = Vec::new();
+    for s in project.services.iter().filter(|s| s.expected) {
+        if !out.iter().any(|t| t.port == s.port) {
+            out.push(Target {
+                port: s.port,
+                service: Some(s),
+            });
+        }
+    }
+    for &port in &project.examined_ports {
+        if !out.iter().any(|t| t.port == port) {
+            out.push(Target {
+                port,
+                service: None,
+            });
+        }
+    }
+    out
 }
 
 /// WSL's own processes on the Windows side: the localhost forwarder and the
@@ -111,50 +156,49 @@ fn mode(wsl: &Wsl) -> String {
 /// WSL001: in NAT mode, a service that listens in WSL, but on no address
 /// that covers 127.0.0.1 (`::1` only, or one interface's address), is
 /// refused from Windows' `localhost`.
-fn unreachable_bind(wsl: &Wsl, snapshot: &Snapshot, service: &Service) -> Option<Finding> {
+fn unreachable_bind(wsl: &Wsl, snapshot: &Snapshot, target: &Target) -> Option<Finding> {
     if !wsl.is_nat() {
         return None;
     }
+    let port = target.port;
     let listening: Vec<IpAddr> = snapshot
-        .on_port(service.port)
+        .on_port(port)
         .filter(|s| s.state == TcpState::Listen)
         .map(|s| s.local.ip())
         .collect();
     if listening.is_empty() || listening.iter().any(|ip| covers(*ip, LOOPBACK_V4)) {
         return None;
     }
-    let port = service.port;
     let shown: Vec<String> = listening
         .iter()
         .map(|ip| std::net::SocketAddr::new(*ip, port).to_string())
         .collect();
     // The browser is on Windows; a database is mostly reached from inside.
-    let database = service
-        .kind
-        .as_deref()
+    let database = target
+        .service
+        .and_then(|s| s.kind.as_deref())
         .is_some_and(|k| DATABASES.contains(&k));
+    let name = target.name();
+    let f = Finding::new(
+        "WSL001",
+        ID,
+        format!(
+            "{name} listens in WSL only on {}: Windows' localhost:{port} is refused (WSL's NAT mode forwards only IPv4 binds on 127.0.0.1 or 0.0.0.0)",
+            shown.join(", ")
+        ),
+    )
+    .severity(if database { Severity::Info } else { Severity::Warning });
     Some(
-        Finding::new(
-            "WSL001",
-            ID,
-            format!(
-                "{} listens in WSL only on {}: Windows' localhost:{port} is refused (WSL's NAT mode forwards only IPv4 binds on 127.0.0.1 or 0.0.0.0)",
-                service.name,
-                shown.join(", ")
-            ),
-        )
-        .severity(if database { Severity::Info } else { Severity::Warning })
-        .evidence("port", port)
-        .evidence("service", service.name.clone())
-        .evidence("listening", shown)
-        .evidence("networking_mode", mode(wsl))
-        .with_fix(Fix::manual(
-            format!(
-                "make {} listen on 127.0.0.1 (or 0.0.0.0) and restart it; or set networkingMode=mirrored under [wsl2] in %UserProfile%\\.wslconfig and run `wsl --shutdown` in Windows",
-                service.name
-            ),
-            bind_command(service).into_iter().collect(),
-        )),
+        target
+            .evidence(f)
+            .evidence("listening", shown)
+            .evidence("networking_mode", mode(wsl))
+            .with_fix(Fix::manual(
+                format!(
+                    "make {name} listen on 127.0.0.1 (or 0.0.0.0) and restart it; or set networkingMode=mirrored under [wsl2] in %UserProfile%\\.wslconfig and run `wsl --shutdown` in Windows"
+                ),
+                target.service.and_then(bind_command).into_iter().collect(),
+            )),
     )
 }
 
@@ -179,11 +223,11 @@ fn bind_command(service: &Service) -> Option<String> {
 fn held_on_windows(
     wsl: &Wsl,
     snapshot: &Snapshot,
-    service: &Service,
+    target: &Target,
     listeners: &[&Socket],
     names: &HashMap<u32, String>,
 ) -> Option<Finding> {
-    let port = service.port;
+    let port = target.port;
     let in_wsl = snapshot.has_listener(port);
     let holders: Vec<(u32, String)> = listeners
         .iter()
@@ -223,8 +267,8 @@ fn held_on_windows(
             ),
         )
     } else {
-        let severity = if !in_wsl && !wsl.is_nat() {
-            // Mirrored mode shares the ports: the server cannot bind at all.
+        let severity = if !in_wsl && !wsl.is_nat() && target.service.is_some() {
+            // Mirrored mode shares the ports: the service cannot bind at all.
             Severity::Error
         } else {
             Severity::Warning
@@ -233,23 +277,28 @@ fn held_on_windows(
             .iter()
             .map(|(pid, _)| format!("taskkill /PID {pid} /T   (in a Windows terminal)"))
             .collect();
+        let instead = if in_wsl {
+            format!("{} in WSL", target.name())
+        } else {
+            "WSL".to_string()
+        };
         (
             format!(
-                "port {port} is held on the Windows side by {who}: Windows' localhost:{port} reaches it, not {} in WSL",
-                service.name
+                "port {port} is held on the Windows side by {who}: Windows' localhost:{port} reaches it, not {instead}"
             ),
             severity,
             Fix::manual(
-                format!("end the Windows process on port {port} if it is an old copy, or give {} another port", service.name),
+                format!(
+                    "end the Windows process on port {port} if it is an old copy, or give {} another port",
+                    target.name()
+                ),
                 commands,
             ),
         )
     };
     Some(
-        Finding::new("WSL002", ID, title)
-            .severity(severity)
-            .evidence("port", port)
-            .evidence("service", service.name.clone())
+        target
+            .evidence(Finding::new("WSL002", ID, title).severity(severity))
             .evidence("windows_listening", addresses)
             .evidence(
                 "windows_holders",
@@ -289,7 +338,11 @@ mod tests {
 
     #[test]
     fn a_windows_holder_keeps_a_mirrored_server_from_binding() {
-        let service = Service::at("api", 8000, ".env:1".into());
+        let api = Service::at("api", 8000, ".env:1".into());
+        let service = Target {
+            port: 8000,
+            service: Some(&api),
+        };
         let socket = windows_listener(8000, 4242);
         let names = HashMap::from([(4242, "python.exe".to_string())]);
         let empty = Snapshot::default();
