@@ -53,6 +53,9 @@ const FORWARDERS: &[&str] = &[
     "conmon",
     "wslrelay",
     "gvproxy",
+    "orbstack",
+    "orbstack helper",
+    "limactl",
     "ssh",
     "kubectl",
 ];
@@ -176,5 +179,31 @@ pub fn terminate_fix(p: &ProcessInfo) -> Fix {
             start_time: p.start_time,
             cmdline: p.command(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarders_by_executable_or_by_what_the_command_line_runs() {
+        let named = |name: &str, cmd: &[&str]| {
+            let mut p = ProcessInfo::sample(1234, cmd);
+            p.name = name.to_string();
+            is_forwarder(&p)
+        };
+        assert!(named("docker-proxy", &["/usr/bin/docker-proxy", "-proto", "tcp"]));
+        assert!(named("com.docker.backend", &[]));
+        assert!(named("wslrelay.exe", &[]));
+        assert!(named("OrbStack Helper", &[]));
+        assert!(named("limactl", &["limactl", "hostagent"]));
+        // Started through a wrapper, the forwarder shows in its arguments.
+        assert!(named("rootlesskit", &["rootlesskit", "--net=slirp4netns"]));
+        assert!(named("exe", &["/usr/bin/rootlessport"]));
+        // An ssh tunnel by its own name, never by an argument that mentions ssh.
+        assert!(named("ssh", &["ssh", "-L", "5432:db:5432", "bastion"]));
+        assert!(!named("python3", &["python3", "ssh"]));
+        assert!(!named("node", &["node", "server.js"]));
     }
 }
