@@ -193,7 +193,10 @@ mod tests {
             p.name = name.to_string();
             is_forwarder(&p)
         };
-        assert!(named("docker-proxy", &["/usr/bin/docker-proxy", "-proto", "tcp"]));
+        assert!(named(
+            "docker-proxy",
+            &["/usr/bin/docker-proxy", "-proto", "tcp"]
+        ));
         assert!(named("com.docker.backend", &[]));
         assert!(named("wslrelay.exe", &[]));
         assert!(named("OrbStack Helper", &[]));
