@@ -139,9 +139,12 @@ fn without_an_engine_cli_the_forwarder_is_still_named() {
     let mut procs = Procs::new();
     start_proxy(&mut procs, bin.path(), port);
     std::fs::remove_file(bin.path().join("docker-proxy")).ok();
-    let (_, report, _) = doctor_with_path(dir.path(), None, &["--json", "--only", "containers"]);
+    let (code, report, _) = doctor_with_path(dir.path(), None, &["--json", "--only", "containers"]);
     let held = findings(&report, "PORT008");
     assert_eq!(held.len(), 1, "{report:#}");
+    // Which container it is cannot be asked: said, not blamed.
+    assert_eq!(held[0]["severity"], "info", "{report:#}");
+    assert_eq!(code, 0);
     assert!(held[0]["evidence"]["container"]
         .as_str()
         .unwrap()
@@ -175,4 +178,96 @@ fn the_projects_own_compose_database_is_the_service() {
     );
     assert!(findings(&report, "PORT008").is_empty(), "{report:#}");
     assert!(findings(&report, "PORT002").is_empty(), "{report:#}");
+}
+
+/// A database run with `docker run -p PORT:5432 postgres:16` (no compose
+/// labels) for a project whose `.env` names a PostgreSQL URL on that port:
+/// the container is the database, silent.
+#[test]
+fn a_database_container_of_the_urls_kind_is_the_service() {
+    let port = free_port();
+    let dir = project(&[(
+        ".env",
+        &format!("DATABASE_URL=postgresql://app:secret@localhost:{port}/app\n"),
+    )]);
+    let bin = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    start_proxy(&mut procs, bin.path(), port);
+    stub_docker(
+        bin.path(),
+        &format!(
+            r#"{{"ID":"9","Image":"postgres:16-alpine","Names":"pg","Ports":"127.0.0.1:{port}->5432/tcp","Labels":""}}"#
+        ),
+    );
+    let (code, report, _) = doctor_with_path(
+        dir.path(),
+        Some(bin.path()),
+        &["--json", "--only", "ports,processes,containers"],
+    );
+    assert!(findings(&report, "PORT008").is_empty(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// Another compose project's PostgreSQL on the port this project's own
+/// compose file publishes its database on: not this project's database.
+#[test]
+fn another_compose_projects_database_on_our_compose_port_is_said() {
+    let port = free_port();
+    let dir = project(&[(
+        "docker-compose.yml",
+        &format!("services:\n  db:\n    image: postgres:16\n    ports:\n      - \"{port}:5432\"\n"),
+    )]);
+    let bin = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    start_proxy(&mut procs, bin.path(), port);
+    stub_docker(
+        bin.path(),
+        &format!(
+            r#"{{"ID":"2","Image":"postgres:15","Names":"blog-db-1","Ports":"0.0.0.0:{port}->5432/tcp","Labels":"com.docker.compose.project=blog,com.docker.compose.service=database"}}"#
+        ),
+    );
+    let (code, report, _) = doctor_with_path(
+        dir.path(),
+        Some(bin.path()),
+        &["--json", "--only", "ports,containers"],
+    );
+    let held = findings(&report, "PORT008");
+    assert_eq!(held.len(), 1, "{report:#}");
+    assert_eq!(
+        held[0]["fix"]["commands"][0],
+        "docker compose -p blog stop database"
+    );
+    assert_eq!(code, 1);
+}
+
+/// The engine answers and no container publishes the port: a forwarder the
+/// engine left behind ("port is already allocated", moby #25981).
+#[test]
+fn a_forwarder_no_container_uses_is_left_behind() {
+    let port = free_port();
+    let dir = backend_on(port);
+    let bin = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let proxy = start_proxy(&mut procs, bin.path(), port);
+    stub_docker(bin.path(), "");
+    let (code, report, _) = doctor_with_path(
+        dir.path(),
+        Some(bin.path()),
+        &["--json", "--only", "ports,containers"],
+    );
+    let held = findings(&report, "PORT008");
+    assert_eq!(held.len(), 1, "{report:#}");
+    assert!(
+        held[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("a forwarder no running container uses"),
+        "{report:#}"
+    );
+    assert_eq!(
+        held[0]["fix"]["commands"][0],
+        "sudo systemctl restart docker"
+    );
+    assert_eq!(code, 1);
+    assert!(is_alive(proxy), "a forwarder is never ended by doctor");
 }

@@ -64,28 +64,74 @@ impl Check for Containers {
             if container.is_some_and(|c| is_the_service(c, service, ctx)) {
                 continue;
             }
-            out.push(held_by_container(
+            let f = held_by_container(
                 snapshot,
                 service,
                 forwarder,
                 container,
                 engine.as_ref().map(|(cli, _)| cli.as_str()),
-            ));
+            );
+            // Without the engine's answer the container may well be the
+            // service itself (a database run with `docker run`, a user not
+            // in the docker group): said, never blamed.
+            out.push(if engine.is_err() {
+                f.severity(crate::finding::Severity::Info).explain(
+                    "A container engine's forwarder holds the port, and doctor could not ask the engine which container it serves, so it cannot tell whether that container is the service. If the service answers, it probably is.",
+                )
+            } else {
+                f
+            });
         }
         Ok(out)
     }
 }
 
-/// The container is the project's own compose service on that port.
+/// The container is the service: the project's own compose service on that
+/// port, or a database of the service's kind (`postgres:16` for a
+/// PostgreSQL URL) that no other compose project of the project's own
+/// compose file claims.
 fn is_the_service(c: &Container, service: &Service, ctx: &Context) -> bool {
-    let Some(compose_service) = &c.compose_service else {
-        return false;
+    let from_compose = |s: &Service| {
+        s.source.contains("compose") || s.references.iter().any(|r| r.contains("compose"))
     };
-    ctx.project.services.iter().any(|s| {
-        s.port == service.port
-            && &s.name == compose_service
-            && (s.source.contains("compose") || s.references.iter().any(|r| r.contains("compose")))
-    })
+    let composed_here: Vec<&Service> = ctx
+        .project
+        .services
+        .iter()
+        .filter(|s| s.port == service.port && from_compose(s))
+        .collect();
+    if let Some(compose_service) = &c.compose_service {
+        if composed_here.iter().any(|s| &s.name == compose_service) {
+            return true;
+        }
+    }
+    // Another compose project's container on a port this project's compose
+    // file publishes is not this project's.
+    if !composed_here.is_empty() && c.compose_project.is_some() {
+        return false;
+    }
+    service
+        .kind
+        .as_deref()
+        .is_some_and(|kind| image_is(&c.image, kind))
+}
+
+/// Whether an image runs the database `kind` names (`postgres:16`,
+/// `postgis/postgis`, `bitnami/redis`, `mariadb:11` for mysql).
+fn image_is(image: &str, kind: &str) -> bool {
+    let name = image
+        .rsplit('/')
+        .next()
+        .unwrap_or(image)
+        .to_ascii_lowercase();
+    let name = name.split([':', '@']).next().unwrap_or_default();
+    match kind {
+        "postgres" => name.starts_with("postgres") || name.starts_with("postgis"),
+        "redis" => name.starts_with("redis") || name.starts_with("valkey"),
+        "mysql" => name.starts_with("mysql") || name.starts_with("mariadb"),
+        "mongodb" => name.starts_with("mongo"),
+        _ => false,
+    }
 }
 
 fn held_by_container(
@@ -121,6 +167,25 @@ fn held_by_container(
                 ),
             )
         }
+        // The engine answered and no container publishes the port: a
+        // forwarder the engine left behind ("port is already allocated"
+        // with no container left, moby #25981).
+        None if engine.is_ok() => (
+            format!(
+                "a forwarder no running container uses{}",
+                target
+                    .as_deref()
+                    .map(|t| format!(" (it forwards to {t})"))
+                    .unwrap_or_default()
+            ),
+            Fix::manual(
+                "restart the container engine: it ends the forwarders it left behind",
+                vec![
+                    "sudo systemctl restart docker".to_string(),
+                    "or restart Docker Desktop".to_string(),
+                ],
+            ),
+        ),
         None => (
             format!(
                 "a container{}",
@@ -135,14 +200,20 @@ fn held_by_container(
             ),
         ),
     };
+    let whose = if engine.is_ok() {
+        format!(", not by {} (expected by {})", service.name, service.source)
+    } else {
+        format!(
+            "; whether it is {} (expected by {}) doctor cannot ask the engine",
+            service.name, service.source
+        )
+    };
     let mut f = Finding::new(
         "PORT008",
         ID,
         format!(
-            "port {port} is held by {who} through {}, not by {} (expected by {})",
+            "port {port} is held by {who} through {}{whose}",
             describe_pid(snapshot, forwarder.pid),
-            service.name,
-            service.source
         ),
     )
     .evidence("port", port)
@@ -289,5 +360,22 @@ mod tests {
             ("pg", vec![5433])
         );
         assert_eq!(list[0].compose_service.as_deref(), Some("db"));
+    }
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::image_is;
+
+    #[test]
+    fn images_by_the_database_they_run() {
+        assert!(image_is("postgres:16-alpine", "postgres"));
+        assert!(image_is("docker.io/postgis/postgis:16-3.4", "postgres"));
+        assert!(image_is("bitnami/redis:7.2", "redis"));
+        assert!(image_is("mariadb:11", "mysql"));
+        assert!(image_is("mongo@sha256:abc", "mongodb"));
+        assert!(!image_is("postgres:16", "redis"));
+        assert!(!image_is("my-postgres-admin-ui", "postgres"));
+        assert!(!image_is("node:20", "postgres"));
     }
 }

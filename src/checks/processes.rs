@@ -70,10 +70,14 @@ impl Check for Processes {
                 out.extend(stuck_queue(snapshot, port));
             }
             // The root of the holders' tree: a reloader or the server itself.
+            // A container engine's or tunnel's forwarder is not the app: its
+            // age, parent and copies say nothing about the service (PORT008
+            // speaks for it).
             let roots: Vec<&ProcessInfo> = procs
                 .iter()
                 .copied()
                 .filter(|p| p.parent.is_none_or(|pp| !holders.contains(&pp)))
+                .filter(|p| !super::is_forwarder(p))
                 .collect();
             for root in &roots {
                 out.extend(orphan(snapshot, root, port));
