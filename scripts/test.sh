@@ -7,6 +7,7 @@
 # missing and we may).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/need-packages.sh
 
 missing=()
 command -v python3 >/dev/null || missing+=(python3 python3-venv)
@@ -17,14 +18,5 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v node >/dev/null || missing+=(nodejs)
 command -v git >/dev/null || missing+=(git)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "test.sh: please install ${missing[*]} (Debian: apt-get install ${missing[*]})" >&2
-    exit 2
-  fi
-fi
+need_packages test.sh "${missing[@]}"
 cargo test --locked "$@"

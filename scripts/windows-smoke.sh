@@ -9,20 +9,12 @@
 # Nothing here is shipped; everything lives under target/windows-smoke/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/need-packages.sh
 
 missing=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null || missing+=(wine64)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "windows-smoke.sh: please install ${missing[*]} (Debian: apt-get install ${missing[*]})" >&2
-    exit 2
-  fi
-fi
+need_packages windows-smoke.sh "${missing[@]}"
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver)
 rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu \

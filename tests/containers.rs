@@ -91,6 +91,26 @@ fn backend_on(port: u16) -> tempfile::TempDir {
     ])
 }
 
+/// A project whose compose file publishes a PostgreSQL `db` on `port`.
+fn compose_db_on(port: u16) -> tempfile::TempDir {
+    project(&[(
+        "docker-compose.yml",
+        &format!("services:\n  db:\n    image: postgres:16\n    ports:\n      - \"{port}:5432\"\n"),
+    )])
+}
+
+/// A forwarder on `port` and a stub engine answering with one container,
+/// then `doctor --json --only ONLY` on `dir`. The processes are returned so
+/// that the forwarder lives until the caller is done with it.
+fn with_container(dir: &Path, port: u16, container: &str, only: &str) -> (i32, Value, Procs, u32) {
+    let bin = tempfile::tempdir().unwrap();
+    let mut procs = Procs::new();
+    let proxy = start_proxy(&mut procs, bin.path(), port);
+    stub_docker(bin.path(), container);
+    let (code, report, _) = doctor_with_path(dir, Some(bin.path()), &["--json", "--only", only]);
+    (code, report, procs, proxy)
+}
+
 #[test]
 fn another_projects_container_holds_the_backends_port() {
     let port = free_port();
@@ -158,23 +178,14 @@ fn without_an_engine_cli_the_forwarder_is_still_named() {
 #[test]
 fn the_projects_own_compose_database_is_the_service() {
     let port = free_port();
-    let dir = project(&[(
-        "docker-compose.yml",
-        &format!("services:\n  db:\n    image: postgres:16\n    ports:\n      - \"{port}:5432\"\n"),
-    )]);
-    let bin = tempfile::tempdir().unwrap();
-    let mut procs = Procs::new();
-    start_proxy(&mut procs, bin.path(), port);
-    stub_docker(
-        bin.path(),
+    let dir = compose_db_on(port);
+    let (_, report, _procs, _) = with_container(
+        dir.path(),
+        port,
         &format!(
             r#"{{"ID":"1","Image":"postgres:16","Names":"shop-db-1","Ports":"0.0.0.0:{port}->5432/tcp","Labels":"com.docker.compose.project=shop,com.docker.compose.service=db"}}"#
         ),
-    );
-    let (_, report, _) = doctor_with_path(
-        dir.path(),
-        Some(bin.path()),
-        &["--json", "--only", "ports,containers"],
+        "ports,containers",
     );
     assert!(findings(&report, "PORT008").is_empty(), "{report:#}");
     assert!(findings(&report, "PORT002").is_empty(), "{report:#}");
@@ -190,19 +201,13 @@ fn a_database_container_of_the_urls_kind_is_the_service() {
         ".env",
         &format!("DATABASE_URL=postgresql://app:secret@localhost:{port}/app\n"),
     )]);
-    let bin = tempfile::tempdir().unwrap();
-    let mut procs = Procs::new();
-    start_proxy(&mut procs, bin.path(), port);
-    stub_docker(
-        bin.path(),
+    let (code, report, _procs, _) = with_container(
+        dir.path(),
+        port,
         &format!(
             r#"{{"ID":"9","Image":"postgres:16-alpine","Names":"pg","Ports":"127.0.0.1:{port}->5432/tcp","Labels":""}}"#
         ),
-    );
-    let (code, report, _) = doctor_with_path(
-        dir.path(),
-        Some(bin.path()),
-        &["--json", "--only", "ports,processes,containers"],
+        "ports,processes,containers",
     );
     assert!(findings(&report, "PORT008").is_empty(), "{report:#}");
     assert_eq!(code, 0, "{report:#}");
@@ -213,23 +218,14 @@ fn a_database_container_of_the_urls_kind_is_the_service() {
 #[test]
 fn another_compose_projects_database_on_our_compose_port_is_said() {
     let port = free_port();
-    let dir = project(&[(
-        "docker-compose.yml",
-        &format!("services:\n  db:\n    image: postgres:16\n    ports:\n      - \"{port}:5432\"\n"),
-    )]);
-    let bin = tempfile::tempdir().unwrap();
-    let mut procs = Procs::new();
-    start_proxy(&mut procs, bin.path(), port);
-    stub_docker(
-        bin.path(),
+    let dir = compose_db_on(port);
+    let (code, report, _procs, _) = with_container(
+        dir.path(),
+        port,
         &format!(
             r#"{{"ID":"2","Image":"postgres:15","Names":"blog-db-1","Ports":"0.0.0.0:{port}->5432/tcp","Labels":"com.docker.compose.project=blog,com.docker.compose.service=database"}}"#
         ),
-    );
-    let (code, report, _) = doctor_with_path(
-        dir.path(),
-        Some(bin.path()),
-        &["--json", "--only", "ports,containers"],
+        "ports,containers",
     );
     let held = findings(&report, "PORT008");
     assert_eq!(held.len(), 1, "{report:#}");
@@ -246,15 +242,7 @@ fn another_compose_projects_database_on_our_compose_port_is_said() {
 fn a_forwarder_no_container_uses_is_left_behind() {
     let port = free_port();
     let dir = backend_on(port);
-    let bin = tempfile::tempdir().unwrap();
-    let mut procs = Procs::new();
-    let proxy = start_proxy(&mut procs, bin.path(), port);
-    stub_docker(bin.path(), "");
-    let (code, report, _) = doctor_with_path(
-        dir.path(),
-        Some(bin.path()),
-        &["--json", "--only", "ports,containers"],
-    );
+    let (code, report, _procs, proxy) = with_container(dir.path(), port, "", "ports,containers");
     let held = findings(&report, "PORT008");
     assert_eq!(held.len(), 1, "{report:#}");
     assert!(

@@ -162,18 +162,11 @@ fn ghost_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::{Owners, Socket};
+    use crate::platform::Socket;
     use crate::project::Service;
 
     fn listener(port: u16, pid: u32) -> Socket {
-        Socket {
-            local: format!("127.0.0.1:{port}").parse().unwrap(),
-            remote: "0.0.0.0:0".parse().unwrap(),
-            state: TcpState::Listen,
-            uid: None,
-            accept_queue: None,
-            owners: Owners::Pids(vec![pid]),
-        }
+        Socket::sample_listener(&format!("127.0.0.1:{port}"), pid)
     }
 
     fn child(pid: u32, parent: u32, cmd: &[&str], cwd: &str) -> ProcessInfo {

@@ -316,17 +316,9 @@ fn held_on_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::Owners;
 
     fn windows_listener(port: u16, pid: u32) -> Socket {
-        Socket {
-            local: format!("0.0.0.0:{port}").parse().unwrap(),
-            remote: "0.0.0.0:0".parse().unwrap(),
-            state: TcpState::Listen,
-            uid: None,
-            accept_queue: None,
-            owners: Owners::Pids(vec![pid]),
-        }
+        Socket::sample_listener(&format!("0.0.0.0:{port}"), pid)
     }
 
     fn wsl(mode: &str) -> Wsl {

@@ -115,6 +115,25 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// A LISTEN socket on `local` held by `pid`, for unit tests of the rules.
+    #[cfg(test)]
+    pub fn sample_listener(local: &str, pid: u32) -> Socket {
+        Socket {
+            local: local.parse().expect("an address:port"),
+            remote: if local.starts_with('[') {
+                "[::]:0"
+            } else {
+                "0.0.0.0:0"
+            }
+            .parse()
+            .unwrap(),
+            state: TcpState::Listen,
+            uid: None,
+            accept_queue: None,
+            owners: Owners::Pids(vec![pid]),
+        }
+    }
+
     pub fn pids(&self) -> &[u32] {
         match &self.owners {
             Owners::Pids(p) => p,
