@@ -33,22 +33,25 @@ demo=$(mktemp -d)
 printf 'VITE_API_URL=http://localhost:%s\nDATABASE_URL=postgresql://u:p@localhost:5432/db\n' "$dev_port" > "$demo/.env"
 
 # A healthy FastAPI stack (fixtures/stacks/fastapi-pkg-root): the backend
-# from a venv, up and answering; the frontend as the tests' dev-server
-# stand-in. A healthy run imports nothing of the project.
+# from a venv, up and answering; the frontend the real vite 8 (pinned in
+# tests/node/vite8, installed here once with npm ci). A healthy run imports
+# nothing of the project.
 venv=$PWD/target/bench/venv
 if [ ! -x "$venv/bin/uvicorn" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+fi
+vite=$PWD/target/bench/vite8
+if [ ! -x "$vite/node_modules/.bin/vite" ]; then
+  mkdir -p "$vite" && cp tests/node/vite8/package.json tests/node/vite8/package-lock.json "$vite/"
+  (cd "$vite" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stack_copy() {  # stack_copy DEST API WEB: the fixture with its ports filled in
   cp -r fixtures/stacks/fastapi-pkg-root "$1"
   grep -rl '@' "$1" | xargs sed -i "s/@API_PORT@/$2/g; s/@WEB_PORT@/$3/g"
   ln -s "$venv" "$1/.venv"
-  mkdir -p "$1/frontend/node_modules/vite/bin" "$1/frontend/node_modules/.bin"
-  echo '{"name": "vite", "version": "6.3.0"}' > "$1/frontend/node_modules/vite/package.json"
-  cp tests/support/dev-server.js "$1/frontend/node_modules/vite/bin/vite.js"
-  ln -s ../vite/bin/vite.js "$1/frontend/node_modules/.bin/vite"
+  ln -s "$vite/node_modules" "$1/frontend/node_modules"
 }
 healthy=$(mktemp -d)/stack
 api=$(free_port); web=$(free_port)

@@ -2,8 +2,8 @@
 # The test command of the README: unit tests and real-process integration
 # tests. They need python3 (the tests create their own venv with FastAPI and
 # uvicorn from tests/requirements.txt), PostgreSQL and redis-server from
-# Debian's packages, openssl, tmux (the --fix prompt tests), node (the
-# frontend stand-ins of the stack tests) and git (installed here when
+# Debian's packages, openssl, tmux (the --fix prompt tests), node and npm
+# (the real frameworks, pinned under tests/node/) and git (installed here when
 # missing and we may).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ command -v ss >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 command -v git >/dev/null || missing+=(git)
 need_packages test.sh "${missing[@]}"
-cargo test --locked "$@"
+# Every test binary runs even when one fails: a CI log names all failures.
+cargo test --locked --no-fail-fast "$@"

@@ -2,7 +2,7 @@
 //! (diagnose, then print, or repair and diagnose again).
 
 use crate::config::{Command, Config, Format};
-use crate::output::{emit, fail, print_report};
+use crate::output::{emit, emit_raw, fail, print_report};
 use crate::report::Report;
 use crate::{checks, codes, engine, pipeline, project, repair, wait, Exit};
 
@@ -26,7 +26,7 @@ pub fn run(config: Config) -> Exit {
         Command::Explain(code) => explain(code.as_deref()),
         Command::Checks => list_checks(&config),
         Command::Print(text) => {
-            emit(text);
+            emit_raw(text);
             Exit::Clean
         }
         Command::Report | Command::Port(_) => diagnose(config),
@@ -59,7 +59,7 @@ fn list_checks(config: &Config) -> Exit {
             .iter()
             .map(|c| serde_json::json!({"id": c.id(), "description": c.description(), "codes": c.codes()}))
             .collect();
-        emit(&format!(
+        emit_raw(&format!(
             "{}\n",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         ));
@@ -119,11 +119,36 @@ fn diagnose(config: Config) -> Exit {
         print_report(&report, &config);
     }
     let applied = repair::run(&report, &config, &root);
-    let report = match applied.then(|| pipeline::diagnose(&config, &root, None)) {
+    let mut report = match applied.then(|| pipeline::diagnose(&config, &root, None)) {
         Some(Ok(again)) => again,
         Some(Err(e)) => return fail(&e),
         None => report,
     };
+    // A plan ends with the stack working: when the fixes above ended the
+    // process that held a service's port (a stranger, a stale copy), what is
+    // left is the service's own start command, offered the same way.
+    if applied && !config.dry_run {
+        let mut starts = report.clone();
+        starts.findings.retain(|f| {
+            f.caused_by.is_none()
+                && f.severity != crate::finding::Severity::Info
+                && f.fix.as_ref().is_some_and(|x| {
+                    matches!(
+                        x.action,
+                        Some(
+                            crate::finding::FixAction::Start { .. }
+                                | crate::finding::FixAction::Touch { .. }
+                        )
+                    )
+                })
+        });
+        if !starts.findings.is_empty() && repair::run(&starts, &config, &root) {
+            report = match pipeline::diagnose(&config, &root, None) {
+                Ok(again) => again,
+                Err(e) => return fail(&e),
+            };
+        }
+    }
     if applied && config.format == Format::Table {
         emit("\nAfter the fixes:\n");
     }

@@ -137,7 +137,7 @@ impl Context {
         if let Some(known) = self.newest.lock().ok().and_then(|m| m.get(dir).cloned()) {
             return known;
         }
-        let found = crate::checks::processes::newest_source(dir);
+        let found = crate::project::sources_age::newest_source(dir);
         if let Ok(mut m) = self.newest.lock() {
             m.insert(dir.to_path_buf(), found.clone());
         }

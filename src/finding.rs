@@ -64,6 +64,42 @@ pub enum FixAction {
         path: std::path::PathBuf,
         keys: Vec<String>,
     },
+    /// Start a service with the project's own start command, detached from
+    /// doctor's terminal, its output in `.doctor/logs/NAME.log`; done when
+    /// `port` accepts connections.
+    Start {
+        /// The command as run from `cwd` (`npm run dev`, `uvicorn app.main:app --port 8000`).
+        command: String,
+        cwd: std::path::PathBuf,
+        /// A virtual environment's `bin` to put first on PATH.
+        path_first: Option<std::path::PathBuf>,
+        /// The service's name: the log file's.
+        name: String,
+        port: u16,
+    },
+    /// End this process (as `Terminate`), then run its own command line
+    /// again, detached, in its folder and with its environment: a server
+    /// that serves old code comes back as the user started it (`--reload`
+    /// and exported variables kept).
+    Restart {
+        pid: u32,
+        start_time: u64,
+        cmdline: String,
+        argv: Vec<String>,
+        cwd: std::path::PathBuf,
+        name: String,
+        port: u16,
+    },
+    /// Set a watched file's modification time to now (its content is not
+    /// touched): a watcher that waits for a change (`nodemon` after its
+    /// app crashed) runs the app again. Only while `watcher` is the same
+    /// process; then wait until `port` listens.
+    Touch {
+        path: std::path::PathBuf,
+        watcher: u32,
+        watcher_start: u64,
+        port: u16,
+    },
     /// Replace `from` with `to` on one line (1-based) of a file, after a backup copy.
     EditLine {
         path: std::path::PathBuf,

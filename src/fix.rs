@@ -18,7 +18,8 @@ pub struct Limits {
     pub force: bool,
 }
 
-pub fn apply(action: &FixAction, limits: Limits) -> Outcome {
+/// Apply one fix for the project at `root` (where backups and logs go).
+pub fn apply(action: &FixAction, limits: Limits, root: &Path) -> Outcome {
     match action {
         FixAction::Terminate {
             pid,
@@ -33,38 +34,276 @@ pub fn apply(action: &FixAction, limits: Limits) -> Outcome {
                 .map_err(|e| format!("SIGCONT to pid {pid}: {e}"))?;
             Ok(vec![format!("sent SIGCONT to pid {pid}")])
         }
+        FixAction::Touch {
+            path,
+            watcher,
+            watcher_start,
+            port,
+        } => touch_watched(path, *watcher, *watcher_start, *port),
         FixAction::CopyFile { from, to } => copy_file(from, to),
-        FixAction::RemoveFile { path } => remove_file(path),
+        FixAction::RemoveFile { path } => remove_file(root, path),
         FixAction::Run { program, args, cwd } => run_streamed(program, args, cwd),
-        FixAction::AppendKeys { path, keys } => append_keys(path, keys),
+        FixAction::AppendKeys { path, keys } => append_keys(root, path, keys),
         FixAction::EditLine {
             path,
             line,
             from,
             to,
-        } => edit_line(path, *line, from, to),
+        } => edit_line(root, path, *line, from, to),
+        FixAction::Start {
+            command,
+            cwd,
+            path_first,
+            name,
+            port,
+        } => start(root, command, cwd, path_first.as_deref(), name, *port),
+        FixAction::Restart {
+            pid,
+            start_time,
+            cmdline,
+            argv,
+            cwd,
+            name,
+            port,
+        } => {
+            // Read before it ends: what it ran with is gone after.
+            let Some(env) = platform::environment_of(*pid) else {
+                // Started again without the variables the user's shell
+                // gave it, a server may never listen (settings read from
+                // the environment): the old code answering is the lesser harm.
+                return Err(format!(
+                    "not ended: the environment pid {pid} runs with cannot be read here, and a restart without it may never listen; restart it yourself in its terminal: {}",
+                    redact::text(&argv.join(" "))
+                ));
+            };
+            let mut lines = terminate(*pid, *start_time, cmdline, limits)?;
+            let log = log_file(root, name)?;
+            let new = platform::spawn_detached_argv(argv, cwd, Some(&env), &log)
+                .map_err(|e| format!("ended pid {pid}, but could not start it again: {e}"))?;
+            lines.push(wait_listening(
+                root,
+                &log,
+                new,
+                &redact::text(&argv.join(" ")),
+                cwd,
+                *port,
+            )?);
+            Ok(lines)
+        }
     }
 }
 
-/// A free backup name beside `path`: `FILE.doctor-backup`, then `.1`, `.2`…
-fn backup_path(path: &Path) -> std::path::PathBuf {
+/// How long a started server has to listen: a dev server's first start
+/// (dependency optimisation, a model import) takes seconds.
+const START_BUDGET: Duration = Duration::from_secs(45);
+/// How long a started server must stay alive once it listens.
+const STAY_UP: Duration = Duration::from_millis(1500);
+
+/// Whether something accepts on `port` at 127.0.0.1 or ::1.
+fn accepts_on_loopback(port: u16) -> bool {
+    [
+        std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+    ]
+    .iter()
+    .any(|ip| {
+        let addr = std::net::SocketAddr::new(*ip, port);
+        crate::net::connect(&addr, Duration::from_millis(200)).is_ok()
+    })
+}
+
+/// How long a watcher has to run its app again after a touch.
+const RERUN_BUDGET: Duration = Duration::from_secs(10);
+
+fn touch_watched(path: &Path, watcher: u32, watcher_start: u64, port: u16) -> Outcome {
+    same_process(watcher, watcher_start, None)?
+        .ok_or(format!("pid {watcher} is gone: nothing waits for a change"))?;
+    let file = std::fs::File::options()
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    file.set_modified(std::time::SystemTime::now())
+        .map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    let touched = format!(
+        "touched {} (its modification time; the content is unchanged): pid {watcher} runs the app again",
+        redact::home(path)
+    );
+    let began = Instant::now();
+    while began.elapsed() < RERUN_BUDGET && !platform::interrupted() {
+        let listening = accepts_on_loopback(port);
+        if listening {
+            return Ok(vec![
+                touched,
+                format!(
+                    "port {port} listens after {:.1} s",
+                    began.elapsed().as_secs_f64()
+                ),
+            ]);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "{touched}, but port {port} does not listen after {} s: see pid {watcher}'s output in the terminal that runs it",
+        RERUN_BUDGET.as_secs()
+    ))
+}
+
+/// End a process doctor itself started (and its children), by pid.
+fn end_started(pid: u32) -> Outcome {
+    let p = platform::process_info(pid).ok_or("already gone")?;
+    terminate(
+        pid,
+        p.start_time,
+        &p.command(),
+        Limits {
+            grace: Duration::from_secs(3),
+            force: false,
+        },
+    )
+}
+
+fn start(
+    root: &Path,
+    command: &str,
+    cwd: &Path,
+    path_first: Option<&Path>,
+    name: &str,
+    port: u16,
+) -> Outcome {
+    let log = log_file(root, name)?;
+    let pid = platform::spawn_detached(command, cwd, path_first, &log)
+        .map_err(|e| format!("could not start `{}`: {e}", redact::text(command)))?;
+    Ok(vec![wait_listening(
+        root,
+        &log,
+        pid,
+        &redact::text(command),
+        cwd,
+        port,
+    )?])
+}
+
+/// `.doctor/logs/NAME.log`.
+fn log_file(root: &Path, name: &str) -> Result<std::path::PathBuf, String> {
+    let logs = own_folder(root, "logs")?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(logs.join(format!("{safe}.log")))
+}
+
+/// Wait until `port` accepts, or the started process exits, or the budget
+/// runs out; then say which, with the last lines of its log on failure.
+fn wait_listening(
+    root: &Path,
+    log: &Path,
+    pid: u32,
+    command: &str,
+    cwd: &Path,
+    port: u16,
+) -> Result<String, String> {
+    let began = Instant::now();
+    let shown_log = log.strip_prefix(root).unwrap_or(log).display().to_string();
+    loop {
+        let listening = accepts_on_loopback(port);
+        let alive = || platform::process_info(pid).is_some_and(|p| p.state != ProcState::Zombie);
+        if listening {
+            // Listening is not yet working: a dev server can crash on its
+            // first compile (webpack 4 on a new OpenSSL). It must stay up.
+            let listened_at = began.elapsed();
+            std::thread::sleep(STAY_UP);
+            if alive() {
+                return Ok(format!(
+                    "started `{command}` in {} as pid {pid}, detached (its output: {shown_log}); it listens on port {port} after {:.1} s",
+                    redact::home(cwd),
+                    listened_at.as_secs_f64()
+                ));
+            }
+        }
+        let exited = !alive();
+        if exited || began.elapsed() > START_BUDGET || platform::interrupted() {
+            // What doctor started and did not come up is not left behind.
+            if !exited {
+                let _ = end_started(pid);
+            }
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let head: Vec<&str> = text
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            return Err(format!(
+                "`{command}` {} (its output, {shown_log}):\n      {}",
+                if exited {
+                    "exited (before listening, or right after)".to_string()
+                } else {
+                    format!(
+                        "did not listen on port {port} within {} s",
+                        START_BUDGET.as_secs()
+                    )
+                },
+                redact::text(&head.join("\n      "))
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// doctor's own folder in the project, which git never commits: a
+/// `.gitignore` of `*` inside it, so the user's `.gitignore` is not touched
+/// and `git add .` leaves backups and logs out.
+pub fn own_folder(root: &Path, sub: &str) -> Result<std::path::PathBuf, String> {
+    let own = root.join(OWN_FOLDER);
+    let dir = own.join(sub);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", redact::home(&dir)))?;
+    let ignore = own.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "# doctor's backups and logs: never committed\n*\n")
+            .map_err(|e| format!("{}: {e}", redact::home(&ignore)))?;
+    }
+    Ok(dir)
+}
+
+/// The folder, relative to the project root, where doctor keeps backups and logs.
+pub const OWN_FOLDER: &str = ".doctor";
+
+/// A free backup name for `path`: under `.doctor/backups/` at the same
+/// relative path (`.doctor/backups/frontend/.env`), then `.1`, `.2`…
+fn backup_path(root: &Path, path: &Path) -> Result<std::path::PathBuf, String> {
+    let dir = own_folder(root, "backups")?;
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or_else(|_| Path::new(path.file_name().unwrap_or_default()));
+    let base = dir.join(rel);
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", redact::home(parent)))?;
+    }
     let mut n = 0;
     loop {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".doctor-backup");
+        let mut name = base.as_os_str().to_owned();
         if n > 0 {
             name.push(format!(".{n}"));
         }
         let candidate = std::path::PathBuf::from(name);
         if !candidate.exists() {
-            return candidate;
+            return Ok(candidate);
         }
         n += 1;
     }
 }
 
-fn backup(path: &Path) -> Result<std::path::PathBuf, String> {
-    let to = backup_path(path);
+fn backup(root: &Path, path: &Path) -> Result<std::path::PathBuf, String> {
+    let to = backup_path(root, path)?;
     std::fs::copy(path, &to)
         .map_err(|e| format!("backup of {}: {e} (nothing changed)", redact::home(path)))?;
     Ok(to)
@@ -88,8 +327,8 @@ fn run_streamed(program: &Path, args: &[String], cwd: &Path) -> Outcome {
     }
 }
 
-fn append_keys(path: &Path, keys: &[String]) -> Outcome {
-    let saved = backup(path)?;
+fn append_keys(root: &Path, path: &Path, keys: &[String]) -> Outcome {
+    let saved = backup(root, path)?;
     let mut text =
         std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
     if !text.is_empty() && !text.ends_with('\n') {
@@ -107,7 +346,7 @@ fn append_keys(path: &Path, keys: &[String]) -> Outcome {
     )])
 }
 
-fn edit_line(path: &Path, line: usize, from: &str, to: &str) -> Outcome {
+fn edit_line(root: &Path, path: &Path, line: usize, from: &str, to: &str) -> Outcome {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
     let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
     let Some(target) = lines.get_mut(line.wrapping_sub(1)) else {
@@ -123,7 +362,7 @@ fn edit_line(path: &Path, line: usize, from: &str, to: &str) -> Outcome {
         ));
     }
     *target = target.replacen(from, to, 1);
-    let saved = backup(path)?;
+    let saved = backup(root, path)?;
     std::fs::write(path, lines.join("\n")).map_err(|e| format!("{}: {e}", redact::home(path)))?;
     Ok(vec![format!(
         "{}:{line}: {from} → {to} (backup: {})",
@@ -325,8 +564,8 @@ fn copy_file(from: &Path, to: &Path) -> Outcome {
 }
 
 /// "Remove" keeps a backup: the file is renamed, never deleted.
-fn remove_file(path: &Path) -> Outcome {
-    let backup = backup_path(path);
+fn remove_file(root: &Path, path: &Path) -> Outcome {
+    let backup = backup_path(root, path)?;
     std::fs::rename(path, &backup).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(vec![format!(
         "moved {} to {}",

@@ -16,6 +16,7 @@ pub mod correlate;
 pub mod engine;
 pub mod finding;
 pub mod fix;
+pub mod frameworks;
 pub mod net;
 pub mod output;
 pub mod pipeline;

@@ -44,6 +44,10 @@ pub enum Failure {
     NoAnswer { addr: SocketAddr, connect: Duration },
     /// Another I/O error, or an answer that is not HTTP.
     Other(String),
+    /// Not asked over HTTP: the server's output goes to a pipe nobody
+    /// reads or a terminal that hung up, and the log line a request makes
+    /// would end it (see `fragile`). Only a TCP connect was made.
+    Guarded { addr: SocketAddr, connected: bool },
 }
 
 impl std::fmt::Display for Failure {
@@ -57,6 +61,11 @@ impl std::fmt::Display for Failure {
                 "{addr} accepted the connection but did not answer in time"
             ),
             Failure::Other(e) => f.write_str(e),
+            Failure::Guarded { addr, connected } => write!(
+                f,
+                "{addr} {}; not asked over HTTP: its server's output goes nowhere and a logged request would end it",
+                if *connected { "accepts connections" } else { "refused the connection" }
+            ),
         }
     }
 }
@@ -84,7 +93,105 @@ pub fn request(
     send(addr, host, false, method, path, headers, timeout)
 }
 
+/// Addresses that accepted a connection (or never completed one) and sent
+/// nothing before their deadline, in this diagnosis. Asked again (the CORS
+/// check's next origin, the process check's "does it answer"), such an
+/// address answers the same at once: a hung server costs one timeout per
+/// run, not one per probe or check.
+static HUNG: std::sync::Mutex<Vec<SocketAddr>> = std::sync::Mutex::new(Vec::new());
+
+/// A new diagnosis: what hung before may answer now (a fix resumed it).
+pub fn forget_hung() {
+    HUNG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    FRAGILE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// Ports whose listener's stdout/stderr leads nowhere, learnt once per
+/// diagnosis: `true` for a server that a logged request would kill.
+static FRAGILE: std::sync::Mutex<Vec<(u16, bool)>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether the local listener on `port` writes its output to a pipe no
+/// process reads or a terminal that hung up (PROC009): an access-log line
+/// would end it with SIGPIPE/EPIPE (or EIO), so doctor never sends it an
+/// HTTP request, only a TCP connect.
+pub fn fragile(port: u16) -> bool {
+    if let Some((_, f)) = FRAGILE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(p, _)| *p == port)
+    {
+        return *f;
+    }
+    let ports = crate::platform::PortSet([port].into_iter().collect());
+    let fragile = crate::platform::sockets(&ports)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.state == crate::platform::TcpState::Listen && s.local.port() == port)
+        .flat_map(|s| s.pids().to_vec())
+        .any(|pid| crate::platform::dead_output(pid).is_some());
+    let mut known = FRAGILE.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|(p, _)| *p == port) {
+        known.push((port, fragile));
+    }
+    fragile
+}
+
+fn known_hung(addr: SocketAddr) -> bool {
+    HUNG.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&addr)
+}
+
+fn remember_hung(addr: SocketAddr) {
+    let mut hung = HUNG.lock().unwrap_or_else(|e| e.into_inner());
+    if !hung.contains(&addr) {
+        hung.push(addr);
+    }
+}
+
+/// A TCP connection to `addr` within `timeout`. A connection to itself is
+/// refused: connecting to a loopback port nothing listens on can, rarely,
+/// get that very port as its own source port, and TCP's simultaneous open
+/// then "connects" with no server at all (a port that looks up and is not).
+pub fn connect(addr: &SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(addr, timeout)?;
+    if stream.local_addr().ok() == Some(*addr) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connected to itself: nothing listens",
+        ));
+    }
+    Ok(stream)
+}
+
 pub fn send(
+    addr: SocketAddr,
+    host: &str,
+    tls: bool,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, Failure> {
+    if fragile(addr.port()) {
+        let connected = connect(&addr, timeout).is_ok();
+        return Err(Failure::Guarded { addr, connected });
+    }
+    if known_hung(addr) {
+        return Err(Failure::NoAnswer {
+            addr,
+            connect: Duration::ZERO,
+        });
+    }
+    let outcome = send_once(addr, host, tls, method, path, headers, timeout);
+    if matches!(outcome, Err(Failure::NoAnswer { .. })) {
+        remember_hung(addr);
+    }
+    outcome
+}
+
+fn send_once(
     addr: SocketAddr,
     host: &str,
     tls: bool,
@@ -95,7 +202,7 @@ pub fn send(
 ) -> Result<Response, Failure> {
     let deadline = Instant::now() + timeout;
     let start = Instant::now();
-    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| match e.kind() {
+    let stream = connect(&addr, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused(addr),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::NoAnswer {
             addr,
@@ -126,6 +233,18 @@ pub fn send(
     let mut response = parse_response(&buf, addr, connect, first_byte)?;
     response.tls = tls_note;
     Ok(response)
+}
+
+/// Whether the server at `addr` speaks TLS, learnt by one TLS handshake
+/// under `timeout` and nothing more (no request is sent): `Ok` with the
+/// protocol when the handshake completes or the server answers it with a TLS
+/// alert (a TLS server that refuses this client), `Err` with what came back
+/// otherwise.
+pub fn tls_handshake(addr: SocketAddr, host: &str, timeout: Duration) -> Result<String, String> {
+    let stream = connect(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).ok();
+    stream.set_write_timeout(Some(timeout)).ok();
+    tls::handshake(stream, host, Instant::now() + timeout)
 }
 
 pub(crate) enum Exchange {
@@ -256,6 +375,44 @@ mod tls {
             .clone()
     }
 
+    pub(super) fn handshake(
+        tcp: TcpStream,
+        host: &str,
+        deadline: Instant,
+    ) -> Result<String, String> {
+        let config = config()?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| format!("TLS: {e}"))?;
+        let conn = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            if Instant::now() >= deadline {
+                return Err("no answer to a TLS handshake in time".into());
+            }
+            match stream.conn.complete_io(&mut stream.sock) {
+                Ok((0, 0)) if stream.conn.is_handshaking() => {
+                    return Err("the connection closed during a TLS handshake".into())
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // The server's own TLS alert: it speaks TLS and refused us.
+                    if let Some(rustls::Error::AlertReceived(alert)) = e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    {
+                        return Ok(format!(
+                            "it answered the handshake with the TLS alert {alert:?}"
+                        ));
+                    }
+                    return Err(format!("no TLS handshake: {e}"));
+                }
+            }
+        }
+        Ok(stream
+            .conn
+            .protocol_version()
+            .map_or("TLS".to_string(), |v| format!("{v:?}")))
+    }
+
     pub(super) fn exchange(
         tcp: TcpStream,
         host: &str,
@@ -295,6 +452,13 @@ mod tls {
 #[cfg(not(feature = "https"))]
 mod tls {
     use super::Exchange;
+    pub(super) fn handshake(
+        _: std::net::TcpStream,
+        _: &str,
+        _: std::time::Instant,
+    ) -> Result<String, String> {
+        Err("this doctor was built without the https feature".into())
+    }
     pub(super) fn exchange(
         _: std::net::TcpStream,
         _: &str,

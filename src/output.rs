@@ -9,10 +9,45 @@ use crate::redact;
 use crate::report::{self, Report};
 use crate::Exit;
 
-/// Write to stdout; a closed pipe (`doctor | head -1`) is not an error.
+/// Write text for people to stdout; a closed pipe (`doctor | head -1`) is
+/// not an error. On a console without Unicode the typography doctor adds
+/// (an ellipsis where a title is cut, dashes, arrows) is spelled in ASCII.
 pub fn emit(text: &str) {
+    if utf8_terminal() {
+        emit_raw(text)
+    } else {
+        emit_raw(&console_ascii(text))
+    }
+}
+
+/// Write text as it is: JSON, completions and man pages are UTF-8 files,
+/// whatever the console shows.
+pub fn emit_raw(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// The ASCII spelling of the typographic characters doctor's own words
+/// use; anything else (a path in the user's language) is left as it is.
+pub fn console_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '…' => out.push_str("..."),
+            '↳' | '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
+            '×' => out.push('x'),
+            '·' | '—' | '–' => out.push('-'),
+            '‘' | '’' => out.push('\''),
+            '“' | '”' => out.push('"'),
+            '≥' => out.push_str(">="),
+            '≤' => out.push_str("<="),
+            '✔' | '✓' => out.push_str("ok"),
+            '✗' | '✘' => out.push('x'),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Replace the live progress line on stderr (a terminal) with `text`.
@@ -34,7 +69,7 @@ pub fn fail(message: &str) -> Exit {
 
 pub fn print_report(report: &Report, config: &Config) {
     match config.format {
-        Format::Json => emit(&report::json::render(report)),
+        Format::Json => emit_raw(&report::json::render(report)),
         // The answer first; `-v` is the full table with every explanation.
         Format::Table if config.verbose => {
             emit(&report::table::render(report, &table_style(config)))
@@ -85,4 +120,18 @@ fn utf8_terminal() -> bool {
             let v = v.to_ascii_lowercase();
             v.contains("utf-8") || v.contains("utf8")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_ascii;
+
+    #[test]
+    fn typography_is_spelled_in_ascii_and_other_text_kept() {
+        assert_eq!(
+            console_ascii("refused at localhos… ↳ PORT001 · 2 × — ok"),
+            "refused at localhos... -> PORT001 - 2 x - ok"
+        );
+        assert_eq!(console_ascii("C:/Users/Jürgen/app"), "C:/Users/Jürgen/app");
+    }
 }

@@ -29,6 +29,7 @@ pub fn diagnose(
     check_ids: Option<&[&str]>,
 ) -> Result<Report, String> {
     let began = std::time::Instant::now();
+    crate::net::forget_hung();
     let mut project = match project::discover(root, &config.urls, &config.ports) {
         Ok(p) => p,
         Err(e) => return Err(e.to_string()),

@@ -127,9 +127,40 @@ fn mask_known(input: &str) -> std::borrow::Cow<'_, str> {
     }
     let mut out = input.to_string();
     for k in known.iter() {
-        out = out.replace(k.as_str(), MASK);
+        out = if anywhere(k) {
+            out.replace(k.as_str(), MASK)
+        } else {
+            replace_whole(&out, k)
+        };
     }
     out.into()
+}
+
+/// A long value with digits or symbols is masked wherever it appears; a
+/// short or plain-word one (`postgres`, `changethis`) only as a whole
+/// token, so that `/usr/lib/postgresql/15` stays readable while
+/// `postgres:postgres@` is still masked.
+fn anywhere(value: &str) -> bool {
+    value.len() >= 12 && value.chars().any(|c| !c.is_ascii_alphabetic())
+}
+
+fn replace_whole(text: &str, value: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(value) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + value.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if word(before) || word(after) {
+            out.push_str(value);
+        } else {
+            out.push_str(MASK);
+        }
+        rest = &rest[i + value.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Scrub one piece of text: values remembered from the env files, URL
@@ -231,10 +262,15 @@ fn word(w: &str, mask_next: &mut bool) -> String {
             return format!("{name}:{MASK}");
         }
     }
-    // NAME=value with a secret-looking NAME.
-    if let Some((name, _)) = w.split_once('=') {
+    // NAME=value with a secret-looking NAME; a boolean is no secret
+    // (`allow_private_network=True)` is a setting to show).
+    if let Some((name, value)) = w.split_once('=') {
         let bare = name.trim_start_matches(['"', '\'', '(', '[', '{']);
+        let flag = value
+            .trim_end_matches([')', ',', ';', ']', '}', '"', '\''])
+            .to_ascii_lowercase();
         if !bare.is_empty()
+            && !matches!(flag.as_str(), "true" | "false")
             && !bare.contains("://")
             && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && is_secret_name(bare)
@@ -334,6 +370,27 @@ pub fn home(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_word_secret_is_masked_as_a_token_only() {
+        assert_eq!(
+            replace_whole(
+                "/usr/lib/postgresql/15/bin/postgres -D x postgres:postgres@db",
+                "postgres"
+            ),
+            "/usr/lib/postgresql/15/bin/*** -D x ***:***@db"
+        );
+        assert!(anywhere("s3cr3t-t0ken-abc123"));
+        assert!(!anywhere("changethis"));
+    }
+
+    #[test]
+    fn a_boolean_setting_is_shown() {
+        assert_eq!(
+            text("CORSMiddleware(..., allow_private_network=True) and PRIVATE_KEY=abc"),
+            "CORSMiddleware(..., allow_private_network=True) and PRIVATE_KEY=***"
+        );
+    }
 
     #[test]
     fn url_passwords_and_tokens() {

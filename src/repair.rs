@@ -5,10 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use crate::config::{Config, Format};
-use crate::finding::{Finding, FixAction, Safety};
+use crate::finding::{Finding, FixAction, Safety, Severity};
 use crate::fix::{self, Limits};
 use crate::report::Report;
 
+#[derive(PartialEq, Eq)]
 enum Mode {
     /// `--dry-run`: print the plan, change nothing.
     DryRun,
@@ -113,6 +114,11 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
         for c in &fix.commands {
             say(config, &format!("    {prompt} {c}"));
         }
+        if matches!(mode, Mode::DryRun | Mode::PlanOnly) {
+            if let Some(then) = follow_up_start(report, root, fix.action.as_ref()) {
+                say(config, &then);
+            }
+        }
         let Some(action) = &fix.action else {
             continue; // manual: the steps above are the fix
         };
@@ -120,6 +126,22 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
             continue;
         }
 
+        // `--yes` acts on what the report says is wrong: the fixes of causes
+        // at warning or error. An info finding is not conclusive and a
+        // consequence goes with its cause; both are offered when asked.
+        if mode == Mode::Yes && (finding.severity == Severity::Info || finding.caused_by.is_some())
+        {
+            let why = if finding.caused_by.is_some() {
+                "a consequence: its cause's fix comes first"
+            } else {
+                "an info finding"
+            };
+            say(
+                config,
+                &format!("    not applied with --yes: {why} (run `doctor --fix` to be asked)"),
+            );
+            continue;
+        }
         let go = match mode {
             Mode::DryRun | Mode::PlanOnly => Answer::No,
             Mode::Yes => Answer::Yes,
@@ -139,7 +161,7 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
             say(config, &format!("    skipped: {why}"));
             continue;
         }
-        match fix::apply(action, limits) {
+        match fix::apply(action, limits, root) {
             Ok(lines) => {
                 applied = true;
                 for l in lines {
@@ -161,6 +183,40 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
         say(config, "\nTo apply: run `doctor --fix` in a terminal to be asked for each, or `doctor --fix --yes`.");
     }
     applied
+}
+
+/// What the plan does after ending a port's holder, said ahead in a plan
+/// that is only shown: when the port is then free, the service's own start
+/// command is offered (the start round of `--fix`).
+fn follow_up_start(report: &Report, root: &Path, action: Option<&FixAction>) -> Option<String> {
+    let Some(FixAction::Terminate { pid, .. }) = action else {
+        return None;
+    };
+    let ports: Vec<u16> = crate::platform::listeners_of(&[*pid])
+        .ok()?
+        .iter()
+        .map(|s| s.local.port())
+        .collect();
+    let service = report
+        .project
+        .services
+        .iter()
+        .find(|s| s.expected && s.kind.is_some() && ports.contains(&s.port))?;
+    let command = service.start_with_venv(root)?;
+    let folder = crate::project::lexical(&service.start_folder(root));
+    let shown = folder
+        .strip_prefix(root)
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".into());
+    Some(format!(
+        "    then, with port {} free: doctor offers to start {} (detached, its output in .doctor/logs/{}.log):\n    $ {}",
+        service.port,
+        service.name,
+        service.name,
+        crate::shell::inline(&crate::shell::in_folder(&shown, &command))
+    ))
 }
 
 /// `[y/N/a/q]`: no is the default (Enter), `a` applies this and every fix
@@ -197,7 +253,7 @@ fn user_named_target(
     report: &Report,
     config: &Config,
 ) -> Option<String> {
-    let FixAction::Terminate { pid, .. } = action else {
+    let (FixAction::Terminate { pid, .. } | FixAction::Restart { pid, .. }) = action else {
         return None;
     };
     let port = finding.port()?;
@@ -226,7 +282,10 @@ fn rejustify(
     finding: &Finding,
     action: &FixAction,
 ) -> Result<(), String> {
-    let ending = matches!(action, FixAction::Terminate { .. });
+    let ending = matches!(
+        action,
+        FixAction::Terminate { .. } | FixAction::Restart { .. }
+    );
     let checks: Vec<&str> = if ending {
         vec![finding.check, "ports", "health"]
     } else {
@@ -239,7 +298,18 @@ fn rejustify(
     if !again.findings.iter().any(|f| same(&f)) {
         return Err(format!("{} is no longer found", finding.code));
     }
-    if let (true, Some(port)) = (ending, finding.port()) {
+    // A stranger (PORT002), an orphan (PROC003), a server older than its
+    // code (PROC004), a copy (PROC005), a ghost's heir (PORT011) or a
+    // server whose folder is gone (PROC008): the
+    // re-diagnosis above confirmed what the process is, and a stale or
+    // foreign server answers too (a directory listing is a 200). Any other
+    // finding that would end a server that answers is refused: it may be the
+    // process the user is working with.
+    let identity_established = matches!(
+        finding.code,
+        "PORT002" | "PROC003" | "PROC004" | "PROC005" | "PORT011" | "PROC008"
+    );
+    if let (true, false, Some(port)) = (ending, identity_established, finding.port()) {
         let expected = again
             .project
             .services
@@ -266,7 +336,9 @@ fn rejustify(
 /// The pid a fix would act on, when it acts on one.
 fn target_pid(f: &Finding) -> Option<u32> {
     match f.fix.as_ref()?.action.as_ref()? {
-        FixAction::Terminate { pid, .. } | FixAction::Continue { pid, .. } => Some(*pid),
+        FixAction::Terminate { pid, .. }
+        | FixAction::Continue { pid, .. }
+        | FixAction::Restart { pid, .. } => Some(*pid),
         _ => None,
     }
 }

@@ -79,6 +79,20 @@ pub fn python_version(version: &str) -> String {
     }
 }
 
+/// One argument as a shell takes it: quoted when it holds a character the
+/// shell would read (`fastapi>=0.115` is a redirection unquoted). Double
+/// quotes, which POSIX shells, PowerShell and cmd all read.
+pub fn quote_arg(arg: &str) -> String {
+    let plain = arg
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.=/:@+,".contains(c));
+    if plain && !arg.is_empty() {
+        arg.to_string()
+    } else {
+        format!("\"{}\"", arg.replace('"', "\\\""))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,7 +103,7 @@ fn stopped_plain_flask_is_resumed_not_killed() {
     let port = stack.port("API_PORT");
     let flask = start_flask(&mut procs, &stack);
     start_vite(&mut procs, &stack, "frontend");
-    signal(flask, libc::SIGSTOP);
+    stop(flask);
     let (code, report) = stack.doctor(&["--timeout", "1s", "--skip", "env,node"]);
     assert_eq!(code, 1);
     let stopped = the(&report, "PROC001");
@@ -131,6 +131,13 @@ fn second_frontend_instance_is_an_origin_too() {
     let mut procs = Procs::new();
     let stack = Stack::new("fastapi-fullstack");
     stack.link_venv("backend/.venv");
+    // vite 5: since 8.4 vite refuses a second dev server of one project
+    // ("Found another Vite dev process", its lock in node_modules/.vite/lock).
+    let manifest = std::fs::read_to_string(stack.join("frontend/package.json")).unwrap();
+    stack.write(
+        "frontend/package.json",
+        &manifest.replace(r#""vite": "^8.4.0""#, r#""vite": "^5.4.0""#),
+    );
     start_fullstack_backend(&mut procs, &stack);
     start_vite(&mut procs, &stack, "frontend");
     let next = free_port();
@@ -239,4 +246,59 @@ fn url_target_is_checked_not_killed() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains(&format!("kill -TERM {pid}")), "{text}");
     assert!(is_alive(pid));
+}
+
+/// S-class 4 (issue #18): the backend's route raises; Starlette answers the
+/// 500 from ServerErrorMiddleware, outside CORSMiddleware, with no
+/// Access-Control-Allow-Origin: the browser says CORS. doctor says it is a
+/// server error, with the status and the body, folded under the route's
+/// own 500 (HEALTH003); no CORS001 sends the user to the CORS settings.
+#[test]
+fn a_500_without_cors_headers_is_a_server_error_not_cors() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("fastapi-fullstack");
+    stack.link_venv("backend/.venv");
+    stack.write(
+        "backend/app/api/routes/utils.py",
+        "from fastapi import APIRouter\n\nrouter = APIRouter(prefix=\"/utils\", tags=[\"utils\"])\n\n\n@router.get(\"/health-check/\")\nasync def health_check() -> bool:\n    raise RuntimeError(\"the cache is not configured\")\n",
+    );
+    let api = stack.port("API_PORT");
+    procs.spawn(
+        std::process::Command::new(venv().join("bin/uvicorn"))
+            .args([
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &api.to_string(),
+            ])
+            .current_dir(stack.join("backend"))
+            .stderr(std::process::Stdio::null()),
+    );
+    let addr = format!("127.0.0.1:{api}");
+    wait_listening(&addr);
+    eventually("uvicorn answers the health route with its 500", || {
+        http_get(&addr, "/api/v1/utils/health-check/").starts_with("HTTP/1.1 500")
+    });
+    start_vite(&mut procs, &stack, "frontend");
+    let (_, report) = stack.doctor(&["--only", "cors,health"]);
+    assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+    let cors = findings(&report, "CORS005");
+    assert_eq!(cors.len(), 1, "{report:#}");
+    let f = cors[0];
+    assert_eq!(f["evidence"]["status"], 500);
+    assert_eq!(f["evidence"]["body"], "Internal Server Error");
+    assert!(f["evidence"]["error_path"]
+        .as_str()
+        .unwrap()
+        .contains("ServerErrorMiddleware"));
+    // The 500 of the health route the code declares is the root
+    // (HEALTH003); what the browser calls CORS folds under it.
+    let all = report["findings"].as_array().unwrap();
+    let cause = f["caused_by"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("not folded: {report:#}"));
+    assert_eq!(all[cause as usize]["code"], "HEALTH003", "{report:#}");
+    assert_eq!(all[cause as usize]["evidence"]["status"], 500);
+    assert_eq!(loud_codes(&report), ["HEALTH003", "CORS005"], "{report:#}");
 }

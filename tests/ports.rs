@@ -418,3 +418,31 @@ fn an_owner_in_another_pid_namespace_is_hidden_not_free() {
     assert!(findings(&report, "PORT001").is_empty(), "{report:#}");
     assert!(hidden[0]["fix"]["safety"] == "manual", "{report:#}");
 }
+
+/// Field ff c0' (round 6): `localhost` resolves to ::1 and 127.0.0.1 (a
+/// Debian-style hosts file), the server listens on 127.0.0.1 only. Every
+/// client that resolves `localhost` tries the next address when ::1
+/// refuses (browsers, curl, Python, Node 20+): the stack works. The split
+/// is said, as info, and the stack is silent. In a network namespace of
+/// the test's own, with its own hosts file.
+#[test]
+fn a_split_that_clients_fall_back_from_is_info() {
+    let Some(ns) = common::netns::Netns::new("split") else {
+        eprintln!("skipped: no network namespaces here (needs root and ip)");
+        return;
+    };
+    ns.hosts("::1 localhost\n127.0.0.1 localhost\n");
+    let dir = project(&[(".env", "VITE_API_URL=http://localhost:8000\n")]);
+    let mut procs = Procs::new();
+    procs.start_ready(
+        ns.command(python())
+            .args(["-u", "-c", LISTEN_ONLY, "127.0.0.1", "8000"])
+            .current_dir(dir.path()),
+    );
+    let (code, report) = ns.doctor_json(dir.path(), &["--only", "ports"]);
+    let split = findings(&report, "PORT003");
+    assert_eq!(split.len(), 1, "{report:#}");
+    assert_eq!(split[0]["severity"], "info", "{report:#}");
+    assert_eq!(split[0]["evidence"]["refused"][0], "::1");
+    assert_eq!(code, 0);
+}

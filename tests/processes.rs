@@ -15,7 +15,7 @@ fn s4_stopped_backend() {
     let dir = project(&[(".env", &format!("API_URL=http://127.0.0.1:{port}\n"))]);
     let mut procs = Procs::new();
     let pid = http_server(&mut procs, dir.path(), "127.0.0.1", port);
-    signal(pid, libc::SIGSTOP);
+    stop(pid);
     let (code, report) = doctor_json(dir.path(), &[]);
     assert_eq!(code, 1);
     let f = findings(&report, "PROC001");
@@ -150,11 +150,13 @@ fn s8_two_backends() {
     assert_eq!(pids, [pa as u64, pb as u64]);
     assert_eq!(copies[1]["ports"][0], b);
     assert_eq!(copies[1]["expected"], false);
-    // The fix ends the copy nobody points at.
+    // The fix names the copy nobody points at; neither is stale, so ending
+    // it is the user's call (manual), never --fix --yes's.
     assert!(f[0]["fix"]["commands"][0]
         .as_str()
         .unwrap()
         .contains(&pb.to_string()));
+    assert_eq!(f[0]["fix"]["safety"], "manual");
 }
 
 fn dead_pid() -> u32 {
@@ -204,7 +206,9 @@ fn s9_stale_pid_file_and_its_safe_fix() {
     assert!(text.contains("re-check: PROC006 is gone"), "{text}");
     assert!(!dir.path().join(".pids/backend.pid").exists());
     assert!(
-        dir.path().join(".pids/backend.pid.doctor-backup").exists(),
+        dir.path()
+            .join(".doctor/backups/.pids/backend.pid")
+            .exists(),
         "a backup is kept"
     );
     let (_, report) = doctor_json(dir.path(), &[]);

@@ -108,7 +108,60 @@ fn verbose_table_lists_services_with_sources() {
             let source = format!("(from {})", s["source"].as_str().unwrap());
             assert!(text.contains(&source), "{name}: {source} not in\n{text}");
         }
+        if name == "express-vite" {
+            assert!(
+                text.contains("(from web/vite.config.js:5) read by the parser"),
+                "{text}"
+            );
+        }
     }
+}
+
+/// CRA's src/setupProxy.js and webpack's devServer.proxy, read by the
+/// parser: each target is a service of its own port with the call's line;
+/// a config the parser cannot read falls back to the text scan and says so.
+#[test]
+fn setup_proxy_webpack_and_unparsable_vite_configs() {
+    let dir = project(&[
+        (
+            "web/package.json",
+            "{\"name\":\"web\",\"dependencies\":{\"react-scripts\":\"5.0.1\"}}",
+        ),
+        (
+            "web/src/setupProxy.js",
+            "const { createProxyMiddleware } = require('http-proxy-middleware');\n\nmodule.exports = function (app) {\n  app.use('/api', createProxyMiddleware({ target: 'http://localhost:5055', changeOrigin: true }));\n};\n",
+        ),
+        (
+            "admin/webpack.config.js",
+            "module.exports = {\n  devServer: {\n    proxy: [{ context: ['/graphql'], target: 'http://127.0.0.1:5066' }],\n  },\n}\n",
+        ),
+        (
+            "site/package.json",
+            "{\"name\":\"site\",\"devDependencies\":{\"vite\":\"^6\"}}",
+        ),
+        // Not JavaScript: the text scan reads what it can.
+        ("site/vite.config.js", "export default {\n  server: {\n    port: 5177,\n  },\n  !!\n"),
+    ]);
+    let (_, report) = doctor_json(dir.path(), &["--only", "user"]);
+    let services = report["project"]["services"].as_array().unwrap();
+    let on = |port: u64| {
+        services
+            .iter()
+            .find(|s| s["port"] == port)
+            .unwrap_or_else(|| panic!("nothing on {port}: {report:#}"))
+    };
+    assert_eq!(on(5055)["source"], "web/src/setupProxy.js:4");
+    assert_eq!(on(5066)["source"], "admin/webpack.config.js:3");
+    let site = on(5177);
+    assert_eq!(site["source"], "site/vite.config.js:3");
+    assert!(
+        site["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fact"] == "reader" && f["value"] == "text scan"),
+        "{site:#}"
+    );
 }
 
 #[test]
@@ -225,7 +278,7 @@ fn s13_import_crash_with_file_line_and_missing_requirement() {
     assert!(f[0]["fix"]["commands"][0]
         .as_str()
         .unwrap()
-        .contains("-m pip install -r requirements.txt"));
+        .contains("-m pip install \"notinstalledpkg>=1.0\""));
 }
 
 #[test]
@@ -289,7 +342,10 @@ fn s14_missing_env_and_its_safe_fix() {
 fn env_keys_malformed_lines_git_and_proxy() {
     let dir = project(&[
         (".env.example", "A=\nB=\nC=\n"),
-        (".env", "A=1\nthis is not a line\nA=2\n"),
+        (
+            ".env",
+            "A=1\nthis is not a line\nA=2\nAPI_TOKEN=sk-live-9f8a7d6c\n",
+        ),
         (".gitignore", "node_modules\n"),
     ]);
     let git = std::process::Command::new("git")
@@ -328,18 +384,21 @@ fn env_keys_malformed_lines_git_and_proxy() {
         serde_json::json!(["127.0.0.1", "::1"])
     );
     if git.is_ok_and(|s| s.success()) {
-        assert_eq!(findings(&report, "ENV005")[0]["evidence"]["file"], ".env");
+        // A secret-looking value (API_TOKEN) in a file git does not ignore.
+        let f = findings(&report, "ENV005");
+        assert_eq!(f[0]["evidence"]["file"], ".env");
+        assert!(f[0]["title"].as_str().unwrap().contains("does not ignore"));
     }
-    // Values never appear: not "1", not "2" as values of A.
-    assert!(!all.contains("A=1") && !all.contains("A=2"));
+    // Values never appear: not "1", not "2" as values of A, not the token.
+    assert!(!all.contains("A=1") && !all.contains("A=2") && !all.contains("sk-live"));
     // ENV002's fix appends the keys after a backup.
     let out = doctor_in(dir.path(), &["--only", "env", "--fix", "--yes"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("added B, C"));
     assert_eq!(
         std::fs::read_to_string(dir.path().join(".env")).unwrap(),
-        "A=1\nthis is not a line\nA=2\nB=\nC=\n"
+        "A=1\nthis is not a line\nA=2\nAPI_TOKEN=sk-live-9f8a7d6c\nB=\nC=\n"
     );
-    assert!(dir.path().join(".env.doctor-backup").exists());
+    assert!(dir.path().join(".doctor/backups/.env").exists());
 }
 
 /// The seeds' 8001/8002 story: the frontend points at a port where nothing
@@ -381,7 +440,7 @@ fn env_url_points_at_the_wrong_port() {
         std::fs::read_to_string(dir.path().join("frontend/.env")).unwrap(),
         format!("VITE_API_URL=http://127.0.0.1:{real}\n")
     );
-    assert!(dir.path().join("frontend/.env.doctor-backup").exists());
+    assert!(dir.path().join(".doctor/backups/frontend/.env").exists());
 }
 
 /// S17: package.json with dependencies, no node_modules; then a wrong
@@ -449,4 +508,59 @@ fn s18_malformed_project_files() {
     for c in report["checks"].as_array().unwrap() {
         assert_ne!(c["outcome"], "crashed", "{c}");
     }
+}
+
+/// Issue #16 (real parsers): a FastAPI file that serves itself with a
+/// `uvicorn.run(...)` spread over lines, its port from the environment with
+/// a default. The line scan found no port on the `.run(` line and took
+/// uvicorn's 8000: a healthy stack got a false "nothing listens on 8000".
+/// Read with the Python parser, the real uvicorn on the default port is
+/// the service, silent, and `-v` says which reader read it.
+#[test]
+fn a_server_that_runs_itself_across_lines_is_read_by_the_parser() {
+    let port = free_port();
+    let main = format!(
+        "import os\n\nimport uvicorn\nfrom fastapi import FastAPI\n\napp = FastAPI()\nDEFAULT_PORT = {port}\n\n\n@app.get(\"/health\")\ndef health():\n    return {{\"status\": \"ok\"}}\n\n\nif __name__ == \"__main__\":\n    uvicorn.run(\n        \"main:app\",\n        host=\"127.0.0.1\",\n        port=int(os.environ.get(\"API_PORT\", DEFAULT_PORT)),\n    )\n"
+    );
+    let dir = with_venv(&[
+        ("main.py", &main),
+        ("requirements.txt", "fastapi\nuvicorn\n"),
+    ]);
+    let mut procs = Procs::new();
+    procs.spawn(
+        std::process::Command::new(venv().join("bin/python"))
+            .arg("main.py")
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
+    let (code, report) = doctor_json(dir.path(), &[]);
+    let loud: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(loud.is_empty() && code == 0, "{report:#}");
+    let service = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["port"] == port)
+        .unwrap_or_else(|| panic!("no service on {port}: {report:#}"));
+    assert!(
+        service["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fact"] == "reader"
+                && f["value"] == "parser"
+                && f["source"] == "main.py:16"),
+        "{service:#}"
+    );
+    assert!(!report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["port"] == 8000));
 }

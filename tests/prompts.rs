@@ -139,7 +139,7 @@ fn fix_prompts_answer_n_then_y() {
         .iter()
         .filter(|n| {
             dir.path()
-                .join(format!(".pids/{n}.pid.doctor-backup"))
+                .join(format!(".doctor/backups/.pids/{n}.pid"))
                 .exists()
         })
         .count();
@@ -155,7 +155,8 @@ fn ctrl_c_at_the_prompt_leaves_the_terminal_as_it_was() {
     stale_pid_files(dir.path());
     let mut tmux = Tmux::new("cc");
     // An interactive shell, as a user has: Ctrl-C ends doctor, not the shell.
-    tmux.start("bash --norc --noprofile -i");
+    // A prompt of its own, to tell when the shell is back and reading.
+    tmux.start("env PS1='PROMPT> ' bash --norc --noprofile -i");
     tmux.keys(&[
         &format!("{DOCTOR} --dir {} --fix", dir.path().display()),
         "Enter",
@@ -164,7 +165,11 @@ fn ctrl_c_at_the_prompt_leaves_the_terminal_as_it_was() {
     tmux.keys(&["C-c"]);
     // Back at the shell: ask it how doctor ended (quoted so that the typed
     // line itself does not read "EXITED-").
+    // ^C shows when the terminal echoes it, before doctor has exited; keys
+    // typed then are flushed with the interrupted input. Wait for the
+    // shell's second prompt.
     tmux.until("^C");
+    tmux.until_count("PROMPT> ", 2);
     tmux.keys(&["echo EXIT\"ED-\"$?", "Enter"]);
     let end = tmux.until("EXITED-1");
     assert!(end.contains("EXITED-130"), "{end}");
@@ -203,7 +208,8 @@ fn ctrl_c_during_the_grace_period_says_what_it_left() {
     let mut procs = Procs::new();
     let (holder, _) = procs.python(elsewhere.path(), &script, &[]);
     let mut tmux = Tmux::new("grace");
-    tmux.start("bash --norc --noprofile -i");
+    // A prompt of its own, to tell when the shell is back and reading.
+    tmux.start("env PS1='PROMPT> ' bash --norc --noprofile -i");
     tmux.keys(&[
         &format!(
             "{DOCTOR} --dir {} --fix --grace 30s --only ports",

@@ -30,9 +30,6 @@ fn titles(report: &Value, code: &str) -> Vec<String> {
 fn fastapi_fullstack(procs: &mut Procs) -> (Stack, tempfile::TempDir) {
     let stack = Stack::new("fastapi-fullstack");
     stack.link_venv("backend/.venv");
-    let modules = stack.join("frontend/node_modules");
-    node_tool(&modules, "vite", "7.1.0");
-    node_package(&modules, "react", "19.1.0", None);
     let data = start_postgres(procs, stack.port("DB_PORT"));
     start_fullstack_backend(procs, &stack);
     start_vite(procs, &stack, "frontend");
@@ -132,7 +129,7 @@ fn fastapi_fullstack_healthy_then_database_down() {
     assert_eq!(code, 1);
     let db = findings(&report, "DB001");
     assert_eq!(db.len(), 1, "{report:#}");
-    assert_eq!(db[0]["evidence"]["source"], ".env:7");
+    assert_eq!(db[0]["evidence"]["source"], ".env:7, .env:8");
     assert!(db[0]["title"]
         .as_str()
         .unwrap()
@@ -196,7 +193,7 @@ fn fastapi_fullstack_backend_down_at_import() {
     assert_eq!(backend.len(), 1, "{port:?}");
     assert_eq!(
         backend[0]["fix"]["commands"][0],
-        format!("cd backend && uvicorn app.main:app --host 127.0.0.1 --port {api}")
+        format!("cd backend && .venv/bin/uvicorn app.main:app --host 127.0.0.1 --port {api}")
     );
 }
 
@@ -309,7 +306,7 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     assert!(is_alive(flask));
 
     // Stopped (SIGSTOP): the cause is PROC001 on the flask process.
-    signal(flask, libc::SIGSTOP);
+    stop(flask);
     let (code, report) = stack.doctor(&["--only", "processes"]);
     signal(flask, libc::SIGCONT);
     assert_eq!(code, 1);
@@ -339,7 +336,8 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     );
     let down = findings(&report, "PORT001");
     assert!(
-        down.iter().any(|f| f["fix"]["commands"][0] == "flask run"),
+        down.iter()
+            .any(|f| f["fix"]["commands"][0] == ".venv/bin/flask run"),
         "{report:#}"
     );
     // One cause: the requirement not installed; the import failure and the
@@ -349,7 +347,8 @@ fn flask_factory_healthy_then_stopped_then_import_error() {
     assert!(req[0]["caused_by"].is_null());
     assert_eq!(
         req[0]["fix"]["commands"][0],
-        "cd backend && ../.venv/bin/python -m pip install -r requirements.txt"
+        // Only what is missing, as declared: the whole file would re-pin a working venv.
+        "cd backend && ../.venv/bin/python -m pip install Flask-Limiter"
     );
     let py003 = findings(&report, "PY003");
     assert_eq!(
@@ -446,7 +445,8 @@ fn django_runserver_healthy_then_down_then_foreign_holder() {
     assert_eq!(down.len(), 1, "{report:#}");
     assert_eq!(
         down[0]["fix"]["commands"][0],
-        format!("python manage.py runserver 127.0.0.1:{port}")
+        // The venv's python: a bare `python` is not the project's until activated.
+        format!(".venv/bin/python manage.py runserver 127.0.0.1:{port}")
     );
 
     let outside = tempfile::tempdir().unwrap();
@@ -465,8 +465,8 @@ fn django_runserver_healthy_then_down_then_foreign_holder() {
 }
 
 fn express_vite(procs: &mut Procs, stack: &Stack) -> u32 {
-    express(&stack.join("server/node_modules"));
-    node_tool(&stack.join("client/node_modules"), "vite", "6.3.0");
+    install_node_tools(&stack.join("server"));
+    install_framework(&stack.join("client"), "vite");
     let api = stack.port("API_PORT");
     let server = start_node(
         procs,
@@ -483,6 +483,49 @@ fn express_vite(procs: &mut Procs, stack: &Stack) -> u32 {
         stack.port("WEB_PORT"),
     );
     server
+}
+
+/// A vite config the old line scan misread: the whole server block on one
+/// line and the port a constant. Read by the parser, the model has vite on
+/// that port (from the config's line) and the proxy target as a reference
+/// of the API; the real vite runs with that config and the stack is silent.
+#[test]
+fn one_line_vite_server_block_read_by_the_parser() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    stack.write(
+        "client/vite.config.js",
+        &format!(
+            "import {{ defineConfig }} from 'vite'\n\nconst WEB_PORT = {web}\n\nexport default defineConfig({{\n  server: {{ host: '127.0.0.1', port: WEB_PORT, strictPort: true, proxy: {{ '/api': {{ target: 'http://127.0.0.1:{api}', changeOrigin: true }} }} }},\n}})\n"
+        ),
+    );
+    express_vite(&mut procs, &stack);
+    let report = stack.assert_silent();
+    let client = service(&report, "client");
+    assert_eq!(client["port"], web, "{report:#}");
+    assert_eq!(client["source"], "client/vite.config.js:6");
+    assert_eq!(client["origin"], format!("http://127.0.0.1:{web}"));
+    let facts = client["sources"].as_array().unwrap();
+    let has = |fact: &str, value: &str| {
+        facts
+            .iter()
+            .any(|f| f["fact"] == fact && f["value"] == value)
+    };
+    assert!(
+        has("reader", "parser") && has("strict_port", "true"),
+        "{client:#}"
+    );
+    let api_service = service(&report, "api");
+    assert_eq!(api_service["port"], api);
+    assert!(
+        api_service["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "client/vite.config.js:6"),
+        "{api_service:#}"
+    );
 }
 
 /// Express + Vite with a proxy: silent. The API down is PORT001 for the
@@ -513,7 +556,8 @@ fn express_vite_healthy_then_api_down_then_not_installed() {
 }
 
 fn next_python(procs: &mut Procs, stack: &Stack) -> u32 {
-    node_tool(&stack.join("node_modules"), "next", "15.2.0");
+    install_framework(stack.path(), "next");
+    install_node_tools(stack.path());
     let api = stack.port("API_PORT").to_string();
     let supervisor = start_venv(
         procs,
@@ -583,7 +627,12 @@ fn next_python_healthy_then_second_copy_then_worker_crash() {
         .map(|c| c["pid"].as_u64().unwrap())
         .collect();
     assert_eq!(pids.len(), 2, "two processes, no threads: {pids:?}");
-    assert!(pids.contains(&u64::from(copy)), "{pids:?}");
+    // `next dev` serves from its child, `next-server (vX)`.
+    let servers: Vec<u64> = children(copy).into_iter().map(u64::from).collect();
+    assert!(
+        pids.iter().any(|p| servers.contains(p)),
+        "{pids:?} {servers:?}"
+    );
     procs.end(copy);
 
     // The worker crashes at import: the reloader is left with no server.
@@ -623,9 +672,9 @@ fn npm_workspaces_healthy_then_missing_hoisted_package_then_api_down() {
     let mut procs = Procs::new();
     let stack = Stack::new("npm-workspaces");
     let modules = stack.join("node_modules");
-    node_tool(&modules, "vite", "6.3.0");
-    node_package(&modules, "react", "19.1.0", None);
-    express(&modules);
+    // Hoisted: the workspace's dependencies live in the root's node_modules.
+    common::frameworks::link_node_modules(stack.path(), "vite8");
+    install_node_tools(stack.path());
     // vite keeps its cache in the workspace's own node_modules: the folder
     // exists, yet every dependency is hoisted to the root.
     std::fs::create_dir_all(stack.join("apps/web/node_modules/.vite/deps")).unwrap();

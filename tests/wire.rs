@@ -268,7 +268,13 @@ fn misbehaving_servers_are_findings() {
         "a 100 MB body is read to a bounded prefix: {report:#}"
     );
     assert_eq!(by_port(3), ["HEALTH003"], "redirect: {report:#}");
-    assert_eq!(by_port(4), ["HEALTH002"], "TLS on http: {report:#}");
+    // The TLS server named by http:// is said as such (HEALTH007, from one
+    // TLS handshake); its "no HTTP answer" folds under it.
+    assert_eq!(
+        by_port(4),
+        ["HEALTH007", "HEALTH002"],
+        "TLS on http: {report:#}"
+    );
     assert_eq!(by_port(5), ["HEALTH004"], "slow: {report:#}");
     assert_eq!(
         by_port(6),
@@ -445,4 +451,127 @@ fn cors_follows_what_the_frontend_sends() {
         .unwrap()
         .contains("header Authorization"));
     assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+}
+
+/// S-class 9 (issue #18): a page on a deployed https origin calls the
+/// FastAPI backend on loopback. The ordinary CORS preflight allows the
+/// origin; Chromium's Private Network Access preflight gets Starlette's 400
+/// until `allow_private_network=True`.
+#[test]
+fn a_public_origin_calling_loopback_needs_private_network_access() {
+    let b = free_port();
+    let dir = backend_project(b, &[]);
+    std::fs::write(
+        dir.path().join("main.py"),
+        FASTAPI_APP.replace(
+            "    allow_headers=[\"*\"],\n",
+            "    allow_headers=[\"*\"],\n    allow_private_network=os.environ.get(\"PNA\") == \"1\",\n",
+        ),
+    )
+    .unwrap();
+    let origin = "https://shop.example.com";
+    let mut procs = Procs::new();
+    let strict = uvicorn(&mut procs, dir.path(), b, origin);
+    let (_, report) = doctor_json(dir.path(), &["--only", "cors", "--origin", origin]);
+    assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+    let pna = findings(&report, "CORS006");
+    assert_eq!(pna.len(), 1, "{report:#}");
+    assert_eq!(pna[0]["evidence"]["status"], 400);
+    assert!(
+        pna[0]["fix"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("allow_private_network=True"),
+        "{report:#}"
+    );
+    procs.end(strict);
+
+    // Allowed: nothing to say. And a loopback origin is never asked.
+    procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args(["main:app", "--host", "127.0.0.1", "--port", &b.to_string()])
+            .current_dir(dir.path())
+            .env("ALLOWED", origin)
+            .env("PNA", "1")
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{b}"));
+    let (_, report) = doctor_json(dir.path(), &["--only", "cors", "--origin", origin]);
+    assert!(findings(&report, "CORS006").is_empty(), "{report:#}");
+    assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+}
+
+/// Field ff case 2 (round 6): `--url` on the port of a service doctor
+/// already knows was merged into that service and its path was never
+/// asked: a 500 there printed "no problems found". The user's URL is the
+/// service's health URL: asked, and its status counts.
+#[test]
+fn a_url_given_on_a_known_services_port_is_asked() {
+    let port = free_port();
+    let dir = project(&[(".env", &format!("VITE_API_URL=http://127.0.0.1:{port}\n"))]);
+    let mut procs = Procs::new();
+    http_server(&mut procs, dir.path(), "127.0.0.1", port);
+    let (code, report) = doctor_json(dir.path(), &["--only", "health"]);
+    assert_eq!(code, 0, "{report:#}");
+    let url = format!("http://127.0.0.1:{port}/api/health");
+    let (code, report) = doctor_json(dir.path(), &["--only", "health", "--url", &url]);
+    let failing = findings(&report, "HEALTH003");
+    assert_eq!(failing.len(), 1, "{report:#}");
+    assert_eq!(failing[0]["evidence"]["status"], 404);
+    assert!(failing[0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("/api/health"));
+    assert_eq!(code, 1);
+}
+
+/// Field ff case 1 (round 6): the backend was started with its database
+/// URL exported into the shell (as a README's "without Docker" steps do),
+/// and no env file holds it: "database skipped (no database URL)" while
+/// every login answered 500. The running server's own environment names
+/// the database: checked, and refused when it is down.
+#[test]
+fn a_database_url_in_the_running_servers_environment_is_checked() {
+    let (api, db) = (free_port(), free_port());
+    let dir = backend_project(
+        api,
+        &[("Procfile", &format!("web: uvicorn main:app --port {api}\n"))],
+    );
+    std::fs::remove_file(dir.path().join(".env")).unwrap();
+    let mut procs = Procs::new();
+    let data = start_postgres(&mut procs, db);
+    procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args([
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &api.to_string(),
+            ])
+            .current_dir(dir.path())
+            .env(
+                "DATABASE_URL",
+                format!("postgresql://app:s3cret-pw@127.0.0.1:{db}/app"),
+            )
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{api}"));
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(findings(&report, "DB001").is_empty(), "{report:#}");
+    // The database goes down; the backend stays up.
+    let postmaster = common::stack::listener_pids(&[db]);
+    for pid in &postmaster {
+        procs.end(*pid);
+    }
+    let (_, report) = doctor_json(dir.path(), &["--only", "database"]);
+    let down = findings(&report, "DB001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert!(
+        down[0].to_string().contains("the environment of pid"),
+        "{report:#}"
+    );
+    assert!(!report.to_string().contains("s3cret-pw"));
+    drop(data);
 }

@@ -61,6 +61,18 @@ impl WindowsSide {
     }
 
     fn doctor_with(&self, dir: &Path, in_wsl: bool, args: &[&str]) -> (i32, Value) {
+        self.doctor_as(dir, in_wsl, args, None)
+    }
+
+    /// With `profile` as the Windows user's profile (`USERPROFILE`, as
+    /// WSLENV passes it into WSL).
+    fn doctor_as(
+        &self,
+        dir: &Path,
+        in_wsl: bool,
+        args: &[&str],
+        profile: Option<&Path>,
+    ) -> (i32, Value) {
         let path = std::env::join_paths(
             std::iter::once(self.bin.path().to_path_buf())
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
@@ -72,6 +84,10 @@ impl WindowsSide {
             .env("PATH", path)
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy");
+        match profile {
+            Some(p) => cmd.env("USERPROFILE", p),
+            None => cmd.env_remove("USERPROFILE"),
+        };
         if in_wsl {
             cmd.env("WSL_DISTRO_NAME", "Ubuntu-Test");
         } else {
@@ -283,9 +299,6 @@ fn a_healthy_full_stack_in_wsl_is_silent_until_vite_binds_ipv6_only() {
     let mut procs = Procs::new();
     let stack = Stack::new("fastapi-fullstack");
     stack.link_venv("backend/.venv");
-    let modules = stack.join("frontend/node_modules");
-    node_tool(&modules, "vite", "7.1.0");
-    node_package(&modules, "react", "19.1.0", None);
     let _data = start_postgres(&mut procs, stack.port("DB_PORT"));
     start_fullstack_backend(&mut procs, &stack);
     let vite = start_vite(&mut procs, &stack, "frontend");
@@ -359,4 +372,67 @@ fn doctor_port_in_wsl_names_the_windows_holder() {
         "no service is invented"
     );
     assert_eq!(code, 0);
+}
+
+/// S-class 10 (issue #18): the server answers in WSL on 127.0.0.1, where
+/// NAT mode forwards it, and nothing listens on its port on the Windows
+/// side. `.wslconfig` turns forwarding off: named with its line. Without
+/// that line the relay is said to be not running, with `wsl --shutdown`.
+#[test]
+fn no_relay_on_windows_for_a_server_wsl_should_forward() {
+    let port = free_port();
+    let dir = api_project(port);
+    let mut procs = Procs::new();
+    http_server(&mut procs, dir.path(), "127.0.0.1", port);
+    let windows = WindowsSide::new(&[], &[], Some("nat"));
+    let profile = tempfile::tempdir().unwrap();
+    std::fs::write(
+        profile.path().join(".wslconfig"),
+        "[wsl2]\nmemory=8GB\nlocalhostForwarding=false\n",
+    )
+    .unwrap();
+    let (code, report) = windows.doctor_as(dir.path(), true, &[], Some(profile.path()));
+    let off = findings(&report, "WSL003");
+    assert_eq!(off.len(), 1, "{:#}", report["findings"]);
+    let f = off[0];
+    assert_eq!(f["severity"], "warning");
+    let at = format!("{}:3", profile.path().join(".wslconfig").display());
+    assert!(f["title"].as_str().unwrap().contains(&at), "{f:#}");
+    assert!(f["fix"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("localhostForwarding=true"));
+    assert_eq!(code, 0);
+
+    // No such line: the forwarding is not running.
+    std::fs::write(profile.path().join(".wslconfig"), "[wsl2]\nmemory=8GB\n").unwrap();
+    let (_, report) = windows.doctor_as(dir.path(), true, &[], Some(profile.path()));
+    let off = findings(&report, "WSL003");
+    assert_eq!(off.len(), 1, "{:#}", report["findings"]);
+    assert!(off[0]["title"].as_str().unwrap().contains("not running"));
+    assert_eq!(
+        off[0]["fix"]["commands"][0],
+        "wsl --shutdown   (in a Windows terminal), then start the service again"
+    );
+
+    // The relay there: forwarding works, nothing to say.
+    let relayed = WindowsSide::new(
+        &[row(&format!("127.0.0.1:{port}"), 5555)],
+        &[("wslrelay.exe", 5555)],
+        Some("nat"),
+    );
+    let (_, report) = relayed.doctor_as(dir.path(), true, &[], Some(profile.path()));
+    assert!(
+        findings(&report, "WSL003").is_empty(),
+        "{:#}",
+        report["findings"]
+    );
+    // Mirrored networking has no relay: nothing to say either.
+    let mirrored = WindowsSide::new(&[], &[], Some("mirrored"));
+    let (_, report) = mirrored.doctor_as(dir.path(), true, &[], Some(profile.path()));
+    assert!(
+        findings(&report, "WSL003").is_empty(),
+        "{:#}",
+        report["findings"]
+    );
 }

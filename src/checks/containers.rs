@@ -26,8 +26,12 @@ pub struct Container {
     pub image: String,
     /// Host ports it publishes.
     pub host_ports: Vec<u16>,
+    /// Each published host port with the container port behind it.
+    pub mappings: Vec<(u16, u16)>,
     pub compose_project: Option<String>,
     pub compose_service: Option<String>,
+    /// `running`, `created`, `exited` (listed with `ps -a`).
+    pub state: Option<String>,
 }
 
 impl Check for Containers {
@@ -38,12 +42,19 @@ impl Check for Containers {
         "expected ports held by a container engine's forwarder, and the container behind it"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["PORT008"]
+        &["PORT008", "PORT015"]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let snapshot = ctx.snapshot()?;
         let mut held: Vec<(&Service, &ProcessInfo)> = Vec::new();
-        for s in ctx.project.services.iter().filter(|s| s.expected) {
+        // The ports the project expects, and those its compose files
+        // publish: a container that is the service is looked inside.
+        for s in ctx
+            .project
+            .services
+            .iter()
+            .filter(|s| s.expected || from_compose(s))
+        {
             for pid in snapshot.listener_pids(s.port) {
                 if let Some(p) = snapshot.process(pid).filter(|p| is_forwarder(p)) {
                     held.push((s, p));
@@ -54,14 +65,35 @@ impl Check for Containers {
             return Ok(Vec::new());
         }
         // One question to the engine, only when a forwarder is there.
-        let engine = ask_engine(ctx.config.timeout);
+        let engine = ask_engine(ctx.config.timeout, false);
         let mut out = Vec::new();
+        let mut looked_inside = std::collections::BTreeSet::new();
         for (service, forwarder) in held {
             let container = engine
                 .as_ref()
                 .ok()
                 .and_then(|(_, list)| list.iter().find(|c| c.host_ports.contains(&service.port)));
-            if container.is_some_and(|c| is_the_service(c, service, ctx)) {
+            if let Some(c) = container.filter(|c| is_the_service(c, service, ctx)) {
+                let inner = forwarded_to(forwarder)
+                    .and_then(|t| t.rsplit(':').next()?.parse().ok())
+                    .or_else(|| {
+                        c.mappings
+                            .iter()
+                            .find(|(h, _)| *h == service.port)
+                            .map(|(_, inner)| *inner)
+                    });
+                if let (Some(inner), Ok((cli, _))) = (inner, &engine) {
+                    if looked_inside.insert(service.port) {
+                        out.extend(super::container_inside::loopback_inside(
+                            ctx, cli, service, c, inner,
+                        ));
+                    }
+                }
+                continue;
+            }
+            // A port only a compose file publishes, for a service nothing
+            // else needs: another container there is not a conflict.
+            if !service.expected {
                 continue;
             }
             let f = held_by_container(
@@ -90,10 +122,11 @@ impl Check for Containers {
 /// port, or a database of the service's kind (`postgres:16` for a
 /// PostgreSQL URL) that no other compose project of the project's own
 /// compose file claims.
+fn from_compose(s: &Service) -> bool {
+    s.source.contains("compose") || s.references.iter().any(|r| r.contains("compose"))
+}
+
 fn is_the_service(c: &Container, service: &Service, ctx: &Context) -> bool {
-    let from_compose = |s: &Service| {
-        s.source.contains("compose") || s.references.iter().any(|r| r.contains("compose"))
-    };
     let composed_here: Vec<&Service> = ctx
         .project
         .services
@@ -252,14 +285,21 @@ fn forwarded_to(p: &ProcessInfo) -> Option<String> {
     ))
 }
 
-/// The running containers, from the first engine CLI on PATH.
-fn ask_engine(limit: std::time::Duration) -> Result<(String, Vec<Container>), String> {
+/// The running containers (with `all`, the stopped and never started ones
+/// too), from the first engine CLI on PATH.
+pub(super) fn ask_engine(
+    limit: std::time::Duration,
+    all: bool,
+) -> Result<(String, Vec<Container>), String> {
     for cli in ["docker", "podman"] {
         let Some(exe) = run::which(cli) else {
             continue;
         };
         let ran = run::bounded(
-            Command::new(exe).args(["ps", "--format", "{{json .}}"]),
+            Command::new(exe)
+                .arg("ps")
+                .args(all.then_some("-a"))
+                .args(["--format", "{{json .}}"]),
             limit,
         )
         .map_err(|e| format!("`{cli} ps` {e}"))?;
@@ -299,12 +339,16 @@ fn container_of(v: &Value) -> Container {
         other => other.as_str().unwrap_or_default().to_string(),
     };
     let mut host_ports = Vec::new();
+    let mut mappings = Vec::new();
     match &v["Ports"] {
         Value::String(ports) => {
             for mapping in ports.split(',') {
-                if let Some((host, _)) = mapping.trim().split_once("->") {
+                if let Some((host, inner)) = mapping.trim().split_once("->") {
                     if let Some(p) = host.rsplit(':').next().and_then(|p| p.parse().ok()) {
                         host_ports.push(p);
+                        if let Some(i) = inner.split('/').next().and_then(|i| i.parse().ok()) {
+                            mappings.push((p, i));
+                        }
                     }
                 }
             }
@@ -313,12 +357,19 @@ fn container_of(v: &Value) -> Container {
             for m in list {
                 if let Some(p) = m["host_port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
                     host_ports.push(p);
+                    if let Some(i) = m["container_port"]
+                        .as_u64()
+                        .and_then(|p| u16::try_from(p).ok())
+                    {
+                        mappings.push((p, i));
+                    }
                 }
             }
         }
         _ => {}
     }
     host_ports.dedup();
+    mappings.dedup();
     let label = |name: &str| -> Option<String> {
         match &v["Labels"] {
             Value::String(all) => all.split(',').find_map(|kv| {
@@ -334,8 +385,13 @@ fn container_of(v: &Value) -> Container {
         name: names,
         image: s("Image"),
         host_ports,
+        mappings,
         compose_project: label("com.docker.compose.project"),
         compose_service: label("com.docker.compose.service"),
+        state: v["State"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase),
     }
 }
 

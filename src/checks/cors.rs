@@ -18,6 +18,7 @@ const CORS_HEADERS: &[&str] = &[
     "access-control-allow-credentials",
     "access-control-allow-methods",
     "access-control-allow-headers",
+    "access-control-allow-private-network",
     "vary",
 ];
 
@@ -29,7 +30,9 @@ impl Check for Cors {
         "the backend answers the frontend's origin (both spellings) with the CORS headers a browser needs"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["CORS001", "CORS002", "CORS003", "CORS004"]
+        &[
+            "CORS001", "CORS002", "CORS003", "CORS004", "CORS005", "CORS006",
+        ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let origins = origins(ctx);
@@ -56,14 +59,22 @@ impl Check for Cors {
             if !listening(backend.port) {
                 continue;
             }
-            // The browser calls a backend directly only when the frontend's
-            // env names its URL; one reached through the dev server's proxy
-            // (or not from the browser at all) is same-origin: no CORS.
+            // The browser calls a backend directly when the frontend's env
+            // or its own code names its URL; one reached only through the
+            // dev server's proxy (or not from the browser at all) is
+            // same-origin: no CORS.
             let proxied = !backend.clients.iter().any(|(_, src)| {
                 let file = src.rsplit_once(':').map_or(src.as_str(), |(f, _)| f);
-                file.rsplit('/')
-                    .next()
-                    .is_some_and(|n| n.starts_with(".env"))
+                let name = file.rsplit('/').next().unwrap_or(file);
+                name.starts_with(".env")
+                    || (!name.starts_with("vite.config")
+                        && !name.starts_with("next.config")
+                        && !name.starts_with("setupProxy")
+                        && !name.starts_with("webpack.config")
+                        && name != "package.json"
+                        && ["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"]
+                            .iter()
+                            .any(|e| name.ends_with(&format!(".{e}"))))
             });
             if proxied && ctx.config.origins.is_empty() {
                 ctx.record_probe(json!({"check": ID, "service": backend.name, "result": "not applicable: the frontend reaches it through its dev-server proxy (same origin)"}));
@@ -71,7 +82,11 @@ impl Check for Cors {
             }
             for origin in &origins {
                 let fix = allow_origin_fix(ctx, backend, origin);
-                pairs.push((backend.clone(), origin.clone(), fix));
+                let mut backend = backend.clone();
+                if backend.kind.is_none() {
+                    backend.kind = framework_in_code(ctx, &backend);
+                }
+                pairs.push((backend, origin.clone(), fix));
             }
         }
         if pairs.is_empty() {
@@ -239,14 +254,37 @@ fn allowed_origins_at(ctx: &Context, backend: &Service) -> Option<(String, Optio
         }
     }
     let folder = backend.run_folder()?;
-    project.code.under(folder).find_map(|(path, text)| {
-        text.lines().enumerate().find_map(|(i, l)| {
-            let l = l.trim();
+    // Where the origins really come from: a settings name as the project
+    // writes it (django-cors-headers' current CORS_ALLOWED_ORIGINS or its
+    // older CORS_ORIGIN_WHITELIST), flask-cors' init_app(app, origins=…)
+    // (which overrides the constructor's), then any CORS set-up line.
+    const SETTINGS: &[&str] = &[
+        "CORS_ALLOWED_ORIGINS",
+        "CORS_ORIGIN_WHITELIST",
+        "CORS_ALLOWED_ORIGIN_REGEXES",
+        "BACKEND_CORS_ORIGINS",
+    ];
+    let find = |pred: &dyn Fn(&str) -> Option<Option<String>>| {
+        project.code.under(folder).find_map(|(path, text)| {
+            text.lines().enumerate().find_map(|(i, l)| {
+                pred(l.trim()).map(|key| (format!("{}:{}", project.relative(path), i + 1), key))
+            })
+        })
+    };
+    find(&|l| {
+        SETTINGS
+            .iter()
+            .find(|k| l.starts_with(*k) && l[k.len()..].trim_start().starts_with(['=', ':']))
+            .map(|k| Some(k.to_string()))
+    })
+    .or_else(|| find(&|l| (l.contains("init_app(") && l.contains("origins")).then_some(None)))
+    .or_else(|| {
+        find(&|l| {
             (l.contains("allow_origins")
+                || l.contains("origins=")
                 || l.contains("CORS(")
-                || l.contains("cors(")
-                || l.contains("CORS_ALLOWED_ORIGINS"))
-            .then(|| (format!("{}:{}", project.relative(path), i + 1), None))
+                || l.contains("cors("))
+            .then_some(None)
         })
     })
 }
@@ -271,14 +309,20 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
             backend.name
         ),
     };
-    let steps = match allowed_origins_at(ctx, backend) {
-        Some((at, Some(key))) => vec![format!("add {origin} to {key} at {at}"), restart],
-        Some((at, None)) => vec![
-            format!("add {origin} to the allowed origins at {at} ({mechanism})"),
-            restart,
-        ],
-        None => vec![format!("allow {origin} with {mechanism}"), restart],
+    let found = allowed_origins_at(ctx, backend);
+    // A reloading server picks up an edit of its code by itself; a value
+    // from an env file is read once, at start.
+    let in_env = found.as_ref().is_some_and(|(at, _)| at.contains(".env"));
+    let mut steps = match found {
+        Some((at, Some(key))) => vec![format!("add {origin} to {key} at {at}")],
+        Some((at, None)) => vec![format!(
+            "add {origin} to the allowed origins at {at} ({mechanism})"
+        )],
+        None => vec![format!("allow {origin} with {mechanism}")],
     };
+    if in_env || !backend.reloads {
+        steps.push(restart);
+    }
     Fix::manual(
         format!("allow {origin} in {}'s CORS settings", backend.name),
         steps,
@@ -310,8 +354,13 @@ impl Answer {
                     .is_some_and(|a| a == origin || a == "*")
             })
         };
+        // A 404/405 on the path doctor picked, with the origin echoed, is
+        // the path's answer, not a rejection: the CORS layer allowed it.
         ok(&self.preflight)
-            && self.preflight.as_ref().is_ok_and(|r| r.status < 400)
+            && self
+                .preflight
+                .as_ref()
+                .is_ok_and(|r| r.status < 400 || matches!(r.status, 404 | 405))
             && ok(&self.simple)
     }
 
@@ -368,10 +417,13 @@ fn check_pair(
     let host = url
         .as_ref()
         .map_or(backend.host.clone(), |u| u.host.clone());
+    // A route the backend serves: its health path, a route its code
+    // declares, else `/` (a URL's path is often only a base, `/api/v1`).
     let path = backend
         .health
         .clone()
-        .unwrap_or_else(|| url.as_ref().map_or("/".into(), |u| u.path.clone()));
+        .or_else(|| backend.routes.first().cloned())
+        .unwrap_or_else(|| "/".into());
     let Some(addr) = net::resolve(&host, backend.port)
         .ok()
         .and_then(|a| a.into_iter().next())
@@ -397,6 +449,16 @@ fn check_pair(
         r.as_ref()
             .map_or("no answer".to_string(), |r| r.status.to_string())
     };
+    // A server error is not CORS: an error page built outside the CORS
+    // layer carries no Access-Control-Allow-Origin, and the browser says
+    // "CORS" about a 500. The server's own finding (PY003, HEALTH003) speaks.
+    let server_error = first.simple.as_ref().is_ok_and(|r| r.status >= 500)
+        || first.preflight.as_ref().is_ok_and(|r| r.status >= 500);
+    if server_error {
+        probes.push(json!({"check": ID, "service": backend.name, "url": endpoint, "origin": origin, "result": "server error, not CORS: the answer is a 5xx"}));
+        out.extend(server_error_as_cors(backend, origin, &endpoint, &first));
+        return (out, probes);
+    }
     if !first.allows(origin) {
         let acao = first
             .preflight
@@ -438,6 +500,11 @@ fn check_pair(
                     // matters only to whoever opens it by the other name.
                     .severity(if mine { Severity::Info } else { Severity::Warning }),
             );
+        }
+    }
+    if first.allows(origin) {
+        if let Some(f) = private_network(addr, &host, &path, origin, sends, timeout, backend) {
+            out.push(f.evidence("url", endpoint.clone()));
         }
     }
     // Credentialed requests (cookies, withCredentials) need the exact origin echoed.
@@ -498,6 +565,201 @@ fn check_pair(
         }
     }
     (out, probes)
+}
+
+/// The web framework a backend of unknown kind is written with, from the
+/// imports of the code in its folder: what names the settings in a fix.
+fn framework_in_code(ctx: &Context, backend: &Service) -> Option<String> {
+    let folder = backend.folder.as_ref().unwrap_or(&ctx.project.root);
+    let imports = ctx.project.code.python_imports(folder);
+    for fw in ["fastapi", "flask", "django", "starlette"] {
+        if imports
+            .iter()
+            .any(|m| m == fw || m.starts_with(&format!("{fw}.")))
+        {
+            return Some(if fw == "starlette" { "fastapi" } else { fw }.to_string());
+        }
+    }
+    ctx.project
+        .code
+        .under(folder)
+        .any(|(_, text)| {
+            text.contains("require(\"express\")")
+                || text.contains("require('express')")
+                || text.contains("from \"express\"")
+                || text.contains("from 'express'")
+        })
+        .then(|| "express".to_string())
+}
+
+/// CORS006: a page on a non-loopback origin (a deployed site, a LAN
+/// address) calls this loopback backend. Chromium's Private Network Access
+/// preflight asks `Access-Control-Request-Private-Network: true` and
+/// blocks unless the answer allows it. Asked only then: for a loopback
+/// origin the browser sends no such preflight.
+fn private_network(
+    addr: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+    origin: &str,
+    sends: &Sends,
+    timeout: Duration,
+    backend: &Service,
+) -> Option<Finding> {
+    if !addr.ip().is_loopback() {
+        return None;
+    }
+    let origin_host = parse_url(origin)?.host;
+    let origin_host = origin_host.trim_start_matches('[').trim_end_matches(']');
+    let loopback_origin = origin_host.eq_ignore_ascii_case("localhost")
+        || origin_host.to_ascii_lowercase().ends_with(".localhost")
+        || origin_host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback_origin {
+        return None;
+    }
+    let r = net::request(
+        addr,
+        host,
+        "OPTIONS",
+        path,
+        &[
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", sends.request_headers()),
+            ("Access-Control-Request-Private-Network", "true"),
+        ],
+        timeout,
+    )
+    .ok()?;
+    let allowed = r
+        .header("access-control-allow-private-network")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if allowed && r.status < 400 {
+        return None;
+    }
+    let kind = backend.kind.as_deref().unwrap_or_default();
+    let start = backend.start.as_deref().unwrap_or_default();
+    let is = |k: &str| kind == k || start.contains(k);
+    let how = if is("fastapi") || is("uvicorn") {
+        "CORSMiddleware(..., allow_private_network=True) (Starlette 0.37+)"
+    } else if is("flask") {
+        "CORS(app, allow_private_network=True) (Flask-CORS 4+)"
+    } else if is("django") {
+        "CORS_ALLOW_PRIVATE_NETWORK = True (django-cors-headers 4+)"
+    } else if is("express") || is("node") || is("nodemon") {
+        "answer the preflight with the header: res.setHeader('Access-Control-Allow-Private-Network', 'true') before cors() (the cors package does not set it)"
+    } else {
+        "answer the preflight with Access-Control-Allow-Private-Network: true"
+    };
+    Some(
+        Finding::new(
+            "CORS006",
+            ID,
+            format!(
+                "{} does not allow Private Network Access for {origin}: a page there calling this loopback API is blocked by Chromium (preflight {}, Access-Control-Allow-Private-Network {})",
+                backend.name,
+                r.status,
+                r.header("access-control-allow-private-network")
+                    .map_or("missing".to_string(), |v| format!("'{v}'"))
+            ),
+        )
+        .severity(Severity::Warning)
+        .evidence("origin", origin.to_string())
+        .evidence("status", r.status)
+        .evidence(
+            "allow_private_network",
+            r.header("access-control-allow-private-network")
+                .unwrap_or_default()
+                .to_string(),
+        )
+        .with_fix(Fix::manual(
+            format!("allow private network requests: {how}"),
+            vec![
+                how.to_string(),
+                "serve the page over https: Chromium sends private network requests only from secure contexts".to_string(),
+            ],
+        )),
+    )
+}
+
+/// CORS005: a 5xx answered without `Access-Control-Allow-Origin`, where
+/// the browser shows a CORS error for what is a server error. A 5xx that
+/// carries the header is shown by the browser as the 500 it is: then the
+/// server's own findings speak (HEALTH003, PY003).
+fn server_error_as_cors(
+    backend: &Service,
+    origin: &str,
+    endpoint: &str,
+    answer: &Answer,
+) -> Option<Finding> {
+    let r = [&answer.simple, &answer.preflight]
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok())
+        .find(|r| r.status >= 500)?;
+    if r.header("access-control-allow-origin").is_some() {
+        return None;
+    }
+    let excerpt: String = crate::redact::text(r.body.trim())
+        .chars()
+        .take(160)
+        .collect();
+    let (place, fix) = error_path_of(backend);
+    Some(
+        Finding::new(
+            "CORS005",
+            ID,
+            format!(
+                "{} ({endpoint}) answers {} without Access-Control-Allow-Origin: the browser will say CORS, but it is a server error",
+                backend.name, r.status
+            ),
+        )
+        .evidence("origin", origin.to_string())
+        .evidence("url", endpoint.to_string())
+        .evidence("status", r.status)
+        .evidence("body", excerpt)
+        .evidence("seen", answer.evidence())
+        .evidence("error_path", place.to_string())
+        .with_fix(Fix::manual(
+            "fix the server error (its traceback is in the server's log); the CORS settings are not the cause",
+            vec![fix.to_string()],
+        )),
+    )
+}
+
+/// Where the backend's framework builds error responses outside its CORS
+/// layer, and what keeps the headers on them.
+fn error_path_of(backend: &Service) -> (&'static str, &'static str) {
+    let start = backend.start.as_deref().unwrap_or_default();
+    let kind = backend.kind.as_deref().unwrap_or_default();
+    let is = |k: &str| kind == k || start.contains(k);
+    if is("fastapi") || is("uvicorn") || is("hypercorn") {
+        (
+            "Starlette answers an unhandled exception from ServerErrorMiddleware, the outermost layer, outside CORSMiddleware: its 500 has no CORS headers (an @app.exception_handler(Exception) runs there too)",
+            "handle the exception inside the app (an @app.exception_handler for its own exception class, which runs inside CORSMiddleware), or fix what raises",
+        )
+    } else if is("flask") {
+        (
+            "Flask-CORS adds its headers in after_request; in debug mode an unhandled exception is rendered by Werkzeug's debugger outside Flask, with no after_request",
+            "fix what raises (Werkzeug's debugger page in the server's log shows it); an @app.errorhandler(500) response gets Flask-CORS's headers",
+        )
+    } else if is("django") {
+        (
+            "Django builds the 500 in its handler; django-cors-headers adds its headers only when corsheaders.middleware.CorsMiddleware is listed in MIDDLEWARE above the middleware that failed",
+            "fix what raises; keep corsheaders.middleware.CorsMiddleware as high in MIDDLEWARE as it will go",
+        )
+    } else if is("express") || is("node") || is("nodemon") {
+        (
+            "Express answers an error with its final handler; an error raised before app.use(cors()) runs, or an error handler registered before it, answers without CORS headers",
+            "register app.use(cors(...)) before the routes and error handlers, and fix what raises",
+        )
+    } else {
+        (
+            "the error response is built outside the server's CORS layer",
+            "fix what raises; answer errors through the layer that adds the CORS headers",
+        )
+    }
 }
 
 #[cfg(test)]

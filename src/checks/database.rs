@@ -74,6 +74,10 @@ impl Protocol {
 struct Target {
     key: String,
     source: String,
+    /// The services whose code reads this variable from this env file's
+    /// scope (the file's folder holds theirs): a database they open at
+    /// start-up refusing is why they are down.
+    read_by: Vec<String>,
     protocol: Protocol,
     host: String,
     port: u16,
@@ -97,6 +101,20 @@ fn is_file_database(value: &str) -> bool {
 
 /// Database URLs of the env files (DB003 for those that do not parse), and
 /// host/port pairs written as parts (`PGHOST`/`PGPORT`, `POSTGRES_*`, `MYSQL_*`).
+/// The services in the scope of an env file in `dir` whose code reads `key`.
+fn readers(project: &crate::project::Project, dir: &std::path::Path, key: &str) -> Vec<String> {
+    project
+        .services
+        .iter()
+        .filter(|s| {
+            s.folder
+                .as_ref()
+                .is_some_and(|f| f.starts_with(dir) && project.code.reads_key(f, key))
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
 fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
     let project = &ctx.project;
     let mut targets: Vec<Target> = Vec::new();
@@ -121,9 +139,11 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                 match parse_url(value).and_then(|u| Protocol::of_scheme(&u.scheme).map(|p| (u, p)))
                 {
                     Some((u, protocol)) if crate::project::is_local_host(&u.host) => {
+                        let read_by = readers(project, dir, key);
                         targets.push(Target {
                             key: key.to_string(),
                             source,
+                            read_by,
                             protocol,
                             host: u.host,
                             port: u.port,
@@ -177,22 +197,86 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                     5432,
                 ),
             ] {
-                let Some((host, line)) = host_keys.iter().find_map(|k| parts.get(*k).cloned())
+                // Named as the project writes them (POSTGRES_SERVER, not
+                // a PGHOST it never mentions), the port's own line kept.
+                let Some((host_key, (host, line))) = host_keys
+                    .iter()
+                    .find_map(|k| parts.get(*k).cloned().map(|v| (*k, v)))
                 else {
                     continue;
                 };
-                let port = port_key
-                    .iter()
-                    .find_map(|k| parts.get(*k))
-                    .and_then(|(p, _)| p.parse().ok())
+                let port_at = port_key.iter().find_map(|k| parts.get(*k).map(|v| (*k, v)));
+                let port = port_at
+                    .and_then(|(_, (p, _))| p.parse().ok())
                     .unwrap_or(default);
+                let key = match port_at {
+                    Some((port_key, _)) => format!("{host_key}/{port_key}"),
+                    None => host_key.to_string(),
+                };
+                let source = match port_at {
+                    Some((_, (_, port_line))) if *port_line != line => {
+                        format!("{rel}:{line}, {rel}:{port_line}")
+                    }
+                    _ => format!("{rel}:{line}"),
+                };
                 if crate::project::is_local_host(&host) && !targets.iter().any(|t| t.port == port) {
                     targets.push(Target {
-                        key: host_keys[0].to_string(),
-                        source: format!("{rel}:{line}"),
+                        key,
+                        source,
+                        read_by: readers(project, dir, host_key),
                         protocol,
                         host,
                         port,
+                    });
+                }
+            }
+        }
+    }
+    // What a running server of the project was started with: a database
+    // URL exported into its shell (from a compose file's `environment:`,
+    // a README's `export`) that no env file holds.
+    if let Ok(snapshot) = ctx.snapshot() {
+        for service in project
+            .services
+            .iter()
+            .filter(|s| s.expected && !s.is_frontend())
+        {
+            let holder = snapshot
+                .listener_pids(service.port)
+                .iter()
+                .filter_map(|p| snapshot.process(*p))
+                .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
+                .max_by_key(|p| p.start_time)
+                .map(|p| p.pid);
+            let Some(env) = holder.and_then(crate::platform::environment_of) else {
+                continue;
+            };
+            for (key, value) in &env {
+                let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
+                    continue;
+                };
+                if !is_db_key(key) {
+                    continue;
+                }
+                let Some((u, protocol)) =
+                    parse_url(value).and_then(|u| Protocol::of_scheme(&u.scheme).map(|p| (u, p)))
+                else {
+                    continue;
+                };
+                if crate::project::is_local_host(&u.host)
+                    && !targets.iter().any(|t| t.port == u.port)
+                {
+                    targets.push(Target {
+                        key: key.to_string(),
+                        source: format!(
+                            "the environment of pid {} ({})",
+                            holder.unwrap_or_default(),
+                            service.name
+                        ),
+                        read_by: vec![service.name.clone()],
+                        protocol,
+                        host: u.host,
+                        port: u.port,
                     });
                 }
             }
@@ -211,6 +295,7 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             targets.push(Target {
                 key: s.name.clone(),
                 source: s.source.clone(),
+                read_by: Vec::new(),
                 protocol,
                 host: s.host.clone(),
                 port: s.port,
@@ -230,6 +315,7 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             targets.push(Target {
                 key: format!("port {port}"),
                 source: "--port".into(),
+                read_by: Vec::new(),
                 protocol,
                 host: "localhost".into(),
                 port,
@@ -320,6 +406,21 @@ fn mongo_hello() -> Vec<u8> {
     msg
 }
 
+/// After the database is up, a server that failed to open it at start-up
+/// is still down: a reloader waits for a file change, not for the database.
+fn db_down_steps(t: &Target) -> Vec<String> {
+    // `.env:35, .env:36`: the port is on the last line named.
+    let port_line = t.source.rsplit(", ").next().unwrap_or(&t.source);
+    let mut steps = vec![format!("or change the port in {port_line}")];
+    for name in &t.read_by {
+        steps.push(format!(
+            "then, once the database is up, restart {name} if it is down (its code reads {}, and it opens the database at start-up): a reloader waits for a change to a source file, not for the database (save one); a plain server needs its start command again",
+            t.key
+        ));
+    }
+    steps
+}
+
 fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>) {
     let mut out = Vec::new();
     let mut probes = Vec::new();
@@ -332,7 +433,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
     for addr in &addrs {
         let start = Instant::now();
         let mut probe = json!({"check": ID, "variable": t.key, "source": t.source, "protocol": t.protocol.name(), "address": addr.to_string()});
-        match TcpStream::connect_timeout(addr, timeout) {
+        match crate::net::connect(addr, timeout) {
             Err(e) => {
                 probe["result"] = json!(format!("connect: {e}"));
                 refused.push(*addr);
@@ -371,6 +472,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
             .evidence("variable", t.key.clone())
             .evidence("port", t.port)
             .evidence("source", t.source.clone())
+            .evidence("read_by", t.read_by.clone())
             .evidence(
                 "refused",
                 refused
@@ -380,7 +482,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
             )
             .with_fix(Fix::manual(
                 format!("start {} on port {}", t.protocol.name(), t.port),
-                vec![format!("or change the port in {}", t.source)],
+                db_down_steps(t),
             )),
         );
     }

@@ -1,6 +1,7 @@
-//! ENV001–ENV006: the env files the app reads: present, complete, well
+//! ENV001–ENV007: the env files the app reads: present, complete, well
 //! formed, pointing where the services really are, kept out of git, and not
-//! sent through a proxy. Values are never read into a report: keys only.
+//! sent through a proxy; a variable the code reads that nothing sets
+//! (ENV007, in unset.rs). Values are never read into a report: keys only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,10 +33,12 @@ impl Check for Env {
         ID
     }
     fn description(&self) -> &'static str {
-        "env files: missing, incomplete, malformed, pointing at the wrong port, tracked by git; proxy variables"
+        "env files: missing, incomplete, malformed, pointing at the wrong port, tracked by git; proxy variables; a variable the code needs that nothing sets"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["ENV001", "ENV002", "ENV003", "ENV004", "ENV005", "ENV006"]
+        &[
+            "ENV001", "ENV002", "ENV003", "ENV004", "ENV005", "ENV006", "ENV007",
+        ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let project = &ctx.project;
@@ -50,14 +53,20 @@ impl Check for Env {
                 };
                 let parsed = parse(&text);
                 malformed(project, &path, &parsed, &mut out);
-                if ENV_FILES.contains(name) && parsed.entries.iter().any(|e| e.has_value) {
+                // Only a file that holds a real-looking secret: `VITE_*`,
+                // `NEXT_PUBLIC_*` and `REACT_APP_*` values are bundled into the
+                // client by design, and a committed template of placeholders
+                // (changethis, empty) is a config every clone needs.
+                if ENV_FILES.contains(name) && parsed.entries.iter().any(|e| e.secret) {
                     with_values.push(path);
                 }
             }
         }
+        compose_env_files(ctx, &mut out);
         out.extend(not_ignored(project, &with_values, ctx.config.timeout));
         out.extend(wrong_port(ctx));
         out.extend(proxy_without_loopback());
+        out.extend(super::unset::findings(ctx));
         Ok(out)
     }
 }
@@ -65,7 +74,61 @@ impl Check for Env {
 struct Entry {
     key: String,
     line: usize,
-    has_value: bool,
+    /// A secret-looking key, not public by its prefix, with a value that is
+    /// no placeholder.
+    secret: bool,
+}
+
+/// Prefixes of keys whose values frameworks bundle into the client.
+const PUBLIC_PREFIXES: &[&str] = &[
+    "VITE_",
+    "NEXT_PUBLIC_",
+    "REACT_APP_",
+    "NUXT_PUBLIC_",
+    "PUBLIC_",
+    "EXPO_PUBLIC_",
+    "GATSBY_",
+];
+
+/// Whether `key=value` holds what looks like a real secret.
+fn holds_secret(key: &str, value: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    if PUBLIC_PREFIXES.iter().any(|p| upper.starts_with(p)) {
+        return false;
+    }
+    let value = value.trim().trim_matches(['"', '\'']);
+    let lower = value.to_ascii_lowercase();
+    let placeholder = value.len() < 4
+        || [
+            "change",
+            "example",
+            "your",
+            "xxx",
+            "todo",
+            "replace",
+            "placeholder",
+            "secret",
+            "password",
+            "dummy",
+            "test",
+        ]
+        .iter()
+        .any(|w| lower.starts_with(w) || lower.contains(&format!("<{w}")))
+        || (lower.starts_with('<') && lower.ends_with('>'))
+        || (lower.starts_with("${") && lower.ends_with('}'));
+    if placeholder {
+        return false;
+    }
+    // A URL with a password is a secret whatever its key.
+    let url_password = value
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .is_some_and(|(_, password)| {
+            password.len() >= 4
+                && !["postgres", "password", "changethis", "changeme"].contains(&password)
+        });
+    crate::redact::is_secret_name(key) || url_password
 }
 
 #[derive(Default)]
@@ -97,7 +160,7 @@ fn parse(text: &str) -> Parsed {
                 parsed.entries.push(Entry {
                     key: key.to_string(),
                     line: i + 1,
-                    has_value: !value.is_empty(),
+                    secret: !value.is_empty() && holds_secret(key, value),
                 });
             }
             None => parsed.bad_lines.push(i + 1),
@@ -137,7 +200,13 @@ fn key_use(project: &Project, dir: &Path, keys: &[String]) -> KeyUse {
                     continue;
                 }
                 read = true;
-                let after = l.find(key.as_str()).map_or(l, |i| &l[i + key.len()..]);
+                // A settings field is the key in lower case (pydantic-settings
+                // matches env names case-insensitively): `app_name: str = "x"`.
+                let after = if l.starts_with(&lower) {
+                    &l[lower.len()..]
+                } else {
+                    l.find(key.as_str()).map_or(l, |i| &l[i + key.len()..])
+                };
                 let settings_default = (l.starts_with(key.as_str()) || l.starts_with(&lower))
                     && after.trim_start().starts_with(':')
                     && after.contains('=');
@@ -281,7 +350,7 @@ fn examples(project: &Project, dir: &Path, limit: std::time::Duration, out: &mut
                 )
                 .with_fix(Fix {
                     title: format!(
-                        "add the missing keys to {env_rel} with empty values (after a backup)"
+                        "add the missing keys to {env_rel} with empty values (after a backup in .doctor/backups/, which git ignores)"
                     ),
                     safety: Safety::Confirm,
                     commands: keys
@@ -394,22 +463,131 @@ fn not_ignored(project: &Project, files: &[PathBuf], limit: std::time::Duration)
         })
         .map(|f| {
             let rel = project.relative(f);
+            let tracked = f.parent().is_some_and(|dir| tracked_by_git(dir, f, limit));
+            let mut steps = vec![format!("echo '{rel}' >> .gitignore")];
+            if tracked {
+                // Committed: ignoring it is not enough, and the secret is in
+                // the history (rotate it).
+                steps.push(format!("git rm --cached {rel}"));
+            }
             Finding::new(
                 "ENV005",
                 ID,
-                format!("{rel} holds values but git does not ignore it"),
+                if tracked {
+                    format!("{rel} holds a secret-looking value and git tracks it")
+                } else {
+                    format!("{rel} holds a secret-looking value but git does not ignore it")
+                },
             )
             .evidence("file", rel.clone())
-            .evidence("git", format!("git check-ignore {rel}: not ignored"))
+            .evidence(
+                "git",
+                if tracked {
+                    format!("git ls-files {rel}: tracked")
+                } else {
+                    format!("git check-ignore {rel}: not ignored, not tracked")
+                },
+            )
             .with_fix(Fix::manual(
-                "ignore it",
-                vec![
-                    format!("echo '{}' >> .gitignore", rel),
-                    format!("git rm --cached {rel}  (if it was committed)"),
-                ],
+                if tracked {
+                    "stop tracking it, ignore it, and rotate the secret"
+                } else {
+                    "ignore it"
+                },
+                steps,
             ))
         })
         .collect()
+}
+
+/// ENV001 for an env file a compose service is given (`env_file:`) that
+/// is not there: compose refuses to start the service ("env file … not
+/// found"), and a README's native steps load the same file into the shell.
+/// A warning when the project's server that would read it is down; info
+/// otherwise (a deploy-only file, `.env.prod`, is often absent in dev).
+fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
+    let project = &ctx.project;
+    let mut said: Vec<String> = out
+        .iter()
+        .filter(|f| f.code == "ENV001")
+        .filter_map(|f| {
+            f.evidence
+                .get("missing")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .collect();
+    let listening = |port: u16| ctx.snapshot().map(|s| s.has_listener(port)).unwrap_or(true);
+    for s in &project.compose {
+        let compose = project.root.join(&s.file);
+        let dir = compose.parent().unwrap_or(&project.root).to_path_buf();
+        for file in &s.env_files {
+            let path = dir.join(file);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                continue;
+            }
+            let rel = project.relative(&path);
+            if said.contains(&rel) {
+                continue;
+            }
+            said.push(rel.clone());
+            let env_dir = path.parent().unwrap_or(&dir).to_path_buf();
+            // The project's server that would read it natively: in the
+            // file's folder or below it.
+            let reader = project
+                .services
+                .iter()
+                .filter(|r| r.expected && !r.is_frontend())
+                .find(|r| r.folder.as_ref().is_some_and(|f| f.starts_with(&env_dir)));
+            let down = reader.is_some_and(|r| !listening(r.port));
+            let example = EXAMPLES
+                .iter()
+                .map(|e| env_dir.join(e))
+                .find(|e| e.is_file())
+                .map(|e| project.relative(&e));
+            let mut f = Finding::new(
+                "ENV001",
+                ID,
+                format!(
+                    "{rel} is missing: the compose file gives it to {} ({}:{}, env_file)",
+                    s.name, s.file, s.line
+                ),
+            )
+            .evidence("missing", rel.clone())
+            .evidence("compose_service", s.name.clone())
+            .evidence("compose_file", format!("{}:{}", s.file, s.line))
+            .severity(if down { Severity::Warning } else { Severity::Info })
+            .explain(if down {
+                "The compose file names this env file for its service, and the project's server that reads the same settings natively is down: started without the file, every setting it holds is unset (a database host, a secret key). `docker compose up` refuses the service too (\"env file … not found\")."
+            } else {
+                "The compose file names this env file for its service; without it `docker compose up` refuses that service (\"env file … not found\"). Nothing of the project that reads it natively is down, so it may be a file for another environment."
+            });
+            if let Some(r) = reader {
+                f = f
+                    .evidence("service", r.name.clone())
+                    .evidence("port", r.port);
+            }
+            let steps = match &example {
+                Some(ex) => vec![
+                    format!("cp {ex} {rel}"),
+                    format!(
+                        "then fill in its values and restart {}",
+                        reader.map_or("the server", |r| r.name.as_str())
+                    ),
+                ],
+                None => vec![format!(
+                    "create {rel} with the keys the README lists (no example file is there)"
+                )],
+            };
+            out.push(f.with_fix(Fix::manual(
+                format!(
+                    "create {rel}: the compose service {} and the native server read it",
+                    s.name
+                ),
+                steps,
+            )));
+        }
+    }
 }
 
 /// ENV004: an env URL names a port where nothing listens while the project's
@@ -420,13 +598,33 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     };
     let listening = |port: u16| snapshot.has_listener(port);
-    // (service, env file, line) for each env-file URL with no listener.
+    // A URL written in the frontend's code (`fetch("http://127.0.0.1:5000")`,
+    // `process.env.X || "http://localhost:8000"` with X set nowhere).
+    let in_code = |src: &str| {
+        let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
+        !file.contains(".env")
+            && ["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"]
+                .iter()
+                .any(|e| file.ends_with(&format!(".{e}")))
+            && !file
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.contains(".config.") || n.starts_with("setupProxy"))
+    };
+    // A literal may sit in a branch that never runs: when another literal of
+    // the frontend's code names a port that answers, none is a guess worth saying.
+    let some_literal_answers = project.services.iter().any(|s| {
+        !s.is_frontend() && listening(s.port) && s.clients.iter().any(|(_, src)| in_code(src))
+    });
+    // (service, file, line) for each env-file or code URL with no listener.
     let dangling: Vec<(&crate::project::Service, String)> = project
         .services
         .iter()
-        .filter(|s| s.is_http() && s.expected && !listening(s.port))
+        .filter(|s| s.is_http() && !listening(s.port))
         .flat_map(|s| s.clients.iter().map(move |(_, src)| (s, src.clone())))
-        .filter(|(_, src)| src.contains(".env"))
+        .filter(|(s, src)| {
+            (s.expected && src.contains(".env")) || (in_code(src) && !some_literal_answers)
+        })
         .collect();
     if dangling.is_empty() {
         return Vec::new();
@@ -484,8 +682,16 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             let path = project.root.join(file);
             let text = read_bounded(&path).ok()?;
             let url_line = text.lines().nth(line - 1)?;
-            let url = url_line.split_once('=')?.1.trim().trim_matches(['"', '\'']);
-            let parts = parse_url(url)?;
+            let code = in_code(&source);
+            let url = if code {
+                crate::project::quoted_urls(url_line)
+                    .into_iter()
+                    .find(|u| parse_url(u).is_some_and(|p| p.port == service.port))?
+                    .to_string()
+            } else {
+                url_line.split_once('=')?.1.trim().trim_matches(['"', '\'']).to_string()
+            };
+            let parts = parse_url(&url)?;
             let from = format!(":{}", parts.port);
             let to = format!(":{real_port}");
             Some(
@@ -494,14 +700,18 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
                     ID,
                     format!("{source} points at port {}, where nothing listens; the project's server listens on {real_port}: {}", service.port, who.join(", ")),
                 )
+                .severity(if code { Severity::Warning } else { Severity::Error })
                 .evidence("source", source.clone())
                 .evidence("url_port", service.port)
                 .evidence("listening_port", real_port)
                 .evidence("listening", who.clone())
                 .with_fix(Fix {
-                    title: format!("change the port in {source} from {} to {real_port} (after a backup)", service.port),
+                    title: format!("change the port in {source} from {} to {real_port} (after a backup in .doctor/backups/, which git ignores)", service.port),
                     safety: Safety::Confirm,
-                    commands: vec![format!("sed -i.doctor-backup '{line}s/{from}/{to}/' {file}")],
+                    commands: vec![
+                        format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
+                        format!("sed -i '{line}s/{from}/{to}/' {file}"),
+                    ],
                     action: Some(FixAction::EditLine { path, line, from, to }),
                 }),
             )
@@ -564,20 +774,28 @@ mod tests {
     #[test]
     fn parsing_keeps_lines() {
         let p = parse("# c\nA=1\n\nnot a line\nB=\"multi\nline\"\nA=2\nexport C=\n");
-        let keys: Vec<(&str, usize, bool)> = p
-            .entries
-            .iter()
-            .map(|e| (e.key.as_str(), e.line, e.has_value))
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                ("A", 2, true),
-                ("B", 5, true),
-                ("A", 7, true),
-                ("C", 8, false)
-            ]
-        );
+        let keys: Vec<(&str, usize)> = p.entries.iter().map(|e| (e.key.as_str(), e.line)).collect();
+        assert_eq!(keys, [("A", 2), ("B", 5), ("A", 7), ("C", 8)]);
         assert_eq!(p.bad_lines, [4]);
+    }
+
+    #[test]
+    fn secrets_are_real_looking_values_of_secret_keys() {
+        assert!(holds_secret("API_TOKEN", "sk-live-9f8a7d6c"));
+        assert!(holds_secret(
+            "DATABASE_URL",
+            "postgres://app:s3cr3t-pw@db/app"
+        ));
+        // Public by design, placeholders, and plain settings are not.
+        assert!(!holds_secret("VITE_API_KEY", "AIzaSyA-real-looking"));
+        assert!(!holds_secret("NEXT_PUBLIC_STRIPE_KEY", "pk_live_123456"));
+        assert!(!holds_secret("SECRET_KEY", "changethis"));
+        assert!(!holds_secret("SECRET_KEY", ""));
+        assert!(!holds_secret("POSTGRES_PASSWORD", "changeme"));
+        assert!(!holds_secret(
+            "DATABASE_URL",
+            "postgres://postgres:postgres@localhost/app"
+        ));
+        assert!(!holds_secret("PORT", "8000"));
     }
 }

@@ -15,16 +15,12 @@ use crate::project::{parse_url, Service};
 pub struct Health;
 
 const ID: &str = "health";
-/// Tried in order for a discovered service; any HTTP answer proves it alive.
-pub const GUESSED_PATHS: &[&str] = &[
-    "/health",
-    "/healthz",
-    "/api/health",
-    "/api/v1/health",
-    "/api/health-check",
-    "/ready",
-    "/",
-];
+/// What is asked of a service no file gives a health path: a frontend, the
+/// page the browser asks for (`/`); a backend, the health routes its code
+/// declares, then `/`. No sweep of guessed paths: a cold `next dev`
+/// compiles a 404 page for each one (seconds each), and any HTTP answer
+/// already proves a server alive.
+pub const GUESSED_PATHS: &[&str] = &["/"];
 
 impl Check for Health {
     fn id(&self) -> &'static str {
@@ -40,6 +36,8 @@ impl Check for Health {
             "HEALTH003",
             "HEALTH004",
             "HEALTH005",
+            "HEALTH006",
+            "HEALTH007",
         ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
@@ -84,6 +82,94 @@ pub struct Target {
     pub routes: Vec<String>,
     /// An HTML page from a backend is an SPA's catch-all, not its health.
     pub backend: bool,
+    /// A dev server that compiles a page on its first request (`next dev`):
+    /// a wait is its compile, not a hang.
+    pub compiles_on_demand: bool,
+    /// The API paths a frontend's dev server proxies: asked through it, as
+    /// the browser asks.
+    pub proxied: Vec<Proxied>,
+    /// The URL as its source writes it, when a URL names the service.
+    pub written_url: Option<String>,
+    /// The project root, where `source` is found (HEALTH007's edit).
+    pub root: std::path::PathBuf,
+}
+
+/// One proxied path of a frontend: `/api` → the backend on `target_port`,
+/// as `source` (`frontend/vite.config.ts:10`) writes it.
+#[derive(Clone, Debug)]
+pub struct Proxied {
+    pub path: String,
+    pub target: String,
+    pub target_port: u16,
+    pub source: String,
+}
+
+/// The paths a frontend proxies, from the backends whose URL its dev-server
+/// config names (vite `server.proxy`, CRA's `"proxy"`, next rewrites).
+fn proxied_paths(ctx: &Context, frontend: &Service) -> Vec<Proxied> {
+    let Some(folder) = frontend.folder.as_deref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for b in ctx
+        .project
+        .services
+        .iter()
+        .filter(|b| b.is_http() && !b.is_frontend() && b.port != frontend.port)
+    {
+        for (_, src) in &b.clients {
+            let (file, line) = src.rsplit_once(':').unwrap_or((src.as_str(), "1"));
+            let name = file.rsplit('/').next().unwrap_or(file);
+            let config = name.starts_with("vite.config")
+                || name.starts_with("next.config")
+                || name.starts_with("setupProxy")
+                || name == "package.json";
+            let path = ctx.project.root.join(file);
+            if !config || !path.starts_with(folder) {
+                continue;
+            }
+            let text = crate::project::read_bounded(&path).unwrap_or_default();
+            let n: usize = line.parse().unwrap_or(1);
+            // The proxied prefix on that line or the one above it: `'/api':`,
+            // `source: '/api/:path*'`; CRA proxies every non-HTML request.
+            let key = text
+                .lines()
+                .skip(n.saturating_sub(2))
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let prefix = key
+                .split(['\'', '"', '`'])
+                .find(|w| w.starts_with('/') && w.len() > 1 && !w.starts_with("//"))
+                .map(|w| {
+                    w.split(":path")
+                        .next()
+                        .unwrap_or(w)
+                        .trim_end_matches('*')
+                        .trim_end_matches('/')
+                        .to_string()
+                })
+                .unwrap_or_else(|| "/api".to_string());
+            let probe = b
+                .routes
+                .iter()
+                .find(|r| r.starts_with(&prefix))
+                .cloned()
+                .unwrap_or_else(|| format!("{prefix}/"));
+            if !out.iter().any(|p: &Proxied| p.path == probe) {
+                out.push(Proxied {
+                    path: probe,
+                    target: b
+                        .url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://localhost:{}", b.port)),
+                    target_port: b.port,
+                    source: src.clone(),
+                });
+            }
+        }
+    }
+    out
 }
 
 impl Target {
@@ -102,6 +188,27 @@ impl Target {
                 return None;
             }
         }
+        // Its server dies at its next log line (PROC009 says so): a request
+        // would make that line. net::send only connects to such a port.
+        // A URL whose address refuses is probed as usual: no request
+        // reaches that server, and the refusal is the finding.
+        let accepts = || {
+            let host = s
+                .url
+                .as_deref()
+                .and_then(parse_url)
+                .map_or(s.host.clone(), |u| u.host);
+            net::resolve(&host, s.port).is_ok_and(|addrs| {
+                addrs
+                    .iter()
+                    .any(|a| crate::net::connect(a, ctx.config.timeout).is_ok())
+            })
+        };
+        if net::fragile(s.port) && accepts() {
+            ctx.record_probe(json!({"check": ID, "service": s.name, "port": s.port,
+                "skipped": "no HTTP request: the server's output goes nowhere and a logged request would end it (PROC009)"}));
+            return None;
+        }
         let url = s.url.as_deref().and_then(parse_url);
         let configured = s.health.clone().or_else(|| {
             url.as_ref()
@@ -117,10 +224,33 @@ impl Target {
             source: s.source.clone(),
             routes: s.routes.clone(),
             backend: !s.is_frontend(),
+            // Compiling, if its dev server is supervised as started (its
+            // parent, `next dev`, alive): an orphaned one that hangs is hung.
+            compiles_on_demand: s
+                .kind
+                .as_deref()
+                .and_then(crate::frameworks::by_kind)
+                .is_some_and(|f| f.compiles_on_demand)
+                && ctx.snapshot().is_ok_and(|snap| {
+                    let all = ctx.project.all_processes();
+                    snap.listener_pids(s.port).iter().any(|pid| {
+                        snap.process(*pid).is_some_and(|p| {
+                            p.parent.is_some_and(|pp| pp > 1 && all.contains_key(&pp))
+                                && super::orphaned_ancestor(all, p, &ctx.project.root).is_none()
+                        })
+                    })
+                }),
+            proxied: if s.is_frontend() {
+                proxied_paths(ctx, s)
+            } else {
+                Vec::new()
+            },
+            written_url: s.url.clone(),
+            root: ctx.project.root.clone(),
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -130,7 +260,7 @@ impl Target {
     }
 }
 
-enum AddrOutcome {
+pub(crate) enum AddrOutcome {
     Answered {
         response: Response,
         path: String,
@@ -152,6 +282,7 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
         None => t
             .routes
             .iter()
+            .filter(|_| t.backend)
             .map(String::as_str)
             .chain(GUESSED_PATHS.iter().copied())
             .collect(),
@@ -231,12 +362,36 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
         .map(|&addr| {
             let target = t.clone();
             let timeout = s.timeout;
-            std::thread::spawn(move || (addr, probe_address(addr, &target, timeout)))
+            std::thread::spawn(move || {
+                let outcome = probe_address(addr, &target, timeout);
+                let crossed = super::scheme::cross_probe(addr, &target, &outcome);
+                (addr, outcome, crossed)
+            })
         })
         .collect();
-    let results: Vec<(SocketAddr, AddrOutcome)> =
-        handles.into_iter().filter_map(|h| h.join().ok()).collect();
-    let (findings, probes) = judge(t, s, dns, &addrs, &results);
+    let mut results: Vec<(SocketAddr, AddrOutcome)> = Vec::new();
+    let mut crossed = Vec::new();
+    for (addr, outcome, c) in handles.into_iter().filter_map(|h| h.join().ok()) {
+        results.push((addr, outcome));
+        crossed.extend(c.map(|c| (addr, c)));
+    }
+    let (mut findings, mut probes) = judge(t, s, dns, &addrs, &results);
+    for (addr, c) in &crossed {
+        probes.push(json!({"check": ID, "service": t.name, "address": addr.to_string(), "url": t.url("/"), "other_scheme": format!("{c:?}")}));
+    }
+    findings.extend(super::scheme::finding(t, &crossed, &t.root));
+    // The path the browser's API calls take: through the dev server's proxy.
+    let page = results.iter().find_map(|(addr, o)| match o {
+        AddrOutcome::Answered { response, .. } if response.status < 500 => Some(*addr),
+        _ => None,
+    });
+    if let Some(addr) = page {
+        for p in &t.proxied {
+            let (f, probe) = probe_proxied(t, addr, p, s.timeout);
+            findings.extend(f);
+            probes.push(probe);
+        }
+    }
     let findings = findings
         .into_iter()
         .map(|f| {
@@ -245,6 +400,70 @@ fn probe_service(t: &Target, s: &ProbeSettings) -> (Vec<Finding>, Vec<Value>) {
         })
         .collect();
     (findings, probes)
+}
+
+/// Ask the frontend for a proxied API path, as the browser's `fetch('/api/…')`
+/// does. A 5xx there (vite 8 answers 502 when the target refuses; vite 5,
+/// CRA and next 500)
+/// is HEALTH006 with the proxy's target and file:line; the backend's own
+/// finding, when there is one, explains it.
+fn probe_proxied(
+    t: &Target,
+    addr: SocketAddr,
+    p: &Proxied,
+    timeout: Duration,
+) -> (Option<Finding>, Value) {
+    let started = Instant::now();
+    let answer = net::send(
+        addr,
+        &t.host,
+        t.scheme == "https",
+        "GET",
+        &p.path,
+        &[("Accept", "application/json")],
+        timeout,
+    );
+    let url = t.url(&p.path);
+    let mut probe = json!({"check": ID, "service": t.name, "url": url, "through_proxy_to": p.target, "proxy_source": p.source, "total_ms": ms(started.elapsed())});
+    let failed = match &answer {
+        Ok(r) => {
+            probe["status"] = json!(r.status);
+            (500..600)
+                .contains(&r.status)
+                .then(|| format!("answers {}", r.status))
+        }
+        Err(net::Failure::NoAnswer { .. }) => {
+            probe["result"] = json!("no answer through the proxy");
+            Some(format!("sends no answer within {} ms", timeout.as_millis()))
+        }
+        Err(e) => {
+            probe["result"] = json!(e.to_string());
+            None
+        }
+    };
+    let finding = failed.map(|what| {
+        let mut f = Finding::new(
+            "HEALTH006",
+            ID,
+            format!(
+                "{} proxies {} to {} ({}), and that path {what}",
+                t.name, p.path, p.target, p.source
+            ),
+        )
+        .evidence("url", url.clone())
+        .evidence(
+            "proxy",
+            json!({"path": p.path, "target": p.target, "source": p.source}),
+        )
+        .evidence("target_port", p.target_port);
+        if let Ok(r) = &answer {
+            f = f
+                .evidence("status", r.status)
+                .evidence("body", excerpt(&r.body));
+        }
+        f
+    });
+    (finding, probe)
 }
 
 /// The findings and probe records for one service, from what each of its
@@ -308,20 +527,30 @@ fn judge(
         } else {
             "accepts the connection but sends no HTTP answer"
         };
-        findings.push(
-            Finding::new(
-                "HEALTH002",
-                ID,
-                format!(
-                    "{} ({url}) {what} within {} ms",
-                    t.name,
-                    s.timeout.as_millis()
-                ),
-            )
-            .evidence("url", url.clone())
-            .evidence("addresses", hung)
-            .evidence("source", t.source.clone()),
-        );
+        let mut f = Finding::new(
+            "HEALTH002",
+            ID,
+            format!(
+                "{} ({url}) {what} within {} ms",
+                t.name,
+                s.timeout.as_millis()
+            ),
+        )
+        .evidence("url", url.clone())
+        .evidence("addresses", hung)
+        .evidence("source", t.source.clone());
+        if t.compiles_on_demand && !garbled && answered.is_empty() {
+            // A stopped server is PROC001's; a running one compiles.
+            f.title = format!(
+                "{} ({url}) is still compiling its first page: no answer within {} ms",
+                t.name,
+                s.timeout.as_millis()
+            );
+            f = f.severity(crate::finding::Severity::Info).explain(
+                "This dev server compiles each page on the first request for it, which takes seconds on a cold start: the connection is accepted and the answer comes once the compile is done. Ask again in a few seconds; a server that is stopped is reported as such (PROC001).",
+            );
+        }
+        findings.push(f);
     }
     if answered.is_empty() && none_hung && !refused.is_empty() {
         findings.push(
@@ -370,16 +599,23 @@ fn judge(
             .evidence("source", t.source.clone()),
         );
     }
-    if let Some((addr, r, path)) = answered
-        .iter()
-        .find(|(_, r, _)| t.configured.is_some() && !(200..300).contains(&r.status))
-    {
+    // A configured health path's status counts whatever it is; a path
+    // doctor found (a route of the code, `/`) counts when it is a server
+    // error: a 404 there may be doctor's guess, a 500 is the server's.
+    if let Some((addr, r, path)) = answered.iter().find(|(_, r, _)| {
+        (t.configured.is_some() && !(200..300).contains(&r.status)) || r.status >= 500
+    }) {
         findings.push(
             Finding::new(
                 "HEALTH003",
                 ID,
                 format!("{} answers {} on {}", t.name, r.status, t.url(path)),
             )
+            .severity(if t.configured.is_some() {
+                crate::finding::Severity::Error
+            } else {
+                crate::finding::Severity::Warning
+            })
             .evidence("url", t.url(path))
             .evidence("address", addr.to_string())
             .evidence("status", r.status)
@@ -391,24 +627,28 @@ fn judge(
         );
     }
     if let Some((addr, r, path)) = answered.iter().find(|(_, r, _)| r.first_byte > s.slow) {
-        findings.push(
-            Finding::new(
-                "HEALTH004",
-                ID,
-                format!(
-                    "{} took {} ms to answer {} (threshold {} ms)",
-                    t.name,
-                    ms(r.first_byte),
-                    t.url(path),
-                    s.slow.as_millis()
-                ),
-            )
-            .evidence("address", addr.to_string())
-            .evidence(
-                "timings_ms",
-                json!({"dns": ms(dns), "connect": ms(r.connect), "first_byte": ms(r.first_byte)}),
+        let mut f = Finding::new(
+            "HEALTH004",
+            ID,
+            format!(
+                "{} took {} ms to answer {} (threshold {} ms)",
+                t.name,
+                ms(r.first_byte),
+                t.url(path),
+                s.slow.as_millis()
             ),
+        )
+        .evidence("address", addr.to_string())
+        .evidence(
+            "timings_ms",
+            json!({"dns": ms(dns), "connect": ms(r.connect), "first_byte": ms(r.first_byte)}),
         );
+        if !t.backend {
+            // A dev server renders (next dev compiles) pages on request: a
+            // slow page is how development mode is, not what refuses the API.
+            f = f.severity(crate::finding::Severity::Info);
+        }
+        findings.push(f);
     }
     (findings, probes)
 }
@@ -435,6 +675,10 @@ mod tests {
             source: ".env:1".into(),
             routes: Vec::new(),
             backend: true,
+            compiles_on_demand: false,
+            proxied: Vec::new(),
+            written_url: None,
+            root: std::path::PathBuf::new(),
         }
     }
 
@@ -501,10 +745,13 @@ mod tests {
             ["HEALTH002"]
         );
         assert_eq!(codes(&[(v4, answered(v4, 503, 3))], true), ["HEALTH003"]);
+        // A guessed path's server error is said (a warning, not an error:
+        // see HEALTH003's severity); its 404 is not.
+        assert_eq!(codes(&[(v4, answered(v4, 503, 3))], false), ["HEALTH003"]);
         assert_eq!(
-            codes(&[(v4, answered(v4, 503, 3))], false),
+            codes(&[(v4, answered(v4, 404, 3))], false),
             Vec::<&str>::new(),
-            "a guessed path's status is no error"
+            "a guessed path's 404 is no finding"
         );
         assert_eq!(
             codes(&[(v4, answered(v4, 200, 1500))], false),

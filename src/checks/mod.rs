@@ -10,16 +10,25 @@ use crate::platform::ProcessInfo;
 use crate::redact;
 use crate::timefmt;
 
+pub mod browser;
+pub mod compose;
+mod container_inside;
 pub mod containers;
 pub mod cors;
 pub mod database;
 pub mod env;
+pub mod exposure;
 pub mod ghosts;
 pub mod health;
+pub mod hosted;
+pub mod hosts;
 pub mod node;
+pub mod nodestart;
 pub mod ports;
 pub mod processes;
 pub mod python;
+mod scheme;
+pub mod unset;
 pub mod user;
 pub mod wsl;
 
@@ -29,14 +38,20 @@ pub fn all() -> Vec<Arc<dyn Check>> {
         Arc::new(processes::Processes),
         Arc::new(python::Python),
         Arc::new(node::Node),
+        Arc::new(nodestart::NodeStart),
         Arc::new(env::Env),
         Arc::new(health::Health),
         Arc::new(cors::Cors),
         Arc::new(database::Database),
         Arc::new(user::User),
         Arc::new(containers::Containers),
+        Arc::new(compose::Compose),
         Arc::new(ghosts::Ghosts),
         Arc::new(wsl::WslSide),
+        Arc::new(exposure::Exposure),
+        Arc::new(browser::Browser),
+        Arc::new(hosts::Hosts),
+        Arc::new(hosted::HostedRuntime),
     ]
 }
 
@@ -165,6 +180,92 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
 
 /// The fix that ends a process (and its children) after re-checking that the
 /// pid still names the same process.
+/// End `p` and run its own command line again in its folder, detached:
+/// for a server of the project that serves old code (what the user started,
+/// `--reload` and all, comes back new).
+pub fn restart_fix(p: &ProcessInfo, port: u16, name: &str) -> Option<Fix> {
+    let cwd = p.cwd.clone()?;
+    // A worker whose reloader is gone (multiprocessing's `spawn_main`) or an
+    // orphan is no command to run again: ended, the service's own start
+    // command brings it back.
+    let command = p.command();
+    let orphaned = p.parent.is_none_or(|pp| pp <= 1);
+    if p.cmdline.is_empty()
+        || orphaned
+        || command.contains("spawn_main")
+        || command.contains("--multiprocessing-fork")
+    {
+        return None;
+    }
+    let mut commands = terminate_commands(p.pid);
+    commands.push(crate::shell::inline(&crate::shell::in_folder(
+        &crate::redact::home(&cwd),
+        &p.command(),
+    )));
+    Some(Fix {
+        title: format!(
+            "restart pid {} ({}): end it, then run the same command in the same folder, detached (its output: .doctor/logs/{name}.log)",
+            p.pid,
+            shorten(&p.command(), 60)
+        ),
+        safety: Safety::Confirm,
+        commands,
+        action: Some(FixAction::Restart {
+            pid: p.pid,
+            start_time: p.start_time,
+            cmdline: p.command(),
+            argv: p.cmdline.clone(),
+            cwd,
+            name: name.to_string(),
+            port,
+        }),
+    })
+}
+
+/// The process of `p`'s tree whose launcher is gone: `p` itself or an
+/// ancestor (`sh -c next dev` whose `npm`/`concurrently` was killed) that now
+/// belongs to another session than its parent's without leading its own,
+/// or whose parent is gone. Walks at most eight levels; `None`: the tree is
+/// whole. A whole tree under an orphan is orphaned with it.
+pub fn orphaned_ancestor(
+    all: &std::collections::HashMap<u32, ProcessInfo>,
+    p: &ProcessInfo,
+    root: &std::path::Path,
+) -> Option<u32> {
+    let mut at = p.pid;
+    let mut parent = p.parent;
+    for _ in 0..8 {
+        let pp = parent?;
+        // The project's own tree only: above it are the user's shell, a
+        // terminal, an IDE, whose sessions are theirs to arrange.
+        let inside = |pid: u32| {
+            all.get(&pid)
+                .and_then(|q| q.cwd.as_ref())
+                .is_some_and(|c| c.starts_with(root))
+        };
+        if !inside(at) {
+            return None;
+        }
+        if pp <= 1 || !all.contains_key(&pp) {
+            // Adopted by init or gone: orphaned unless it leads its session
+            // (a daemon, a terminal's shell started it so).
+            let own = crate::platform::process_extras(at).session;
+            return (own.is_some() && own != Some(at)).then_some(at);
+        }
+        let own = crate::platform::process_extras(at).session;
+        let theirs = crate::platform::process_extras(pp).session;
+        if own.is_some() && theirs.is_some() && own != Some(at) && own != theirs {
+            return Some(at);
+        }
+        if own.is_some() && own == Some(at) {
+            return None; // a session leader: its tree starts here
+        }
+        at = pp;
+        parent = all.get(&pp).and_then(|q| q.parent);
+    }
+    None
+}
+
 pub fn terminate_fix(p: &ProcessInfo) -> Fix {
     Fix {
         title: format!(

@@ -1,4 +1,4 @@
-//! NODE001–NODE004: can the frontend start? node itself, node_modules, each
+//! NODE001–NODE004, NODE006: can the frontend start? node itself, node_modules, each
 //! dependency's installed version, and a lockfile newer than the install.
 
 use std::path::{Path, PathBuf};
@@ -39,7 +39,9 @@ impl Check for Node {
         "the frontend's node version, node_modules, installed dependency versions and lockfile"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["NODE001", "NODE002", "NODE003", "NODE004"]
+        &[
+            "NODE001", "NODE002", "NODE003", "NODE004", "NODE006", "NODE007",
+        ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let mut out = Vec::new();
@@ -62,9 +64,175 @@ impl Check for Node {
         let node = || version.get_or_init(|| node_version(ctx.config.timeout));
         for (dir, json, text) in &packages {
             check_package(&ctx.project, dir, json, text, &node, &mut out);
+            out.extend(webpack4_on_openssl3(ctx, dir, json, &node));
+            out.extend(cra_proxy_without_allowed_host(ctx, dir, json));
         }
         Ok(out)
     }
+}
+
+/// The OpenSSL 3 of Node 17+ has no md4, which webpack 4 hashes with:
+/// react-scripts < 5 (and any webpack 4 dev server) dies at start with
+/// `error:0308010C:digital envelope routines::unsupported`
+/// (ERR_OSSL_EVP_UNSUPPORTED). Said only when its service is down, since a
+/// running one proves the environment it started with has the legacy
+/// provider (`NODE_OPTIONS=--openssl-legacy-provider`).
+fn webpack4_on_openssl3<'n>(
+    ctx: &Context,
+    dir: &Path,
+    json: &Value,
+    node: &dyn Fn() -> &'n Result<(PathBuf, Version), String>,
+) -> Option<Finding> {
+    let project = &ctx.project;
+    let webpack = installed_version(project, dir, "webpack")?;
+    if !webpack.starts_with("4.") {
+        return None;
+    }
+    let service = project.services.iter().find(|s| {
+        s.kind.is_some()
+            && s.expected
+            && (s.folder.as_deref() == Some(dir) || s.start_folder(&project.root) == dir)
+    })?;
+    let scripts = json["scripts"].to_string();
+    let legacy = "--openssl-legacy-provider";
+    if scripts.contains(legacy) || std::env::var("NODE_OPTIONS").is_ok_and(|v| v.contains(legacy)) {
+        return None;
+    }
+    if !ctx.snapshot().ok()?.listener_pids(service.port).is_empty() {
+        return None;
+    }
+    let (_, version) = node().as_ref().ok()?;
+    if version.major() < 17 {
+        return None;
+    }
+    let react_scripts = installed_version(project, dir, "react-scripts");
+    let shown = project.shown(dir).unwrap_or_default();
+    let start = service.start.clone().unwrap_or_else(|| "npm start".into());
+    let with_legacy = if cfg!(windows) {
+        format!("set NODE_OPTIONS={legacy} && {start}")
+    } else {
+        format!("NODE_OPTIONS={legacy} {start}")
+    };
+    let what = react_scripts
+        .as_ref()
+        .map_or(format!("webpack {webpack}"), |r| {
+            format!("react-scripts {r} (webpack {webpack})")
+        });
+    let mut steps = crate::shell::in_folder(&shown, &with_legacy);
+    if let Some(r) = &react_scripts {
+        if !r.starts_with('5') {
+            steps.push(format!(
+                "or upgrade (webpack 5 has no md4): npm install react-scripts@5 in {shown}"
+            ));
+        }
+    }
+    Some(
+        Finding::new(
+            "NODE006",
+            ID,
+            format!(
+                "{} runs {what} on node {version}: webpack 4 dies at start on Node 17+ (ERR_OSSL_EVP_UNSUPPORTED, \"digital envelope routines::unsupported\") unless NODE_OPTIONS has {legacy}",
+                service.name
+            ),
+        )
+        .evidence("service", service.name.clone())
+        .evidence("port", service.port)
+        .evidence("webpack", webpack.clone())
+        .evidence("react_scripts", json!(react_scripts))
+        .evidence("node", version.to_string())
+        .with_fix(Fix::manual(
+            format!("start {} with the OpenSSL legacy provider", service.name),
+            steps,
+        )),
+    )
+}
+
+/// react-scripts 5 with a `"proxy"` gives webpack-dev-server 4 the LAN
+/// address as its one allowed host, and that address exists only when
+/// `HOST` is unset (or 0.0.0.0/::) and the machine's first LAN IPv4 is a
+/// private one (10/8, 172.16/12, 192.168/16, as react-dev-utils tests it).
+/// Otherwise it is undefined and the dev server exits at start:
+/// `options.allowedHosts[0] should be a non-empty string`. Said only when
+/// its service is down. `DANGEROUSLY_DISABLE_HOST_CHECK=true` turns the
+/// check off.
+fn cra_proxy_without_allowed_host(ctx: &Context, dir: &Path, json: &Value) -> Option<Finding> {
+    let project = &ctx.project;
+    json["proxy"].as_str()?;
+    let version = installed_version(project, dir, "react-scripts")?;
+    if !version.starts_with("5.") {
+        return None;
+    }
+    let service = project.services.iter().find(|s| {
+        s.kind.as_deref() == Some("cra")
+            && (s.folder.as_deref() == Some(dir) || s.start_folder(&project.root) == dir)
+    })?;
+    // CRA's env files, the environment over all of them.
+    let mut env: std::collections::BTreeMap<String, (String, String)> =
+        crate::project::env_file_values(dir, crate::frameworks::cra::CRA.env_files)
+            .into_iter()
+            .map(|(k, (v, path, line))| (k, (v, format!("{}:{line}", project.relative(&path)))))
+            .collect();
+    for key in ["DANGEROUSLY_DISABLE_HOST_CHECK", "HOST"] {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.to_string(), (v, "the environment".into()));
+        }
+    }
+    if env
+        .get("DANGEROUSLY_DISABLE_HOST_CHECK")
+        .is_some_and(|(v, _)| v == "true")
+    {
+        return None;
+    }
+    if !ctx.snapshot().ok()?.listener_pids(service.port).is_empty() {
+        return None;
+    }
+    let why = match env
+        .get("HOST")
+        .filter(|(v, _)| !matches!(v.as_str(), "" | "0.0.0.0" | "::"))
+    {
+        Some((host, at)) => format!("HOST={host} ({at}) leaves it no LAN address"),
+        None => {
+            let interfaces = crate::platform::ipv4_interfaces()?;
+            let named = interfaces
+                .iter()
+                .find(|(n, _)| n.starts_with("eth") || n.starts_with("en"))
+                .or_else(|| interfaces.iter().find(|(_, ip)| !ip.is_loopback()));
+            match named {
+                Some((_, ip)) if ip.is_private() => return None,
+                Some((name, ip)) => {
+                    format!("this machine's LAN address {ip} ({name}) is not a private one")
+                }
+                None => "this machine has no LAN address".into(),
+            }
+        }
+    };
+    let shown = project.shown(dir).unwrap_or_default();
+    let local = if shown.is_empty() || shown == "." {
+        ".env.development.local".to_string()
+    } else {
+        format!("{shown}/.env.development.local")
+    };
+    Some(
+        Finding::new(
+            "NODE007",
+            ID,
+            format!(
+                "{} (react-scripts {version}) with a \"proxy\" exits at start: {why}, so its dev server gets no allowed host (\"options.allowedHosts[0] should be a non-empty string\")",
+                service.name
+            ),
+        )
+        .evidence("service", service.name.clone())
+        .evidence("port", service.port)
+        .evidence("react_scripts", version.clone())
+        .evidence("reason", why.clone())
+        .with_fix(Fix::manual(
+            format!("let {} start with its proxy", service.name),
+            vec![
+                format!("add DANGEROUSLY_DISABLE_HOST_CHECK=true to {local} (CRA's switch: the dev server stops checking the Host header, which is safe while it listens on loopback)"),
+                "or move the proxy to src/setupProxy.js (http-proxy-middleware), which leaves the host check as it is".into(),
+            ],
+        )),
+    )
 }
 
 /// `node --version`, once per run.
@@ -219,26 +387,32 @@ fn check_package<'n>(
         return;
     }
     let Some(modules) = node_modules(project, dir) else {
-        out.push(
-            Finding::new(
-                "NODE002",
-                ID,
-                format!(
-                    "node_modules is missing for {rel} ({} declared)",
-                    if deps.len() == 1 {
-                        "1 dependency".to_string()
-                    } else {
-                        format!("{} dependencies", deps.len())
-                    }
-                ),
-            )
-            .evidence("package", rel)
-            .evidence(
-                "looked_in",
-                project.shown(&dir.join("node_modules")).unwrap_or_default(),
-            )
-            .with_fix(install_fix(project, dir)),
-        );
+        let mut f = Finding::new(
+            "NODE002",
+            ID,
+            format!(
+                "node_modules is missing for {rel} ({} declared)",
+                if deps.len() == 1 {
+                    "1 dependency".to_string()
+                } else {
+                    format!("{} dependencies", deps.len())
+                }
+            ),
+        )
+        .evidence("package", rel)
+        .evidence(
+            "looked_in",
+            project.shown(&dir.join("node_modules")).unwrap_or_default(),
+        )
+        .with_fix(install_fix(project, dir));
+        if !in_dev_stack(project, dir) {
+            // A package no service of the dev stack runs from (a mock
+            // server, docs, an e2e suite): the stack runs without it.
+            f = f.severity(crate::finding::Severity::Info).explain(
+                "No service of the dev stack runs from this folder and no script of the project's root starts it: the stack works without its packages. Install them when you work on it.",
+            );
+        }
+        out.push(f);
         return;
     };
     let mut problems = Vec::new();
@@ -310,4 +484,44 @@ fn check_package<'n>(
         }
         break;
     }
+}
+
+/// Whether a package folder is part of the dev stack: the root, a
+/// service's folder, or a folder the root's scripts or workspaces name.
+fn in_dev_stack(project: &Project, dir: &Path) -> bool {
+    if dir == project.root {
+        return true;
+    }
+    if project.services.iter().any(|s| {
+        s.folder.as_deref() == Some(dir)
+            || s.run_folder().map(|f| f.as_path()) == Some(dir)
+            || s.start_folder(&project.root) == dir
+    }) {
+        return true;
+    }
+    let Ok(text) = read_bounded(&project.root.join("package.json")) else {
+        return false;
+    };
+    let Ok(json) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    let rel = project.relative(dir);
+    let scripts = json["scripts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| v.as_str());
+    let workspaces = json["workspaces"]
+        .as_array()
+        .or_else(|| json["workspaces"]["packages"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str());
+    scripts.chain(workspaces).any(|s| {
+        s.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=')
+            .any(|w| {
+                let w = w.trim_start_matches("./").trim_end_matches('/');
+                w == rel || (w.ends_with("/*") && rel.starts_with(w.trim_end_matches('*')))
+            })
+    })
 }

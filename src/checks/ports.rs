@@ -132,7 +132,14 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
                     .find_map(|p| squatter(p, port).map(|s| (*p, s)))
                 {
                     Some((p, known)) => out.push(held_by_squatter(snapshot, first, p, known)),
-                    None => out.push(held_by_other(snapshot, first, port, &foreign, &states)),
+                    None => out.push(held_by_other(
+                        &project.root,
+                        snapshot,
+                        first,
+                        port,
+                        &foreign,
+                        &states,
+                    )),
                 }
             }
         }
@@ -182,6 +189,94 @@ fn lines_naming(project: &Project, service: &Service, port: u16) -> Vec<String> 
         .collect()
 }
 
+/// A `concurrently` script that starts this service and others (`"dev":
+/// "concurrently -k \"npm run dev --prefix client\" \"npm run dev --prefix
+/// server\""`): with `-k` (`--kill-others`, `--kill-others-on-fail`) one of
+/// them exiting ends the rest, so this service being down can be what ended
+/// a sibling (its port was taken). The script, whether it kills the others,
+/// and the siblings it starts with their ports.
+fn shared_launcher(project: &Project, service: &Service) -> Option<Value> {
+    let folder = service.folder.as_ref()?;
+    let names_folder = |command: &str, dir: &std::path::Path, f: &std::path::Path| {
+        let Ok(rel) = f.strip_prefix(dir) else {
+            return false;
+        };
+        let rel = rel.display().to_string();
+        !rel.is_empty()
+            && command
+                .split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=')
+                .any(|w| {
+                    w.trim_end_matches('/') == rel
+                        || w.trim_start_matches("./").trim_end_matches('/') == rel
+                })
+    };
+    for dir in folder.ancestors().skip(1) {
+        if !dir.starts_with(&project.root) {
+            break;
+        }
+        let Ok(text) = crate::project::read_bounded(&dir.join("package.json")) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(scripts) = json["scripts"].as_object() else {
+            continue;
+        };
+        for (name, command) in scripts {
+            let Some(command) = command.as_str() else {
+                continue;
+            };
+            if !command.contains("concurrently") {
+                continue;
+            }
+            // `npm:dev-ui` and `npm run dev-ui` name other scripts: their
+            // text says which folder they run in.
+            let mut expanded = command.to_string();
+            for (other, text) in scripts {
+                let runs = command.contains(&format!("npm:{other}"))
+                    || command.contains(&format!("npm run {other}"));
+                if other != name && runs {
+                    expanded.push(' ');
+                    expanded.push_str(text.as_str().unwrap_or_default());
+                }
+            }
+            if !names_folder(&expanded, dir, folder) {
+                continue;
+            }
+            let siblings: Vec<Value> = project
+                .services
+                .iter()
+                .filter(|o| o.name != service.name && o.port != service.port)
+                .filter(|o| {
+                    o.folder
+                        .as_ref()
+                        .is_some_and(|f| names_folder(&expanded, dir, f))
+                })
+                .map(|o| json!({"service": o.name, "port": o.port}))
+                .collect();
+            if siblings.is_empty() {
+                continue;
+            }
+            let kill_others = command
+                .split_whitespace()
+                .any(|w| matches!(w, "-k" | "--kill-others" | "--kill-others-on-fail"));
+            let at = dir
+                .join("package.json")
+                .strip_prefix(&project.root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "package.json".into());
+            return Some(json!({
+                "script": format!("{at}: {name}"),
+                "command": command,
+                "kill_others": kill_others,
+                "siblings": siblings,
+            }));
+        }
+    }
+    None
+}
+
 fn nothing_listens(
     project: &Project,
     service: &Service,
@@ -189,13 +284,21 @@ fn nothing_listens(
     port: u16,
     states: &BTreeMap<&str, usize>,
 ) -> Finding {
-    // The start command runs from the project root, as printed.
-    let mut steps = service.start_from_root().unwrap_or_else(|| {
-        vec![format!(
-            "start the service named '{}' (see its README)",
-            service.name
-        )]
-    });
+    // The start command runs from the project root, as printed, with the
+    // venv's programs when the service has one.
+    let start = service.start_with_venv(&project.root);
+    let folder = project
+        .shown(&service.start_folder(&project.root))
+        .unwrap_or_else(|| ".".into());
+    let mut steps = start
+        .as_deref()
+        .map(|s| crate::shell::in_folder(&folder, s))
+        .unwrap_or_else(|| {
+            vec![format!(
+                "start the service named '{}' (see its README)",
+                service.name
+            )]
+        });
     let places = lines_naming(project, service, port);
     if !places.is_empty() {
         steps.push(format!(
@@ -221,13 +324,66 @@ fn nothing_listens(
             .map(|s| json!({"service": s.name, "source": s.source}))
             .collect::<Vec<_>>(),
     )
-    .evidence("states", json!(states))
-    .with_fix(Fix::manual(
-        format!("start {} so that it listens on port {port}", service.name),
-        steps,
-    ));
+    .evidence("states", json!(states));
+    f = f.with_fix(match &start {
+        // doctor can run the project's own start command, detached from its
+        // terminal, with the user's consent.
+        Some(command) if service.kind.is_some() && service.expected => Fix {
+            title: format!(
+                "start {} so that it listens on port {port} (doctor runs it detached; its output goes to .doctor/logs/{}.log)",
+                service.name, service.name
+            ),
+            safety: crate::finding::Safety::Confirm,
+            commands: steps,
+            action: Some(crate::finding::FixAction::Start {
+                command: command.clone(),
+                cwd: service.start_folder(&project.root),
+                path_first: service.venv_bin(&project.root),
+                name: service.name.clone(),
+                port,
+            }),
+        },
+        _ => Fix::manual(
+            format!("start {} so that it listens on port {port}", service.name),
+            steps,
+        ),
+    });
     if let Some(url) = &service.url {
         f = f.evidence("url", url.clone());
+    }
+    if let Some(launcher) = shared_launcher(project, service) {
+        f = f.evidence("launcher", launcher);
+    }
+    // The project's frontend runs on another port: it moved there while
+    // this one was taken, and this one is free now. A second copy would
+    // run beside it; the fix is to restart the one the user runs.
+    if let Some(moved) = service
+        .other_ports
+        .iter()
+        .find(|c| c.source.starts_with("running pid"))
+    {
+        f.title = format!(
+            "{}; the project's {} runs on :{} ({}): it moved there while :{port} was taken, and :{port} is free now",
+            f.title, service.name, moved.port, moved.source
+        );
+        f = f
+            .evidence(
+                "moved_to",
+                json!({"port": moved.port, "source": moved.source}),
+            )
+            .with_fix(Fix::manual(
+                format!(
+                    "restart {} so that it takes :{port} again (it runs on :{} now)",
+                    service.name, moved.port
+                ),
+                vec![format!(
+                    "in the terminal that runs it: Ctrl-C, then {}",
+                    service
+                        .start
+                        .clone()
+                        .unwrap_or_else(|| "its start command".into())
+                )],
+            ));
     }
     if !service.other_ports.is_empty() {
         // Sources disagree about the port: both are evidence.
@@ -236,20 +392,85 @@ fn nothing_listens(
     f
 }
 
+/// The file a watcher runs (`nodemon server.js`, `nodemon --exec ts-node
+/// src/server.ts`, `node --watch index.js`, `tsx watch src/index.ts`): the
+/// first argument that is a JS/TS file in its folder, else package.json's
+/// `main` (what a bare `nodemon` runs).
+fn watched_entry(p: &crate::platform::ProcessInfo) -> Option<std::path::PathBuf> {
+    let cwd = p.cwd.as_ref()?;
+    let script = |arg: &str| {
+        [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".py"]
+            .iter()
+            .any(|e| arg.ends_with(e))
+            && !arg.contains("node_modules")
+    };
+    p.cmdline
+        .iter()
+        .skip(1)
+        .filter(|a| script(a))
+        .map(|a| cwd.join(a))
+        .find(|f| f.is_file())
+        .or_else(|| {
+            let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
+            let manifest: Value = serde_json::from_str(&text).ok()?;
+            let main = cwd.join(manifest.get("main")?.as_str()?);
+            main.is_file().then_some(main)
+        })
+}
+
 /// What more can be known of an expected port with no listener: a process
 /// of the project started for it that holds no listener (a reloader whose
 /// server crashed at start), and whether the port is bound all the same (a
 /// socket bound but never listening is invisible to socket listings).
 fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Vec<Finding>) {
     let root = &ctx.project.root;
+    let folders: Vec<std::path::PathBuf> = ctx
+        .project
+        .services_on(port)
+        .flat_map(|s| [Some(s.start_folder(root)), s.folder.clone()])
+        .flatten()
+        .collect();
     let mut started_for: Vec<Value> = Vec::new();
+    // A watcher whose app exited waits for a change to a file it watches:
+    // its pid, start time, and the entry file it runs.
+    let mut rerun: Option<(u32, u64, std::path::PathBuf)> = None;
     for p in ctx.all_processes().values() {
         if !p.cwd.as_ref().is_some_and(|c| c.starts_with(root)) {
             continue;
         }
         let command = p.command();
-        if crate::project::commands::parse(&command).and_then(|s| s.port) == Some(port) {
+        let parsed = crate::project::commands::parse(&command);
+        // Started for this port by its command line, or a watcher of the
+        // service's folder whose server takes its port from the code
+        // (`nodemon server.js`, `node --watch index.js`).
+        let watcher = [
+            "nodemon",
+            "--watch",
+            "watchfiles",
+            "tsx watch",
+            "ts-node-dev",
+            "node-dev",
+        ]
+        .iter()
+        .any(|w| command.contains(w))
+            && p.cwd.as_ref().is_some_and(|c| folders.contains(c));
+        // Django's autoreloader keeps its child alive after an import
+        // error, watching the files it imported (manage.py among them).
+        let django_reloader = parsed
+            .as_ref()
+            .is_some_and(|c| c.kind == "django" && c.reloads);
+        // A server command that names no port serves the framework's
+        // default: started for this port when that is the service's own.
+        let default_here = parsed.as_ref().is_some_and(|c| {
+            c.port.is_none()
+                && p.cwd.as_ref().is_some_and(|cwd| folders.contains(cwd))
+                && crate::frameworks::default_port(c.kind) == Some(port)
+        });
+        if parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here {
             started_for.push(json!({"pid": p.pid, "command": command}));
+            if (watcher || django_reloader) && rerun.is_none() && !command.starts_with("sh -c") {
+                rerun = watched_entry(p).map(|file| (p.pid, p.start_time, file));
+            }
         }
     }
     if let Some(first) = started_for.first() {
@@ -262,6 +483,49 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         f.explanation = "A process of the project was started to serve this port and is alive, but no socket listens there: its server failed at start-up (a reloader stays up after its worker dies at import and waits for a file change). The reason is in the findings about the app itself, typically its import (PY003).".into();
         f.evidence
             .insert("started_for_it".into(), json!(started_for));
+        // A second copy would take the port from the one the user runs as
+        // soon as it recovers: the fix is what it failed on, not a start.
+        if f.fix
+            .as_ref()
+            .is_some_and(|x| matches!(x.action, Some(crate::finding::FixAction::Start { .. })))
+        {
+            f.fix = Some(match &rerun {
+                // A file's modification time changed is a change to the
+                // watcher: it runs the app again, the same process tree the
+                // user runs (a port taken at its start is free by now, or
+                // the app fails as before and nothing is worse).
+                Some((pid, start, file)) => {
+                    let shown = crate::project::lexical(file)
+                        .strip_prefix(root)
+                        .map(|r| r.display().to_string())
+                        .unwrap_or_else(|_| crate::redact::home(file));
+                    Fix {
+                        title: format!(
+                            "pid {pid} is alive and waits for a change: touch {shown} (its modification time only) so that it runs the app again; if the app fails again, its output says why"
+                        ),
+                        safety: crate::finding::Safety::Confirm,
+                        commands: vec![format!("touch {}", crate::shell::quote_arg(&shown))],
+                        action: Some(crate::finding::FixAction::Touch {
+                            path: file.clone(),
+                            watcher: *pid,
+                            watcher_start: *start,
+                            port,
+                        }),
+                    }
+                }
+                None => Fix::manual(
+                    format!(
+                        "pid {} is alive and waits for a change: fix what it failed on (its own output and the findings below say what), save, and it restarts; doctor does not start a second copy",
+                        first["pid"]
+                    ),
+                    vec![format!(
+                        "see the output of pid {} ({}) in the terminal that runs it",
+                        first["pid"],
+                        super::shorten(first["command"].as_str().unwrap_or_default(), 50)
+                    )],
+                ),
+            });
+        }
     }
     if let Some(refused) = crate::net::bind_probe(port) {
         f.evidence
@@ -401,16 +665,24 @@ fn hidden_owner(port: u16, hidden: &[&&Socket]) -> Finding {
 /// A supervisor and its workers share the listening socket by design; only
 /// holders that are not one parent-child tree are worth a warning.
 fn is_one_process_tree(snapshot: &Snapshot, holders: &BTreeSet<u32>) -> bool {
+    // A holder whose process is already gone (a PostgreSQL backend that
+    // forked with the listening socket and exited before it was read) or
+    // whose parent is another holder belongs to the same tree.
     let roots = holders
         .iter()
         .filter(|pid| {
-            snapshot
-                .process(**pid)
-                .and_then(|p| p.parent)
-                .is_none_or(|parent| !holders.contains(&parent))
+            snapshot.process(**pid).is_some_and(|p| {
+                p.parent.is_none_or(|parent| !holders.contains(&parent))
+                    && platform_parent(p.pid).is_none_or(|parent| !holders.contains(&parent))
+            })
         })
         .count();
-    roots == 1
+    roots <= 1
+}
+
+/// The parent as the OS says it now (the snapshot's may predate a fork).
+fn platform_parent(pid: u32) -> Option<u32> {
+    crate::platform::process_info(pid).and_then(|p| p.parent)
 }
 
 fn shared_listener(snapshot: &Snapshot, port: u16, holders: &BTreeSet<u32>) -> Finding {
@@ -473,17 +745,96 @@ pub(crate) fn belongs_to(p: &ProcessInfo, service: &Service, project: &Project) 
     if under(cwd) {
         // In the project's folder is not enough: its command line must be
         // one that starts a server (`python -c '…socket…'` started there is
-        // a stranger on the port).
-        return Some(starts_a_server(p, service));
+        // a stranger on the port), or it is the server a framework started
+        // under another title (`next-server (v15)`, whose command line holds
+        // no path), or its parent in the project starts one (a launcher's
+        // or reloader's child).
+        return Some(
+            starts_a_server(p, service)
+                || crate::frameworks::by_title(p).is_some_and(|f| same_runtime(f, service))
+                || started_by_project_server(p, service, project)
+                || runs_the_projects_env(p, project),
+        );
     }
-    // `python /home/me/shop/backend/main.py` started from elsewhere.
+    // `python /home/me/shop/backend/main.py` started from elsewhere. The
+    // interpreter alone proves nothing: `/home/me/shop/.venv/bin/python
+    // main.py` run in an old checkout serves that checkout's code.
+    let tooling = |arg: &str| {
+        [
+            "/.venv/",
+            "/venv/",
+            "/env/bin/",
+            "/node_modules/",
+            "\\.venv\\",
+            "\\venv\\",
+            "\\node_modules\\",
+        ]
+        .iter()
+        .any(|d| arg.contains(d))
+    };
     if p.cmdline
         .iter()
-        .any(|arg| Path::new(arg).is_absolute() && under(Path::new(arg)))
+        .any(|arg| Path::new(arg).is_absolute() && under(Path::new(arg)) && !tooling(arg))
     {
         return Some(true);
     }
     Some(false)
+}
+
+/// Whether `p` runs the project's own environment's interpreter (a venv's
+/// python inside the project): a reloader's orphaned worker
+/// (`python -c "from multiprocessing.spawn import spawn_main …"`) is the
+/// project's server though its command line starts nothing.
+fn runs_the_projects_env(p: &ProcessInfo, project: &Project) -> bool {
+    let first = p.cmdline.first().map(Path::new);
+    [p.exe.as_deref(), first].into_iter().flatten().any(|path| {
+        let path = if path.is_relative() {
+            p.cwd
+                .as_deref()
+                .map_or(path.to_path_buf(), |c| c.join(path))
+        } else {
+            path.to_path_buf()
+        };
+        path.starts_with(&project.root)
+            && path
+                .components()
+                .any(|c| matches!(c.as_os_str().to_str(), Some(".venv" | "venv" | "env")))
+    })
+}
+
+fn same_runtime(framework: &crate::frameworks::Framework, service: &Service) -> bool {
+    let runtime = |k: &str| match k {
+        "fastapi" | "flask" | "django" | "python" | "gunicorn" => {
+            crate::frameworks::Runtime::Python
+        }
+        _ => crate::frameworks::Runtime::Node,
+    };
+    service
+        .kind
+        .as_deref()
+        .is_none_or(|k| runtime(k) == framework.runtime)
+}
+
+/// Whether an ancestor of `p` (up to three levels: npm, `sh -c`, the CLI),
+/// itself in the project, starts a server of the service's kind.
+fn started_by_project_server(p: &ProcessInfo, service: &Service, project: &Project) -> bool {
+    let all = project.all_processes();
+    let mut parent = p.parent;
+    for _ in 0..3 {
+        let Some(pp) = parent.and_then(|pid| all.get(&pid)) else {
+            return false;
+        };
+        if pp
+            .cwd
+            .as_deref()
+            .is_some_and(|c| c.starts_with(&project.root))
+            && starts_a_server(pp, service)
+        {
+            return true;
+        }
+        parent = pp.parent;
+    }
+    false
 }
 
 /// Whether a process's command line is a server start, of the service's
@@ -587,6 +938,7 @@ fn held_by_squatter(
 }
 
 fn held_by_other(
+    root: &std::path::Path,
     snapshot: &Snapshot,
     service: &Service,
     port: u16,
@@ -605,9 +957,19 @@ fn held_by_other(
         ),
     )
     .explain(format!(
-        "{} Its working folder is outside the project, so it is not this project's {}.",
+        "{} {}",
         crate::codes::lookup("PORT002").map_or("", |c| c.summary()),
-        service.name
+        match holder.cwd.as_deref() {
+            Some(cwd) if cwd.starts_with(root) => format!(
+                "It runs in the project's folder, but its command line starts no server of {}'s kind.",
+                service.name
+            ),
+            Some(_) => format!(
+                "Its working folder is outside the project, so it is not this project's {}.",
+                service.name
+            ),
+            None => format!("doctor cannot see its working folder; its command line is not {}'s.", service.name),
+        }
     ))
     .evidence("port", port)
     .evidence(
@@ -622,8 +984,31 @@ fn held_by_other(
             .collect::<Vec<_>>(),
     )
     .evidence("states", json!(states));
-    if foreign.len() == 1 {
-        f = f.with_fix(terminate_fix(holder));
+    // One holder, or one process tree (a reloader and its worker from an
+    // old checkout): its root is ended, its children with it.
+    let pids: Vec<u32> = foreign.iter().map(|p| p.pid).collect();
+    let roots: Vec<&&ProcessInfo> = foreign
+        .iter()
+        .filter(|p| p.parent.is_none_or(|pp| !pids.contains(&pp)))
+        .collect();
+    if let [tree_root] = roots[..] {
+        let mut fix = terminate_fix(tree_root);
+        // The project's own server moved to another port because of it.
+        if let Some(moved) = service
+            .other_ports
+            .iter()
+            .find(|c| c.source.starts_with("running pid"))
+        {
+            f = f.evidence(
+                "moved_to",
+                json!({"port": moved.port, "source": moved.source}),
+            );
+            fix.commands.push(format!(
+                "then restart {} (it runs on :{} now, from {}) so that it takes :{port}",
+                service.name, moved.port, moved.source
+            ));
+        }
+        f = f.with_fix(fix);
     }
     f
 }
@@ -721,7 +1106,16 @@ fn address_mismatch(
                     url_host(&listening[0], port)
                 ),
             ],
-        )),
+        ))
+        // One of the addresses the name resolves to is served: browsers,
+        // curl, Python and Node 20+ try the next address when the first
+        // refuses. Not conclusive on its own (info); a probe that is
+        // refused on that address raises it (it explains the refusal).
+        .severity(if refused.len() < resolved.len() {
+            crate::finding::Severity::Info
+        } else {
+            crate::finding::Severity::Warning
+        }),
     )
 }
 

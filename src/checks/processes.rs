@@ -20,13 +20,6 @@ pub struct Processes;
 const ID: &str = "processes";
 /// How long to watch a non-empty accept queue before calling it stuck.
 const QUEUE_RESAMPLE: Duration = Duration::from_millis(250);
-/// Bounds of the walk for the newest source file (PROC004).
-const MAX_FILES: usize = 20_000;
-const MAX_DEPTH: usize = 8;
-const SOURCE_EXTENSIONS: &[&str] = &[
-    "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "vue", "svelte", "go", "rb", "php", "java", "kt",
-    "rs", "html", "css", "scss", "toml", "yaml", "yml", "json",
-];
 /// Where start/stop scripts keep PID files (relative to the project root).
 const PID_DIRS: &[&str] = &["", ".pids", "run", "tmp/pids", "pids"];
 
@@ -39,7 +32,8 @@ impl Check for Processes {
     }
     fn codes(&self) -> &'static [&'static str] {
         &[
-            "PROC001", "PROC002", "PROC003", "PROC004", "PROC005", "PROC006", "PROC007",
+            "PROC001", "PROC002", "PROC003", "PROC004", "PROC005", "PROC006", "PROC007", "PROC008",
+            "PROC009",
         ]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
@@ -80,7 +74,15 @@ impl Check for Processes {
                 .filter(|p| !super::is_forwarder(p))
                 .collect();
             for root in &roots {
-                out.extend(orphan(snapshot, root, port));
+                out.extend(folder_gone(ctx, snapshot, root, &procs, port));
+                out.extend(output_nowhere(ctx, snapshot, root, &procs, port));
+                out.extend(orphan(
+                    snapshot,
+                    ctx.project.all_processes(),
+                    &ctx.project.root,
+                    root,
+                    port,
+                ));
                 out.extend(reloader_without_worker(
                     snapshot,
                     root,
@@ -175,7 +177,24 @@ fn stuck_queue(snapshot: &Snapshot, port: u16) -> Vec<Finding> {
                 .evidence("listening", first.local.to_string())
                 .evidence("accept_queue", json!({"first": before, "after_ms": QUEUE_RESAMPLE.as_millis() as u64, "then": now}));
                 if let Some(p) = owner.and_then(|p| snapshot.process(p)) {
-                    f = f.evidence("process", process_evidence(snapshot, p)).with_fix(terminate_fix(p));
+                    f = f.evidence("process", process_evidence(snapshot, p));
+                    let compiling = process_kind(p)
+                        .and_then(crate::frameworks::by_kind)
+                        .is_some_and(|fw| fw.compiles_on_demand)
+                        && p.state != ProcState::Stopped;
+                    if compiling {
+                        // `next dev` compiling a page keeps its event loop
+                        // busy: connections wait, then are served.
+                        f.title = format!(
+                            "{} on {} is busy (compiling on demand): {now} connection{} wait in its accept queue",
+                            describe_pid(snapshot, p.pid),
+                            first.local,
+                            if now == 1 { "" } else { "s" }
+                        );
+                        f = f.severity(crate::finding::Severity::Info);
+                    } else {
+                        f = f.with_fix(terminate_fix(p));
+                    }
                 }
                 f
             })
@@ -185,7 +204,13 @@ fn stuck_queue(snapshot: &Snapshot, port: u16) -> Vec<Finding> {
 
 /// A child shares its parent's session or leads its own; any other session
 /// means the process was started by someone else and handed to this parent.
-fn orphan(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Option<Finding> {
+fn orphan(
+    snapshot: &Snapshot,
+    all: &HashMap<u32, ProcessInfo>,
+    project_root: &Path,
+    p: &ProcessInfo,
+    port: u16,
+) -> Option<Finding> {
     let parent_pid = p.parent?;
     let parent = snapshot.process(parent_pid);
     let reparented = match parent {
@@ -197,7 +222,26 @@ fn orphan(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Option<Finding> {
         }
     };
     if !reparented {
-        return None;
+        // Its own parent is there, but higher up the launcher is gone (the
+        // `sh -c next dev` of a killed `concurrently`): the whole tree is
+        // orphaned, and ending it means ending from that ancestor down.
+        let top = super::orphaned_ancestor(all, p, project_root)?;
+        let a = all.get(&top)?;
+        return Some(
+            Finding::new(
+                "PROC003",
+                ID,
+                format!(
+                    "{} on port {port} is part of an orphaned tree: pid {top} ({}) above it lost the process that started it",
+                    describe_pid(snapshot, p.pid),
+                    super::shorten(&a.command(), 40)
+                ),
+            )
+            .evidence("port", port)
+            .evidence("process", process_evidence(snapshot, p))
+            .evidence("orphaned_ancestor", json!({"pid": top, "command": a.command()}))
+            .with_fix(terminate_fix(platform::process_info(top).as_ref().unwrap_or(a))),
+        );
     }
     let now_parent = parent.map_or(format!("pid {parent_pid} (gone)"), |pp| {
         format!("pid {parent_pid} ({})", super::shorten(&pp.command(), 40))
@@ -301,29 +345,133 @@ fn reloader_without_worker(
     )
 }
 
-/// The newest source file under `dir` (a bounded walk that skips dependency
-/// and VCS folders).
-pub fn newest_source(dir: &Path) -> Option<(PathBuf, u64)> {
-    let mut newest: Option<(PathBuf, u64)> = None;
-    crate::project::walk_files(
-        dir,
-        MAX_DEPTH,
-        MAX_FILES,
-        SOURCE_EXTENSIONS,
-        &mut |path, meta| {
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs());
-            if let Some(m) = mtime {
-                if newest.as_ref().is_none_or(|(_, n)| m > *n) {
-                    newest = Some((path.to_path_buf(), m));
-                }
-            }
-        },
+/// PROC009: a holder of the port writes its output to a pipe nobody reads
+/// or a terminal that hung up: it dies at its next log line (SIGPIPE/EPIPE)
+/// or with its terminal (SIGHUP). doctor's probes only TCP-connect to it
+/// (`net::fragile`): a logged request would be that line.
+fn output_nowhere(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    root: &ProcessInfo,
+    procs: &[&ProcessInfo],
+    port: u16,
+) -> Option<Finding> {
+    let (p, dead) = std::iter::once(root)
+        .chain(procs.iter().copied().filter(|p| p.pid != root.pid))
+        .find_map(|p| platform::dead_output(p.pid).map(|d| (p, d)))?;
+    let service = ctx.project.services_on(port).find(|s| s.expected);
+    let name = service.map_or_else(|| format!("port-{port}"), |s| s.name.clone());
+    let (what, detail) = match &dead {
+        platform::DeadOutput::Pipe {
+            inode, unreadable, ..
+        } => (
+            format!("a pipe nobody reads (pipe:[{inode}]: no process holds its read end)"),
+            if *unreadable > 0 {
+                format!("{unreadable} processes of other users could not be looked into; one of them could be the reader")
+            } else {
+                "every process was looked into".to_string()
+            },
+        ),
+        platform::DeadOutput::Terminal { path, why, .. } => {
+            (format!("a terminal that hung up ({path})"), why.clone())
+        }
+    };
+    let dies = match &dead {
+        platform::DeadOutput::Pipe { .. } => "its next write there fails with EPIPE/SIGPIPE, which ends a node server (vite, next, express) and any unguarded print()",
+        platform::DeadOutput::Terminal { .. } => "its next log line fails (EIO) or SIGHUP ends it",
+    };
+    let mut f = Finding::new(
+        "PROC009",
+        ID,
+        format!(
+            "{} on port {port} writes its {} to {what}: {dies}; start it detached (nohup/setsid, output to a file)",
+            describe_pid(snapshot, p.pid),
+            dead.fd_name(),
+        ),
+    )
+    .severity(crate::finding::Severity::Warning)
+    .evidence("port", port)
+    .evidence("process", process_evidence(snapshot, p))
+    .evidence("output", dead.fd_name())
+    .evidence("other_end", what)
+    .evidence("seen", detail)
+    .evidence(
+        "probes",
+        "TCP connect only: doctor sent it no HTTP request (an access-log line would end it)",
+    )
+    .evidence(
+        "start_detached",
+        format!(
+            "nohup {} > {name}.log 2>&1 &   (or setsid; doctor --fix starts it detached)",
+            p.command()
+        ),
     );
-    newest
+    if let Some(fix) = super::restart_fix(root, port, &name) {
+        f = f.with_fix(fix);
+    }
+    if let Some(s) = service {
+        f = f.evidence("service", s.name.clone());
+    }
+    Some(f)
+}
+
+/// PROC008: a holder of the port runs in a folder that was deleted after
+/// it started (a removed or re-cloned checkout): it serves code that is no
+/// longer on disk, and the project's own server cannot bind the port.
+fn folder_gone(
+    ctx: &Context,
+    snapshot: &Snapshot,
+    root: &ProcessInfo,
+    procs: &[&ProcessInfo],
+    port: u16,
+) -> Option<Finding> {
+    let (p, old) = procs.iter().find_map(|p| {
+        platform::process_extras(p.pid)
+            .cwd_deleted
+            .map(|old| (*p, old))
+    })?;
+    let service = ctx.project.services_on(port).find(|s| s.expected);
+    let old_shown = crate::redact::home(&old);
+    let again = old.is_dir();
+    let mut fix = terminate_fix(root);
+    if let Some(start) = service.and_then(|s| s.start_from_root()) {
+        fix.title = format!(
+            "{}; then start the project's own {} ({})",
+            fix.title,
+            service.map_or("server", |s| s.name.as_str()),
+            start.join(" && ")
+        );
+    } else if let Some(s) = service {
+        fix.title = format!("{}; then start the project's own {}", fix.title, s.name);
+    }
+    let mut f = Finding::new(
+        "PROC008",
+        ID,
+        format!(
+            "{} on port {port} serves from a folder that is gone: {old_shown} was deleted{} after it started; it is a stale server",
+            describe_pid(snapshot, p.pid),
+            if again { " (and made again: a new checkout)" } else { "" },
+        ),
+    )
+    .evidence("port", port)
+    .evidence("process", process_evidence(snapshot, p))
+    .evidence("old_cwd", old_shown)
+    .evidence(
+        "path_now",
+        if again {
+            "exists again: another folder at the same path (a re-clone)"
+        } else {
+            "does not exist"
+        },
+    )
+    .with_fix(fix);
+    if let Some(s) = service {
+        f = f.evidence("service", s.name.clone());
+    } else {
+        // Only examined (`--port`), not expected: nothing of the project waits for it.
+        f = f.severity(crate::finding::Severity::Warning);
+    }
+    Some(f)
 }
 
 fn stale_code(
@@ -365,7 +513,7 @@ fn stale_code(
     // packages), not a watched file.
     let watches = is_watching(project, root, port);
     let (file, mtime) = if watches {
-        newest_unwatched(project, cwd)?
+        newest_unwatched(project, root, cwd)?
     } else {
         ctx.newest_source(cwd)?
     };
@@ -392,26 +540,109 @@ fn stale_code(
             "newest_source",
             json!({"file": rel, "modified": timefmt::utc(mtime)}),
         )
-        .with_fix(terminate_fix(root)),
+        .with_fix(
+            super::restart_fix(
+                root,
+                port,
+                &project
+                    .services_on(port)
+                    .next()
+                    .map_or_else(|| format!("port-{port}"), |s| s.name.clone()),
+            )
+            .unwrap_or_else(|| terminate_fix(root)),
+        ),
     )
 }
 
+/// The framework kind a running process serves: from its command line, or
+/// the title its framework gave it (`next-server (v15)`).
+fn process_kind(p: &ProcessInfo) -> Option<&'static str> {
+    commands::parse(&p.cmdline.join(" "))
+        .map(|s| s.kind)
+        .or_else(|| crate::frameworks::by_title(p).map(|f| f.kind))
+}
+
+/// Whether the server watches its sources. The process tree first (a
+/// werkzeug or Django worker carries its reloader's mark, a plain `flask run`
+/// none, whatever `.flaskenv` says), then the framework (vite, next dev),
+/// then the command line and the model.
 fn is_watching(project: &Project, p: &ProcessInfo, port: u16) -> bool {
+    let kind = process_kind(p);
+    let children = platform::children_of(p.pid);
+    let env_of = |pid: u32, name: &str| platform::env_var_of(pid, name).flatten();
+    if let Some(evidence) = crate::frameworks::reload_evidence(p, kind, &env_of, &children) {
+        return evidence;
+    }
+    if kind
+        .and_then(crate::frameworks::by_kind)
+        .is_some_and(|f| f.watches_sources)
+    {
+        return true;
+    }
     let cmd = p.cmdline.join(" ");
+    // A node server watches when it was started so (`node --watch`) or its
+    // parent is a watcher (nodemon): the tree says, not the dev script a
+    // user may not have used (`node server.js` typed by hand).
+    // The service on the port is a frontend dev server that watches its
+    // sources (react-scripts start runs as `node …/scripts/start.js`).
+    if project.services_on(port).any(|s| {
+        s.kind
+            .as_deref()
+            .and_then(crate::frameworks::by_kind)
+            .is_some_and(|f| f.watches_sources)
+    }) {
+        return true;
+    }
+    let is_node = p
+        .cmdline
+        .first()
+        .is_some_and(|a| a == "node" || a.ends_with("/node") || a.ends_with("\\node.exe"));
+    if is_node {
+        const WATCHERS: &[&str] = &["--watch", "nodemon", "node-dev", "ts-node-dev", "tsx watch"];
+        let parent = p.parent.and_then(|pp| project.all_processes().get(&pp));
+        return WATCHERS.iter().any(|w| cmd.contains(w))
+            || parent.is_some_and(|pp| WATCHERS.iter().any(|w| pp.command().contains(w)));
+    }
     is_reloader(p)
         || commands::parse(&cmd).is_some_and(|s| s.reloads)
         || project.services_on(port).any(|s| s.reloads)
 }
 
-/// The newest of what a reloading server reads only at start: env files of
-/// its folder and the root, and its installed packages.
-fn newest_unwatched(project: &Project, cwd: &Path) -> Option<(PathBuf, u64)> {
+/// The newest of what a reloading server reads only at start and does not
+/// reload by itself: the env files its framework reads (vite restarts on
+/// its own; a Python server never reads a frontend's), and the packages of
+/// its own runtime (a node server does not load a venv's site-packages).
+fn newest_unwatched(project: &Project, p: &ProcessInfo, cwd: &Path) -> Option<(PathBuf, u64)> {
+    let kind = process_kind(p);
+    let runtime = kind.and_then(crate::frameworks::by_kind).map(|f| f.runtime);
     let mut candidates: Vec<PathBuf> = Vec::new();
+    // A Python server reads env files only through its code (python-dotenv,
+    // pydantic-settings' env_file, flask's .flaskenv): its own folder's when
+    // that code is there, the root's only when the code names a path up
+    // (`../.env`) or it runs from the root.
+    let python_code = |needle: &str| project.code.under(cwd).any(|(_, t)| t.contains(needle));
+    let python_reads_env = kind == Some("flask")
+        || ["dotenv", "env_file", "BaseSettings", "load_dotenv"]
+            .iter()
+            .any(|n| python_code(n));
     for dir in [cwd, project.root.as_path()] {
         for name in crate::project::ENV_FILES {
-            candidates.push(dir.join(name));
+            let file = dir.join(name);
+            let (reads, reloads) = crate::frameworks::env_file_use(kind, cwd, &file);
+            let reads = reads
+                && (runtime != Some(crate::frameworks::Runtime::Python)
+                    || (python_reads_env
+                        && (dir == cwd || python_code("../.env") || python_code("find_dotenv"))));
+            if reads && !reloads {
+                candidates.push(file);
+            }
         }
-        candidates.push(dir.join("node_modules/.package-lock.json"));
+        if runtime != Some(crate::frameworks::Runtime::Python) {
+            candidates.push(dir.join("node_modules/.package-lock.json"));
+        }
+        if runtime == Some(crate::frameworks::Runtime::Node) {
+            continue;
+        }
         for venv in [".venv", "venv"] {
             candidates.push(dir.join(venv).join("pyvenv.cfg"));
             if let Ok(libs) = std::fs::read_dir(dir.join(venv).join("lib")) {
@@ -533,16 +764,64 @@ fn copies(
     )
     .evidence("copies", entries)
     .evidence("cwd", crate::redact::home(cwd));
-    // The copy on a port nothing expects is the one to end, when there is one.
+    // The copy to end is the stale one: orphaned (its launcher is gone) or
+    // started before the newest change to its sources. The fresh one (the
+    // one the user just started, or a reloader's) is kept even when the
+    // frontend points at the other port; then the fix says to repoint.
+    let newest = ctx.newest_source(cwd).map(|(_, m)| m);
+    let all = ctx.project.all_processes();
+    // Orphaned anywhere up its tree (`concurrently` killed, its `sh -c next
+    // dev` adopted by init), or older than its code when it does not watch
+    // it (a watching dev server writes files of its own at start).
+    let is_stale = |p: &ProcessInfo| {
+        let orphaned = super::orphaned_ancestor(all, p, &ctx.project.root).is_some()
+            || snapshot_orphan(ctx, p, port);
+        orphaned
+            || (!is_watching(&ctx.project, p, port) && newest.is_some_and(|m| m > p.start_time + 1))
+    };
+    let mut copies: Vec<&ProcessInfo> = twin_infos.values().collect();
+    copies.push(root);
+    let (stale, fresh): (Vec<&ProcessInfo>, Vec<&ProcessInfo>) =
+        copies.iter().copied().partition(|p| is_stale(p));
+    f = f.evidence("stale", stale.iter().map(|p| p.pid).collect::<Vec<_>>());
+    // Neither stale: both serve the same code, and the copy on a port
+    // nothing expects is the one to end, when there is one.
     let unexpected: Vec<&ProcessInfo> = ports_of
         .iter()
         .filter(|(_, ports)| !ports.iter().any(|p| expected.contains(p)))
         .filter_map(|(pid, _)| twin_infos.get(pid))
         .collect();
-    if expected.contains(&port) && unexpected.len() == 1 {
-        f = f.with_fix(terminate_fix(unexpected[0]));
+    match (&stale[..], &fresh[..], &unexpected[..]) {
+        ([old], [_], _) => f = f.with_fix(terminate_fix(old)),
+        // Neither stale: the copy on a port nothing expects is the one to
+        // end, the user's call (manual): the newer may be the one they work with.
+        ([], _, [spare]) if expected.contains(&port) => {
+            f = f.with_fix(Fix::manual(
+                format!(
+                    "end pid {} (nobody points at its port) if you do not need a second copy",
+                    spare.pid
+                ),
+                super::terminate_commands(spare.pid),
+            ))
+        }
+        _ => {}
     }
     Some(f)
+}
+
+/// Whether PROC003's session rule calls `p` an orphan (its launcher gone,
+/// adopted by a subreaper rather than pid 1).
+fn snapshot_orphan(ctx: &Context, p: &ProcessInfo, port: u16) -> bool {
+    ctx.snapshot().is_ok_and(|snapshot| {
+        orphan(
+            snapshot,
+            ctx.project.all_processes(),
+            &ctx.project.root,
+            p,
+            port,
+        )
+        .is_some()
+    })
 }
 
 fn pid_files(project: &Project) -> Vec<Finding> {
@@ -574,9 +853,15 @@ fn pid_file(project: &Project, path: &Path) -> Option<Finding> {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
     let remove = |safety: Safety| Fix {
-        title: format!("remove {rel} (a backup is kept as {rel}.doctor-backup)"),
+        title: format!("remove {rel} (kept as .doctor/backups/{rel}, which git ignores)"),
         safety,
-        commands: vec![format!("mv {rel} {rel}.doctor-backup")],
+        commands: vec![format!(
+            "mkdir -p .doctor/backups/{dir} && mv {rel} .doctor/backups/{rel}",
+            dir = Path::new(&rel)
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )],
         action: Some(FixAction::RemoveFile {
             path: path.to_path_buf(),
         }),

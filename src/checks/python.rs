@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::describe_pid;
 use crate::engine::{Check, CheckError, Context};
-use crate::finding::{Finding, Fix, FixAction, Safety};
+use crate::finding::{Finding, Fix, FixAction, Safety, Severity};
 use crate::project::{read_bounded, Project, Service};
 use crate::run::{self, RunError};
 
@@ -41,7 +41,14 @@ import sys, os, json, traceback, importlib
 for p in reversed(sys.argv[2:]):
     sys.path.insert(0, p)
 try:
-    importlib.import_module(sys.argv[1])
+    if sys.argv[1].startswith("django-setup:"):
+        # What `manage.py runserver` does first: the settings, then every
+        # app of INSTALLED_APPS imported by django.setup().
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", sys.argv[1].split(":", 1)[1])
+        import django
+        django.setup()
+    else:
+        importlib.import_module(sys.argv[1])
     r = {"ok": True}
 except BaseException as e:
     frames = [{"file": f.filename, "line": f.lineno} for f in traceback.extract_tb(e.__traceback__)]
@@ -67,17 +74,32 @@ impl Check for Python {
         "the Python backend's interpreter, requirements, entry-module import and version"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["PY001", "PY002", "PY003", "PY004", "PY005"]
+        &["PY001", "PY002", "PY003", "PY004", "PY005", "PY006"]
     }
     fn extra_time(&self, config: &crate::config::Config) -> Duration {
         import_budget(config.timeout).saturating_sub(config.timeout)
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
-        let mut out = Vec::new();
-        for (folder, service) in python_folders(&ctx.project) {
-            check_folder(ctx, &folder, service, &mut out);
-        }
-        Ok(out)
+        // Each folder (each entry module) at once, in the same budget: three
+        // backends down cost one import's time, not three.
+        let folders = python_folders(&ctx.project);
+        let found: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = folders
+                .iter()
+                .map(|(folder, service)| {
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        check_folder(ctx, folder, *service, &mut out);
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        Ok(found.into_iter().flatten().collect())
     }
 }
 
@@ -404,6 +426,13 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
             json!({"check": ID, "service": s.name, "import": "skipped", "why": evidence}),
         );
     }
+    // The port's holder is the project's server and it is stopped: its
+    // state explains the failure (PROC001); importing says nothing more.
+    let stopped = service.and_then(|s| stopped_holder(ctx, s));
+    if let (Some(s), Some(pid)) = (service, stopped) {
+        ctx.record_probe(json!({"check": ID, "service": s.name, "import": "skipped", "why": format!("pid {pid} holds port {} and is stopped: its state explains the failure", s.port)}));
+    }
+    let serving = serving.or(stopped.map(|pid| format!("pid {pid} is stopped")));
     // `--no-exec`: importing runs the project's top-level code; not done.
     if let (Some(s), true, None) = (service, ctx.config.no_exec, &serving) {
         if let Some(module) = &s.entry {
@@ -413,16 +442,29 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
     // The inventory and the import run at the same time.
     let entry = service
         .filter(|_| serving.is_none() && !ctx.config.no_exec)
-        .and_then(|s| s.entry.clone());
+        .and_then(|s| s.entry.clone().or_else(|| django_setup_probe(s)));
     let import_from = service
         .and_then(|s| s.run_folder().cloned())
         .unwrap_or_else(|| folder.to_path_buf());
     let budget = import_budget(limit);
+    // The project's server on the port runs with an environment of its own
+    // (a shell that exported the settings' keys): the import runs with it,
+    // or it fails on a key the server has and doctor's shell does not.
+    let server_env = service.and_then(|s| running_server_environment(ctx, s));
     let import = entry.clone().map(|module| {
         let mut cmd = Command::new(&interp.path);
         cmd.arg("-c").arg(IMPORT).arg(&module).arg(&import_from);
         if import_from.join("src").is_dir() {
             cmd.arg(import_from.join("src"));
+        }
+        for (key, value) in server_env.iter().flatten() {
+            // Not its reloader's markers: the import is no worker of it.
+            if !RELOADER_MARKERS
+                .iter()
+                .any(|m| key == std::ffi::OsStr::new(m))
+            {
+                cmd.env(key, value);
+            }
         }
         cmd.current_dir(&import_from)
             .env("PYTHONDONTWRITEBYTECODE", "1");
@@ -450,6 +492,7 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
     }
     if let (Some(handle), Some(module)) = (import, entry) {
         let import_shown = project.shown(&import_from).unwrap_or_default();
+        show_progress(ctx, &handle, &module, &import_shown);
         match handle.join() {
             Ok((Ok(ran), took)) => {
                 ctx.record_probe(json!({"check": ID, "import": module, "from": import_shown, "ms": took.as_millis() as u64}));
@@ -466,16 +509,186 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
             _ => {}
         }
     }
+    if let Some(s) = service {
+        out.extend(flask_cannot_locate_app(ctx, s));
+    }
     // The service a finding of this folder is about: correlation links a
     // PORT001 of that service to the import failure that explains it.
     if let Some(s) = service {
         for f in &mut out[before..] {
             f.evidence.insert("service".into(), s.name.clone().into());
+            // And its port: what the process checks see there (a reloader
+            // with no worker, a full queue) is explained by the import.
+            f.evidence.entry("port").or_insert(s.port.into());
         }
     }
     if let (Some(service), Some(venv)) = (service, &interp.venv) {
         other_interpreter(ctx, service, venv, &interp_shown, out);
     }
+}
+
+/// For a Django service: `django-setup:SETTINGS`, the settings module its
+/// manage.py names (`os.environ.setdefault("DJANGO_SETTINGS_MODULE", …)`).
+fn django_setup_probe(service: &Service) -> Option<String> {
+    if service.kind.as_deref() != Some("django") {
+        return None;
+    }
+    let text = read_bounded(&service.run_folder()?.join("manage.py")).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.contains("DJANGO_SETTINGS_MODULE"))?;
+    let settings = line
+        .split(['"', '\''])
+        .filter(|w| !w.is_empty() && *w != "DJANGO_SETTINGS_MODULE")
+        .find(|w| {
+            w.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                && w.contains('.')
+        })?;
+    Some(format!("django-setup:{settings}"))
+}
+
+/// A heavy import (a model library: seconds at start-up) is shown while it
+/// runs, on a terminal only: one stderr line with what doctor waits for and
+/// the time so far, rewritten in place, cleared when done. Never on --json
+/// or a pipe.
+fn show_progress<T>(ctx: &Context, handle: &std::thread::JoinHandle<T>, module: &str, from: &str) {
+    use std::io::{IsTerminal, Write};
+    let live = std::io::stderr().is_terminal() && ctx.config.format != crate::config::Format::Json;
+    let began = std::time::Instant::now();
+    let mut shown = false;
+    while !handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+        if live && began.elapsed() >= Duration::from_secs(1) {
+            let shown_module = module.strip_prefix("django-setup:").unwrap_or(module);
+            eprint!(
+                "\r\x1b[2Kdoctor: importing {shown_module} (from {from}) to see why it does not start: {:.1} s",
+                began.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+            shown = true;
+        }
+    }
+    if shown {
+        eprint!("\r\x1b[2K");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// The pid of a stopped process of the project holding the service's port.
+fn stopped_holder(ctx: &Context, service: &Service) -> Option<u32> {
+    let snapshot = ctx.snapshot().ok()?;
+    snapshot
+        .listener_pids(service.port)
+        .into_iter()
+        .find(|pid| {
+            snapshot.process(*pid).is_some_and(|p| {
+                p.state == crate::platform::ProcState::Stopped
+                    && p.cwd
+                        .as_ref()
+                        .is_some_and(|c| c.starts_with(&ctx.project.root))
+            })
+        })
+}
+
+/// PY006: `flask run` with nothing to find the app by. Flask looks for
+/// `--app`, then `FLASK_APP` (the environment, `.flaskenv`, `.env`), then
+/// `app.py` or `wsgi.py` in the folder it runs in; with none of them it
+/// stops with "Could not locate a Flask application". Said only when nothing
+/// listens on the port: a running server proves it found its app (the
+/// user's shell may export FLASK_APP).
+fn flask_cannot_locate_app(ctx: &Context, service: &Service) -> Option<Finding> {
+    if service.kind.as_deref() != Some("flask") {
+        return None;
+    }
+    let start = service.start.as_deref()?;
+    let words = crate::project::commands::words(start);
+    let runs_flask = words.iter().any(|w| w == "flask") && words.iter().any(|w| w == "run");
+    if !runs_flask
+        || words
+            .iter()
+            .any(|w| w == "--app" || w.starts_with("--app=") || w == "-A")
+    {
+        return None;
+    }
+    if ctx.snapshot().ok()?.has_listener(service.port) {
+        return None;
+    }
+    let folder = service.start_folder(&ctx.project.root);
+    let names_app = [".flaskenv", ".env"].iter().any(|f| {
+        read_bounded(&folder.join(f)).is_ok_and(|t| {
+            t.lines()
+                .any(|l| crate::project::parse_env_line(l).is_some_and(|(k, _)| k == "FLASK_APP"))
+        })
+    });
+    if names_app
+        || words.iter().any(|w| w.starts_with("FLASK_APP="))
+        || folder.join("app.py").is_file()
+        || folder.join("wsgi.py").is_file()
+    {
+        return None;
+    }
+    // The module that makes the app, to name in the fix.
+    let maker = ctx
+        .project
+        .code
+        .under(&folder)
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "py"))
+        .find_map(|(p, text)| {
+            let factory = text.contains("def create_app");
+            (text.contains("Flask(__name__)") || factory).then(|| {
+                let rel = p.strip_prefix(&folder).unwrap_or(p).with_extension("");
+                let module = rel.display().to_string().replace(['/', '\\'], ".");
+                if factory {
+                    format!("{module}:create_app")
+                } else {
+                    module
+                }
+            })
+        });
+    let shown = ctx.project.shown(&folder).unwrap_or_default();
+    let app = maker.clone().unwrap_or_else(|| "MODULE:app".into());
+    let mut f = Finding::new(
+        "PY006",
+        ID,
+        format!(
+            "`{start}` in {shown} cannot locate the Flask app: no --app, no FLASK_APP in .flaskenv or .env, no app.py or wsgi.py there"
+        ),
+    )
+    .evidence("port", service.port)
+    .evidence("folder", shown.clone())
+    .with_fix(Fix::manual(
+        format!("tell flask where the app is ({app})"),
+        vec![
+            format!("echo 'FLASK_APP={app}' >> {}", if shown == "." { ".flaskenv".to_string() } else { format!("{shown}/.flaskenv") }),
+            format!("or start it with: flask --app {app} run"),
+        ],
+    ));
+    if let Some(m) = maker {
+        f = f.evidence("app_module", m);
+    }
+    Some(f)
+}
+
+/// Variables a reloader sets for its worker, or a server for itself: the
+/// import probe is neither, and must not act as one.
+const RELOADER_MARKERS: &[&str] = &["RUN_MAIN", "WERKZEUG_RUN_MAIN", "WERKZEUG_SERVER_FD"];
+
+/// The environment of the project's process listening on the service's
+/// port (the youngest, when several), when the OS lets doctor read it.
+fn running_server_environment(
+    ctx: &Context,
+    service: &Service,
+) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
+    let snapshot = ctx.snapshot().ok()?;
+    let root = &ctx.project.root;
+    let holder = snapshot
+        .listener_pids(service.port)
+        .iter()
+        .filter_map(|p| snapshot.process(*p))
+        .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(root)))
+        .max_by_key(|p| p.start_time)?;
+    crate::platform::environment_of(holder.pid)
 }
 
 /// Why the running server proves that its module imports: a project
@@ -543,15 +756,67 @@ fn missing_requirements(
     if missing.is_empty() {
         return;
     }
-    let names: Vec<&str> = missing.iter().map(|(n, _)| n.as_str()).collect();
+    // A requirement is needed by the dev stack when the app's code imports
+    // it or a start command of a service in this folder runs it; one that
+    // only a deploy file uses (gunicorn in a Dockerfile's CMD) is context.
+    let imports = project.code.python_imports(folder);
+    let knows_code = !imports.is_empty();
+    let starts: Vec<String> = project
+        .services
+        .iter()
+        .filter(|s| {
+            s.folder.as_deref() == Some(folder)
+                || s.run_folder().map(|f| f.as_path()) == Some(folder)
+        })
+        .filter_map(|s| s.start.clone())
+        .collect();
+    // A module named as a string is loaded by name: Django's INSTALLED_APPS
+    // (`"rest_framework"`), `importlib.import_module("x")`, Celery's apps.
+    let named = |m: &str| {
+        project.code.under(folder).any(|(p, text)| {
+            p.extension().is_some_and(|e| e == "py")
+                && [
+                    format!("\"{m}\""),
+                    format!("'{m}'"),
+                    format!("\"{m}."),
+                    format!("'{m}."),
+                ]
+                .iter()
+                .any(|q| text.contains(q.as_str()))
+        })
+    };
+    let needed = |name: &str| {
+        !knows_code
+            || crate::project::code::modules_of_distribution(name)
+                .iter()
+                .any(|m| imports.iter().any(|i| i.eq_ignore_ascii_case(m)) || named(m))
+            || starts.iter().any(|s| {
+                crate::project::commands::words(s)
+                    .iter()
+                    .any(|w| normalize(w) == name)
+            })
+    };
+    let (wanted, unused): (Vec<_>, Vec<_>) = missing.iter().partition(|(n, _)| needed(n));
+    let shown: Vec<&(String, String)> = if wanted.is_empty() {
+        unused.clone()
+    } else {
+        wanted.clone()
+    };
+    let names: Vec<&str> = shown.iter().map(|(n, _)| n.as_str()).collect();
     let req = REQUIREMENT_FILES
         .iter()
         .map(|f| folder.join(f))
         .find(|p| p.is_file());
-    // `pip install -r requirements.txt`, or the project itself when only pyproject.toml declares.
+    let all_missing = installed.is_empty()
+        || declared(project, folder)
+            .keys()
+            .all(|n| !installed.contains(n));
+    // Only the missing distributions, as declared (`fastapi==0.115`): a whole
+    // requirements file would re-pin a working environment. A fresh
+    // environment with nothing installed takes the file.
     let (what, args) = match &req {
-        Some(req) => (
-            "the requirements",
+        Some(req) if all_missing => (
+            "the requirements".to_string(),
             vec![
                 "-r".to_string(),
                 req.strip_prefix(folder)
@@ -560,34 +825,88 @@ fn missing_requirements(
                     .to_string(),
             ],
         ),
-        None => ("the project", vec!["-e".to_string(), ".".to_string()]),
+        None if all_missing => (
+            "the project".to_string(),
+            vec!["-e".to_string(), ".".to_string()],
+        ),
+        _ => (
+            names.join(", "),
+            shown
+                .iter()
+                .map(|(n, at)| declared_spec(project, at).unwrap_or_else(|| n.clone()))
+                .map(|spec| crate::shell::quote_arg(&spec))
+                .collect(),
+        ),
     };
-    let fix = pip_install_fix(project, interp, what, &args, folder);
-    out.push(
-        Finding::new(
-            "PY002",
-            ID,
+    let mut fix = pip_install_fix(project, interp, &what, &args, folder);
+    let mut f = Finding::new(
+        "PY002",
+        ID,
+        if wanted.is_empty() {
+            format!(
+                "declared but not installed in {}, and imported nowhere in the app's code: {}",
+                interp.found_in,
+                super::shorten(&names.join(", "), 80)
+            )
+        } else {
             format!(
                 "{} declared but not installed in {}: {}",
-                if missing.len() == 1 {
+                if wanted.len() == 1 {
                     "1 requirement"
                 } else {
                     "requirements"
                 },
                 interp.found_in,
                 super::shorten(&names.join(", "), 80)
-            ),
-        )
-        .evidence("interpreter", crate::redact::home(&interp.path))
-        .evidence(
-            "missing",
-            missing
-                .iter()
-                .map(|(n, at)| json!({"name": n, "declared_at": at}))
-                .collect::<Vec<_>>(),
-        )
-        .with_fix(fix),
+            )
+        },
+    )
+    .evidence("interpreter", crate::redact::home(&interp.path))
+    .evidence(
+        "missing",
+        shown
+            .iter()
+            .map(|(n, at)| json!({"name": n, "declared_at": at}))
+            .collect::<Vec<_>>(),
     );
+    if !wanted.is_empty() && !unused.is_empty() {
+        f = f.evidence(
+            "not_imported",
+            unused.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        );
+    }
+    if wanted.is_empty() {
+        // Deploy-only (a Dockerfile's server, an optional extra): the dev
+        // stack runs without it. Installing stays one confirmed step away.
+        fix.safety = Safety::Confirm;
+        f = f.severity(Severity::Info).explain(
+            "These requirements are declared but not installed, and no module of the app imports them and no start command of the dev stack runs them: they are likely used only by a deploy file (a Dockerfile's CMD, a Procfile) or an optional feature. The dev server runs without them; install them if a feature needs them.",
+        );
+    }
+    out.push(f.with_fix(fix));
+}
+
+/// The requirement as the file at `declared_at` (`requirements.txt:3`)
+/// writes it (`fastapi==0.115.0`), without comments, markers or options.
+fn declared_spec(project: &Project, declared_at: &str) -> Option<String> {
+    let (file, line) = declared_at.rsplit_once(':')?;
+    let text = read_bounded(&project.root.join(file)).ok()?;
+    let line = text
+        .lines()
+        .nth(line.parse::<usize>().ok()?.checked_sub(1)?)?;
+    let spec = line
+        .split('#')
+        .next()?
+        .split(';')
+        .next()?
+        .split(" --")
+        .next()?
+        .trim();
+    // A pyproject array item is quoted.
+    let spec = spec
+        .trim_matches(|c| c == '"' || c == '\'' || c == ',')
+        .trim();
+    (!spec.is_empty() && !spec.starts_with('-')).then(|| spec.to_string())
 }
 
 /// Make `.venv` in `shown` (relative to the root) and run its python with
@@ -726,7 +1045,36 @@ fn import_failure(
         return;
     }
     let frames = r["frames"].as_array().cloned().unwrap_or_default();
-    let at = project_frame(project, &frames);
+    let mut at = project_frame(project, &frames);
+    let settings = module.strip_prefix("django-setup:");
+    // A Django app named in INSTALLED_APPS that is not installed: its
+    // traceback is all Django's; the settings line that names it is the place.
+    if let (Some(settings), None) = (settings, &at) {
+        let missing = r["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("No module named '"))
+            .and_then(|m| m.split('\'').next())
+            .unwrap_or_default();
+        let file = folder.join(settings.replace('.', "/")).with_extension("py");
+        if let (false, Ok(text)) = (missing.is_empty(), read_bounded(&file)) {
+            let top = missing.split('.').next().unwrap_or(missing);
+            if let Some(i) = text.lines().position(|l| {
+                l.contains(&format!("\"{missing}"))
+                    || l.contains(&format!("'{missing}"))
+                    || l.contains(&format!("\"{top}"))
+                    || l.contains(&format!("'{top}"))
+            }) {
+                at = Some((project.relative(&file), i as u64 + 1));
+            }
+        }
+    }
+    let module = match settings {
+        Some(settings) => {
+            format!("the Django apps of {settings} (django.setup(), as runserver does first)")
+        }
+        None => module.to_string(),
+    };
+    let module = module.as_str();
     let kind = r["type"].as_str().unwrap_or("Exception");
     // An exception may echo a value of the env files back (pydantic's
     // `input_value='…'`): every such value is masked, secret-looking or not.
@@ -751,6 +1099,7 @@ fn import_failure(
     .evidence("folder", shown)
     .evidence("interpreter", interp.to_string())
     .evidence("exception", json!({"type": kind, "message": message}));
+    f = f.with_fix(import_fix(kind, message, at.as_ref(), interp));
     if let Some((file, line)) = at {
         f = f.evidence("location", format!("{file}:{line}"));
     }
@@ -770,6 +1119,58 @@ fn import_failure(
     out.push(f.evidence("innermost_frames", traceback));
 }
 
+/// What repairs an import failure: the package a missing module comes from,
+/// the settings that need values, or the line to change. A reloader picks
+/// the repair up by itself; a plain server needs its start command again.
+fn import_fix(kind: &str, message: &str, at: Option<&(String, u64)>, interp: &str) -> Fix {
+    let place = at.map(|(f, l)| format!("{f}:{l}"));
+    let missing = message
+        .strip_prefix("No module named '")
+        .and_then(|m| m.split(['\'', '.']).next())
+        .filter(|_| kind == "ModuleNotFoundError");
+    if let Some(module) = missing {
+        let python = crate::shell::native(interp);
+        let dist = crate::project::code::distribution_of_module(module);
+        let mut steps = vec![format!("{python} -m pip install {dist}")];
+        if let Some(place) = &place {
+            steps.push(format!(
+                "or remove the import at {place} if the app no longer needs it"
+            ));
+        }
+        return Fix::manual(
+            format!("install the package that provides `{module}` into {interp}"),
+            steps,
+        );
+    }
+    if kind == "ValidationError" && message.contains("Extra inputs are not permitted") {
+        // The env file holds keys the settings class does not declare (a
+        // root .env.example copied into backend/), and it forbids extras.
+        return Fix::manual(
+            "remove the keys the settings do not declare from the env file they read",
+            vec![format!(
+                "each key the message names as 'Extra inputs are not permitted' is in that env file and not a field of the settings class: delete those lines, or set extra=\"ignore\" in its model_config{}",
+                place.map(|p| format!(" ({p})")).unwrap_or_default()
+            )],
+        );
+    }
+    if kind == "ValidationError" {
+        return Fix::manual(
+            "give the settings the values they require",
+            vec![format!(
+                "set each field the message names in the env file the settings read (its env_file is read relative to the folder the server starts in) or in the environment{}",
+                place.map(|p| format!("; the settings are at {p}")).unwrap_or_default()
+            )],
+        );
+    }
+    Fix::manual(
+        format!("fix {}", place.clone().unwrap_or_else(|| "the module".into())),
+        vec![format!(
+            "correct the code at {} ({kind}), then save: a reloader restarts the worker; a plain server needs its start command again",
+            place.unwrap_or_else(|| "the line the traceback names".into())
+        )],
+    )
+}
+
 /// PY005: the server on the service's port runs another Python than the venv.
 fn other_interpreter(
     ctx: &Context,
@@ -783,6 +1184,10 @@ fn other_interpreter(
         let Some(p) = snapshot.process(pid) else {
             continue;
         };
+        // A stranger on the port is PORT002's, whatever it runs.
+        if super::ports::belongs_to(p, service, &ctx.project) != Some(true) {
+            continue;
+        }
         let Some(exe) = &p.exe else { continue };
         let name = exe
             .file_name()
@@ -843,7 +1248,14 @@ fn other_interpreter(
             .evidence("server_interpreter", crate::redact::home(exe))
             .evidence("how", evidence)
             .evidence("project_interpreter", interp.to_string())
-            .with_fix(super::terminate_fix(p)),
+            // The server works: ending it is the user's call, with the
+            // restart under the project's interpreter.
+            .with_fix(Fix::manual(
+                format!(
+                    "restart it with {interp}: end pid {pid}, then start it again from the venv"
+                ),
+                super::terminate_commands(pid),
+            )),
         );
     }
 }
@@ -851,6 +1263,42 @@ fn other_interpreter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_fixes_say_what_repairs_the_import() {
+        let extra = import_fix(
+            "ValidationError",
+            "2 validation errors for Settings\nPOSTGRES_PASSWORD\n  Extra inputs are not permitted",
+            Some(&("backend/app/core/config.py".into(), 43)),
+            ".venv/bin/python",
+        );
+        assert!(
+            extra.title.starts_with("remove the keys"),
+            "{}",
+            extra.title
+        );
+        let missing = import_fix(
+            "ModuleNotFoundError",
+            "No module named 'rest_framework'",
+            None,
+            ".venv/bin/python",
+        );
+        assert_eq!(
+            missing.commands[0],
+            ".venv/bin/python -m pip install djangorestframework"
+        );
+        let other = import_fix(
+            "NameError",
+            "name 'x' is not defined",
+            Some(&("main.py".into(), 3)),
+            "python",
+        );
+        assert!(
+            other.commands[0].contains("main.py:3"),
+            "{:?}",
+            other.commands
+        );
+    }
 
     #[test]
     fn requirement_names() {

@@ -1,7 +1,6 @@
 //! USER001: the extra checks a project declares in doctor.toml (`http`,
 //! `tcp`, `command`, `env`), each a finding with the user's own title.
 
-use std::net::TcpStream;
 use std::process::Command;
 
 use crate::engine::{Check, CheckError, Context};
@@ -74,7 +73,7 @@ fn failure(c: &UserCheck, timeout: std::time::Duration) -> Option<String> {
             let addrs = net::resolve(host, *port).ok()?;
             let ok = addrs
                 .iter()
-                .any(|a| TcpStream::connect_timeout(a, timeout).is_ok());
+                .any(|a| crate::net::connect(a, timeout).is_ok());
             (!ok).then(|| format!("no TCP connection to {host}:{port}"))
         }
         UserCheckKind::Command {

@@ -29,7 +29,7 @@ impl Check for WslSide {
         "inside WSL: which listeners Windows can reach, and Windows processes on the same ports"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["WSL001", "WSL002"]
+        &["WSL001", "WSL002", "WSL003"]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let Some(wsl) = environment::current_wsl(ctx.config.timeout) else {
@@ -63,6 +63,18 @@ impl Check for WslSide {
                 return Ok(out);
             }
         };
+        // Forwardable servers with no listener at all on the Windows side:
+        // WSL's localhost forwarding is off or not running.
+        if wsl.is_nat() {
+            let wslconfig = wslconfig();
+            out.extend(
+                targets
+                    .iter()
+                    .filter(|t| forwardable(snapshot, t.port))
+                    .filter(|t| windows_listeners(&windows, t.port).is_empty())
+                    .map(|t| not_forwarded(&wsl, t, wslconfig.as_ref())),
+            );
+        }
         let held: Vec<(&Target, Vec<&Socket>)> = targets
             .iter()
             .map(|t| (t, windows_listeners(&windows, t.port)))
@@ -200,6 +212,136 @@ fn unreachable_bind(wsl: &Wsl, snapshot: &Snapshot, target: &Target) -> Option<F
                 target.service.and_then(bind_command).into_iter().collect(),
             )),
     )
+}
+
+/// Whether the server in WSL listens where NAT mode forwards it (a bind
+/// that covers 127.0.0.1).
+fn forwardable(snapshot: &Snapshot, port: u16) -> bool {
+    snapshot
+        .on_port(port)
+        .filter(|s| s.state == TcpState::Listen)
+        .any(|s| covers(s.local.ip(), LOOPBACK_V4))
+}
+
+/// `%UserProfile%\.wslconfig` as seen from WSL, with its text.
+struct WslConfig {
+    shown: String,
+    text: String,
+}
+
+/// The Windows user's `.wslconfig`: `$USERPROFILE` when WSLENV passes it
+/// (a Windows path is read under /mnt/c), else the one `.wslconfig` under
+/// /mnt/c/Users.
+fn wslconfig() -> Option<WslConfig> {
+    let from_env = std::env::var("USERPROFILE").ok().map(|p| {
+        let p = p.replace('\\', "/");
+        match p.as_bytes() {
+            [d, b':', ..] => format!("/mnt/{}{}", (*d as char).to_ascii_lowercase(), &p[2..]),
+            _ => p,
+        }
+    });
+    let candidates: Vec<std::path::PathBuf> = match from_env {
+        Some(dir) => vec![std::path::Path::new(&dir).join(".wslconfig")],
+        None => std::fs::read_dir("/mnt/c/Users")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join(".wslconfig"))
+            .filter(|p| p.is_file())
+            .collect(),
+    };
+    let [path] = candidates.as_slice() else {
+        return None;
+    };
+    let text = crate::project::read_bounded(path).ok()?;
+    Some(WslConfig {
+        shown: path.display().to_string(),
+        text,
+    })
+}
+
+/// The line of `.wslconfig`'s `[wsl2]` section that sets `key`, with its
+/// value: `localhostForwarding=false` at line 3.
+fn wslconfig_setting(text: &str, key: &str) -> Option<(usize, String)> {
+    let mut in_wsl2 = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_wsl2 = t.eq_ignore_ascii_case("[wsl2]");
+            continue;
+        }
+        if !in_wsl2 || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if let Some((k, v)) = t.split_once('=') {
+            if k.trim().eq_ignore_ascii_case(key) {
+                let v = v.split(['#', ';']).next().unwrap_or_default();
+                return Some((i + 1, v.trim().to_ascii_lowercase()));
+            }
+        }
+    }
+    None
+}
+
+/// WSL003: in NAT mode the server listens in WSL where WSL forwards, and
+/// Windows has no listener on the port: no relay, so Windows' localhost
+/// refuses. `localhostForwarding=false` in `.wslconfig` says why.
+fn not_forwarded(wsl: &Wsl, target: &Target, config: Option<&WslConfig>) -> Finding {
+    let port = target.port;
+    let name = target.name();
+    let off = config.and_then(|c| {
+        wslconfig_setting(&c.text, "localhostForwarding")
+            .filter(|(_, v)| v == "false")
+            .map(|(line, _)| (c, line))
+    });
+    let (title, fix) = match off {
+        Some((c, line)) => (
+            format!(
+                "{name} answers in WSL, but Windows' localhost:{port} is refused: localhostForwarding=false in {}:{line}",
+                c.shown
+            ),
+            Fix::manual(
+                format!(
+                    "turn WSL's localhost forwarding back on: remove the line or set localhostForwarding=true under [wsl2] in {}:{line}, then run `wsl --shutdown` in Windows and start the service again",
+                    c.shown
+                ),
+                vec!["wsl --shutdown   (in a Windows terminal)".to_string()],
+            ),
+        ),
+        None => (
+            format!(
+                "{name} answers in WSL, but nothing listens on port {port} on the Windows side: WSL's localhost forwarding is not running, and Windows' localhost:{port} is refused"
+            ),
+            Fix::manual(
+                "restart WSL (its forwarding stops after sleep, a VPN, or a crashed relay; this ends every WSL process), or reach the server at WSL's own address from Windows",
+                vec![
+                    "wsl --shutdown   (in a Windows terminal), then start the service again".to_string(),
+                    format!("or from Windows: http://<the address `hostname -I` prints in WSL>:{port}"),
+                    "or networkingMode=mirrored under [wsl2] in %UserProfile%\\.wslconfig".to_string(),
+                ],
+            ),
+        ),
+    };
+    let mut f = target
+        .evidence(Finding::new("WSL003", ID, title).severity(Severity::Warning))
+        .evidence("networking_mode", mode(wsl))
+        .evidence("windows_listening", Vec::<String>::new())
+        .with_fix(fix);
+    f = match (config, off) {
+        (_, Some((c, line))) => f.evidence(
+            "wslconfig",
+            format!("{}:{line}: localhostForwarding=false", c.shown),
+        ),
+        (Some(c), None) => f.evidence(
+            "wslconfig",
+            format!("{}: localhostForwarding not set to false", c.shown),
+        ),
+        (None, None) => f.evidence(
+            "wslconfig",
+            "no .wslconfig found (USERPROFILE unset and none under /mnt/c/Users)",
+        ),
+    };
+    f
 }
 
 /// How this kind of server is told to listen on 127.0.0.1, when doctor
@@ -350,5 +492,18 @@ mod tests {
     fn wsls_own_processes_are_not_strangers() {
         assert!(is_wsl_own("wslrelay.exe") && is_wsl_own("VmmemWSL"));
         assert!(!is_wsl_own("node.exe"));
+    }
+
+    #[test]
+    fn wslconfig_settings_of_the_wsl2_section() {
+        let text = "[wsl2]\nmemory=8GB\n  localhostForwarding = False  # off for the VPN\n[experimental]\nlocalhostForwarding=true\n";
+        assert_eq!(
+            super::wslconfig_setting(text, "localhostforwarding"),
+            Some((3, "false".into()))
+        );
+        assert_eq!(
+            super::wslconfig_setting("[boot]\nlocalhostForwarding=false\n", "localhostForwarding"),
+            None
+        );
     }
 }

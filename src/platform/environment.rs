@@ -169,9 +169,287 @@ pub fn reserved_port_ranges(limit: std::time::Duration) -> Vec<ReservedRange> {
     out
 }
 
+/// A hosted or remote runtime: the browser that opens the project's pages
+/// runs on another machine, so its `localhost` is not this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hosted {
+    Colab,
+    Codespaces {
+        name: String,
+        domain: String,
+    },
+    Gitpod,
+    Devcontainer,
+    /// `SSH_CONNECTION`: `CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT`.
+    Ssh {
+        server: String,
+        user: Option<String>,
+    },
+}
+
+impl Hosted {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Hosted::Colab => "Google Colab",
+            Hosted::Codespaces { .. } => "GitHub Codespaces",
+            Hosted::Gitpod => "Gitpod",
+            Hosted::Devcontainer => "a dev container",
+            Hosted::Ssh { .. } => "an SSH session",
+        }
+    }
+
+    /// How the browser reaches `port` of this machine.
+    pub fn reach(&self, port: u16) -> String {
+        match self {
+            Hosted::Colab => format!(
+                "in a notebook cell: from google.colab import output; output.serve_kernel_port_as_window({port})"
+            ),
+            Hosted::Codespaces { name, domain } => format!(
+                "https://{name}-{port}.{domain} (forwarded ports: gh codespace ports)"
+            ),
+            Hosted::Gitpod => format!("gp url {port} (prints the URL of the port)"),
+            Hosted::Devcontainer => format!(
+                "forward port {port} in the editor (VS Code: Ports view, or forwardPorts in devcontainer.json)"
+            ),
+            Hosted::Ssh { server, user } => format!(
+                "ssh -L {port}:localhost:{port} {}{server}, then http://localhost:{port} on your machine",
+                user.as_deref().map(|u| format!("{u}@")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// The hosted runtime the variables say (`var` reads one; empty is unset).
+pub fn detect_hosted(var: impl Fn(&str) -> Option<String>) -> Option<Hosted> {
+    let var = |k: &str| var(k).filter(|v| !v.is_empty());
+    if var("COLAB_RELEASE_TAG").is_some() {
+        return Some(Hosted::Colab);
+    }
+    if var("CODESPACES").is_some() {
+        if let Some(name) = var("CODESPACE_NAME") {
+            return Some(Hosted::Codespaces {
+                name,
+                domain: var("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN")
+                    .unwrap_or_else(|| "app.github.dev".into()),
+            });
+        }
+    }
+    if var("GITPOD_WORKSPACE_ID").is_some() {
+        return Some(Hosted::Gitpod);
+    }
+    if var("REMOTE_CONTAINERS").is_some() {
+        return Some(Hosted::Devcontainer);
+    }
+    let ssh = var("SSH_CONNECTION")?;
+    let server = ssh.split_whitespace().nth(2)?.to_string();
+    Some(Hosted::Ssh {
+        server,
+        user: var("USER").or_else(|| var("LOGNAME")),
+    })
+}
+
+/// The hosted runtime doctor runs in, from its own environment.
+pub fn current_hosted() -> Option<Hosted> {
+    detect_hosted(|k| std::env::var(k).ok())
+}
+
+/// What the hosts file says of `localhost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostsLocalhost {
+    /// Mapped to loopback addresses only (the usual `127.0.0.1 localhost`).
+    Loopback,
+    /// Mapped to an address that is not loopback, on that line (1-based).
+    Elsewhere { ip: String, line: usize },
+    /// Only on lines that are commented out (the first one).
+    Commented { line: usize },
+    /// Not named at all.
+    Missing,
+}
+
+/// Read a hosts file's text (`/etc/hosts`, Windows' `drivers\etc\hosts`):
+/// `ADDRESS NAME [ALIAS…]`, `#` to the end of the line is a comment. Any
+/// non-loopback mapping of `localhost` wins over loopback ones: the
+/// resolver may hand it out first.
+pub fn localhost_in_hosts(text: &str) -> HostsLocalhost {
+    let mut loopback = false;
+    let mut commented = None;
+    for (i, raw) in text.lines().enumerate() {
+        let (live, comment) = raw.split_once('#').unwrap_or((raw, ""));
+        let mut words = live.split_whitespace();
+        if let Some(ip) = words.next() {
+            if words.any(|w| w.eq_ignore_ascii_case("localhost")) {
+                match ip.parse::<std::net::IpAddr>() {
+                    Ok(a) if a.is_loopback() => loopback = true,
+                    _ => {
+                        return HostsLocalhost::Elsewhere {
+                            ip: ip.to_string(),
+                            line: i + 1,
+                        }
+                    }
+                }
+            }
+        }
+        let mut words = comment.split_whitespace();
+        let looks_like_entry = words
+            .next()
+            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        if looks_like_entry && words.any(|w| w.eq_ignore_ascii_case("localhost")) {
+            commented.get_or_insert(i + 1);
+        }
+    }
+    match (loopback, commented) {
+        (true, _) => HostsLocalhost::Loopback,
+        (false, Some(line)) => HostsLocalhost::Commented { line },
+        (false, None) => HostsLocalhost::Missing,
+    }
+}
+
+/// The names a hosts file maps to loopback addresses only (`127.0.0.1 db
+/// backend`, as people map compose service names to run natively).
+pub fn loopback_names(text: &str) -> Vec<String> {
+    let mut loopback: Vec<String> = Vec::new();
+    let mut elsewhere: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let Some(ip) = words
+            .next()
+            .and_then(|w| w.parse::<std::net::IpAddr>().ok())
+        else {
+            continue;
+        };
+        let into = if ip.is_loopback() {
+            &mut loopback
+        } else {
+            &mut elsewhere
+        };
+        into.extend(words.map(str::to_ascii_lowercase));
+    }
+    loopback.retain(|n| !elsewhere.contains(n));
+    loopback.sort();
+    loopback.dedup();
+    loopback
+}
+
+/// This machine's hosts file's loopback-only names, read once.
+pub fn hosts_loopback_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        std::fs::read_to_string(hosts_file_path())
+            .map(|t| loopback_names(&t))
+            .unwrap_or_default()
+    })
+}
+
+/// Where this OS keeps its hosts file.
+pub fn hosts_file_path() -> PathBuf {
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+        Path::new(&root).join(r"System32\drivers\etc\hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_a_hosts_file_maps_to_loopback() {
+        let text = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n127.0.0.1 db backend # compose\n10.0.0.5 backend\n# 127.0.0.1 old\n";
+        assert_eq!(loopback_names(text), ["db", "ip6-localhost", "localhost"]);
+    }
+
+    #[test]
+    fn hosted_runtimes_from_their_variables() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(detect_hosted(env(&[])), None);
+        assert_eq!(detect_hosted(env(&[("SSH_CONNECTION", "")])), None);
+        let cs = detect_hosted(env(&[
+            ("CODESPACES", "true"),
+            ("CODESPACE_NAME", "shop-x7"),
+            ("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN", "app.github.dev"),
+        ]))
+        .unwrap();
+        assert!(cs
+            .reach(5173)
+            .starts_with("https://shop-x7-5173.app.github.dev"));
+        assert_eq!(
+            detect_hosted(env(&[("COLAB_RELEASE_TAG", "release-colab_2024")])),
+            Some(Hosted::Colab)
+        );
+        assert!(Hosted::Colab
+            .reach(8000)
+            .contains("serve_kernel_port_as_window(8000)"));
+        let ssh = detect_hosted(env(&[
+            ("SSH_CONNECTION", "10.0.0.2 50122 10.0.0.9 22"),
+            ("USER", "ana"),
+        ]))
+        .unwrap();
+        assert!(ssh
+            .reach(3000)
+            .starts_with("ssh -L 3000:localhost:3000 ana@10.0.0.9"));
+        assert_eq!(
+            detect_hosted(env(&[("GITPOD_WORKSPACE_ID", "w")])),
+            Some(Hosted::Gitpod)
+        );
+        assert_eq!(
+            detect_hosted(env(&[("REMOTE_CONTAINERS", "true")])),
+            Some(Hosted::Devcontainer)
+        );
+    }
+
+    #[test]
+    fn localhost_as_hosts_files_write_it() {
+        let usual =
+            "127.0.0.1\tlocalhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 box\n";
+        assert_eq!(localhost_in_hosts(usual), HostsLocalhost::Loopback);
+        // Windows' default: every line commented (its resolver answers localhost itself).
+        let windows = "# Copyright (c) 1993-2009 Microsoft Corp.\n#\n# localhost name resolution is handled within DNS itself.\n#\t127.0.0.1       localhost\n#\t::1             localhost\n";
+        assert_eq!(
+            localhost_in_hosts(windows),
+            HostsLocalhost::Commented { line: 4 }
+        );
+        let elsewhere = "127.0.0.1 box\n192.168.1.20 localhost # the old VM\n::1 localhost\n";
+        assert_eq!(
+            localhost_in_hosts(elsewhere),
+            HostsLocalhost::Elsewhere {
+                ip: "192.168.1.20".into(),
+                line: 2
+            }
+        );
+        // Loopback first does not hide a later mapping elsewhere.
+        assert_eq!(
+            localhost_in_hosts("127.0.0.1 localhost\n10.0.0.5 LOCALHOST\n"),
+            HostsLocalhost::Elsewhere {
+                ip: "10.0.0.5".into(),
+                line: 2
+            }
+        );
+        assert_eq!(
+            localhost_in_hosts("127.0.0.1 box\n"),
+            HostsLocalhost::Missing
+        );
+        assert_eq!(localhost_in_hosts(""), HostsLocalhost::Missing);
+        // A name that only contains the word is not localhost; a comment
+        // that is prose is not a commented-out entry.
+        assert_eq!(
+            localhost_in_hosts("127.0.0.1 localhost.localdomain\n# localhost lives above\n"),
+            HostsLocalhost::Missing
+        );
+        assert_eq!(
+            localhost_in_hosts("127.0.0.2 localhost\n"),
+            HostsLocalhost::Loopback
+        );
+    }
 
     /// Recorded from an English and a German Windows: only the rows count.
     const NETSH_EN: &str = "

@@ -326,7 +326,20 @@ pub fn process_extras(pid: u32) -> ProcessExtras {
             .map(|p| p.to_string_lossy().ends_with(" (deleted)")),
         // stat: state ppid pgrp session ...
         session: stat_fields(pid).and_then(|f| f.get(3)?.parse().ok()),
+        cwd_deleted: deleted_cwd(pid),
     }
+}
+
+/// The path a process's working folder had when that folder is gone: the
+/// link reads `PATH (deleted)` and the folder it leads to has no links (a
+/// folder really named `x (deleted)` still has them).
+fn deleted_cwd(pid: u32) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let link = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    let text = link.to_string_lossy();
+    let old = text.strip_suffix(" (deleted)")?;
+    let meta = fs::metadata(format!("/proc/{pid}/cwd")).ok()?;
+    (meta.nlink() == 0).then(|| std::path::PathBuf::from(old))
 }
 
 #[cfg(test)]

@@ -109,6 +109,7 @@ pub fn process_extras(pid: u32) -> ProcessExtras {
     ProcessExtras {
         exe_deleted: None,
         session: u32::try_from(sid).ok(),
+        cwd_deleted: None,
     }
 }
 

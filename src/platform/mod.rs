@@ -36,6 +36,10 @@ mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 use unsupported as os;
 
+mod detached;
+pub use detached::{environment_of, spawn_detached, spawn_detached_argv};
+mod output;
+pub use output::{dead_output, DeadOutput};
 mod process;
 pub use process::{all_processes, process_info, processes, ProcState, ProcessInfo};
 pub mod environment;
@@ -180,6 +184,10 @@ pub struct ProcessExtras {
     /// The session id (Unix): a child shares its parent's session or leads
     /// its own, so any other session means it was reparented.
     pub session: Option<u32>,
+    /// The working folder was removed after the process entered it (a
+    /// deleted or re-cloned checkout): the path it had. Linux only: the
+    /// kernel marks the link ` (deleted)` and the folder has no links left.
+    pub cwd_deleted: Option<PathBuf>,
 }
 
 /// LISTEN sockets (any port) held by these pids: the other ports of a
@@ -209,6 +217,23 @@ pub fn env_var_of(pid: u32, name: &str) -> Option<Option<String>> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (pid, name);
+        None
+    }
+}
+
+/// The TCP socket table of the network namespace process `pid` is in, as
+/// Linux prints it (`/proc/PID/net/tcp` then `tcp6`): a container's own
+/// table when `pid` is its init process. `None` where it cannot be read.
+pub fn netns_tcp_table(pid: u32) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        let v4 = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+        let v6 = std::fs::read_to_string(format!("/proc/{pid}/net/tcp6")).unwrap_or_default();
+        Some(v4 + &v6)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
         None
     }
 }
@@ -273,4 +298,46 @@ pub fn home_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("USERPROFILE"))
         .map(PathBuf::from)
         .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// The machine's IPv4 addresses with their interface names, in the order
+/// the OS lists them (what Node's `os.networkInterfaces()` shows). `None`
+/// where doctor cannot list them.
+pub fn ipv4_interfaces() -> Option<Vec<(String, std::net::Ipv4Addr)>> {
+    #[cfg(unix)]
+    {
+        let mut out = Vec::new();
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        // SAFETY: getifaddrs fills `head` with a list it allocated; it is
+        // read below and freed with freeifaddrs exactly once.
+        if unsafe { libc::getifaddrs(&mut head) } != 0 {
+            return None;
+        }
+        let mut at = head;
+        while !at.is_null() {
+            // SAFETY: `at` is a node of the list getifaddrs returned.
+            let ifa = unsafe { &*at };
+            if !ifa.ifa_addr.is_null()
+                // SAFETY: ifa_addr points at a sockaddr of the list.
+                && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET
+            {
+                // SAFETY: an AF_INET address is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                // SAFETY: ifa_name is a NUL-terminated C string of the list.
+                let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((name, ip));
+            }
+            at = ifa.ifa_next;
+        }
+        // SAFETY: `head` came from getifaddrs and is freed once.
+        unsafe { libc::freeifaddrs(head) };
+        Some(out)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }

@@ -3,6 +3,7 @@
 //! end-to-end suites and tool configs are not "the app": a URL only they
 //! use is context, not a service the stack needs.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{read_bounded, walk_files};
@@ -54,6 +55,36 @@ impl CodeIndex {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+
+    /// The top-level modules the Python code under `within` imports
+    /// (`import a.b`, `from a import b`, `import a, c`; relative imports are
+    /// the project's own). Lines inside strings are rare enough to be read too.
+    pub fn python_imports(&self, within: &Path) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (path, text) in self.under(within) {
+            if path.extension().is_none_or(|e| e != "py") {
+                continue;
+            }
+            for line in text.lines() {
+                let l = line.trim_start();
+                let names: Vec<&str> = if let Some(rest) = l.strip_prefix("import ") {
+                    rest.split(',').collect()
+                } else if let Some(rest) = l.strip_prefix("from ") {
+                    rest.split_whitespace().next().into_iter().collect()
+                } else {
+                    continue;
+                };
+                for name in names {
+                    let module = name.split_whitespace().next().unwrap_or("");
+                    let top = module.split('.').next().unwrap_or("");
+                    if !top.is_empty() && top.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                        out.insert(top.to_string());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Whether code under `within` reads `key` (the name as written, or as
@@ -238,6 +269,57 @@ fn keyword_value(line: &str, key: &str) -> Option<String> {
         return (!name.is_empty()).then_some(name);
     }
     None
+}
+
+/// The distribution that installs a module, for the ones named otherwise
+/// (`rest_framework` → `djangorestframework`); else the module's own name.
+pub fn distribution_of_module(module: &str) -> String {
+    KNOWN_MODULES
+        .iter()
+        .find(|(_, m)| *m == module)
+        .map_or_else(|| module.replace('_', "-"), |(d, _)| d.to_string())
+}
+
+/// Distributions whose module is named otherwise.
+const KNOWN_MODULES: &[(&str, &str)] = &[
+    ("pyyaml", "yaml"),
+    ("python-dotenv", "dotenv"),
+    ("beautifulsoup4", "bs4"),
+    ("pillow", "PIL"),
+    ("scikit-learn", "sklearn"),
+    ("psycopg2-binary", "psycopg2"),
+    ("psycopg-binary", "psycopg"),
+    ("opencv-python", "cv2"),
+    ("opencv-python-headless", "cv2"),
+    ("python-jose", "jose"),
+    ("python-multipart", "multipart"),
+    ("pyjwt", "jwt"),
+    ("django-cors-headers", "corsheaders"),
+    ("djangorestframework", "rest_framework"),
+    ("flask-cors", "flask_cors"),
+    ("flask-sqlalchemy", "flask_sqlalchemy"),
+    ("pymysql", "pymysql"),
+    ("mysqlclient", "MySQLdb"),
+    ("google-generativeai", "google"),
+    ("protobuf", "google"),
+    ("attrs", "attr"),
+    ("pydantic-settings", "pydantic_settings"),
+    ("email-validator", "email_validator"),
+    ("sentry-sdk", "sentry_sdk"),
+    ("uvicorn-worker", "uvicorn_worker"),
+];
+
+/// The modules a distribution installs, as far as its name tells: the name
+/// with `-`/`.` as `_`, and the known distributions whose module is named
+/// otherwise (a missing distribution has no metadata to ask).
+pub fn modules_of_distribution(normalized: &str) -> Vec<String> {
+    let mut out: Vec<String> = KNOWN_MODULES
+        .iter()
+        .filter(|(d, _)| *d == normalized)
+        .map(|(_, m)| m.to_string())
+        .collect();
+    out.push(normalized.replace(['-', '.'], "_"));
+    out
 }
 
 #[cfg(test)]

@@ -119,10 +119,12 @@ pub fn parse(cmd: &str) -> Option<ServerCommand> {
     found
 }
 
-fn parse_words(w: &[String]) -> Option<ServerCommand> {
+/// What server a command's words start (a launcher's argument list).
+pub fn parse_words(w: &[String]) -> Option<ServerCommand> {
     let env_reload = w
         .iter()
-        .any(|x| x == "FLASK_DEBUG=1" || x == "FLASK_DEBUG=true" || x == "FLASK_ENV=development");
+        // Flask 2.3 removed FLASK_ENV: `FLASK_ENV=development flask run` has no reloader.
+        .any(|x| x == "FLASK_DEBUG=1" || x == "FLASK_DEBUG=true");
     let port = port_in_words(w);
     let has = |flag: &str| w.iter().any(|x| x == flag);
     // The program, after env assignments and `python -m`.

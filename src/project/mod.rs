@@ -9,6 +9,24 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// `a/frontend/../backend` as `a/backend`, without asking the file system
+/// (a script's `cd ../backend` from `frontend/`).
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// Env files read for service URLs (root and one folder down).
 pub const ENV_FILES: &[&str] = &[
     ".env",
@@ -313,6 +331,101 @@ impl Service {
         Some(crate::shell::in_folder(folder, start))
     }
 
+    /// The folder its start command runs in (start_in, else its run folder).
+    pub fn start_folder(&self, root: &Path) -> PathBuf {
+        match self.start_in.as_deref().or(self.run_folder_shown()) {
+            Some(rel) if rel != "." => lexical(&root.join(rel)),
+            _ => root.to_path_buf(),
+        }
+    }
+
+    /// The `bin` (`Scripts` on Windows) of the virtual environment a Python
+    /// service's start command should run from: in its start folder, its
+    /// folder, then the project root.
+    pub fn venv_bin(&self, root: &Path) -> Option<PathBuf> {
+        if !self.is_python() {
+            return None;
+        }
+        let bin = if cfg!(windows) { "Scripts" } else { "bin" };
+        let python = if cfg!(windows) {
+            "python.exe"
+        } else {
+            "python"
+        };
+        let mut dirs = vec![self.start_folder(root)];
+        dirs.extend(self.folder.clone());
+        dirs.push(root.to_path_buf());
+        dirs.iter().find_map(|d| {
+            [".venv", "venv", "env"]
+                .iter()
+                .map(|v| d.join(v).join(bin))
+                .find(|b| b.join(python).exists())
+        })
+    }
+
+    /// The start command as typed from its folder with the venv's programs
+    /// (`.venv/bin/uvicorn app.main:app`): a bare `uvicorn` is not on PATH
+    /// until the venv is activated.
+    pub fn start_with_venv(&self, root: &Path) -> Option<String> {
+        let start = self.start.as_ref()?;
+        let Some(bin) = self.venv_bin(root) else {
+            return Some(start.clone());
+        };
+        let mut words = start.splitn(2, ' ');
+        let program = words.next().unwrap_or_default();
+        let rest = words.next().unwrap_or_default();
+        let tools = [
+            "python",
+            "python3",
+            "uvicorn",
+            "flask",
+            "fastapi",
+            "gunicorn",
+            "django-admin",
+            "hypercorn",
+            "daphne",
+        ];
+        if !tools.contains(&program)
+            || !bin
+                .join(if program == "python3" {
+                    "python"
+                } else {
+                    program
+                })
+                .exists()
+                && !bin.join(format!("{program}.exe")).exists()
+        {
+            return Some(start.clone());
+        }
+        let folder = self.start_folder(root);
+        let rel = bin
+            .strip_prefix(&folder)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| {
+                let up = folder
+                    .strip_prefix(root)
+                    .map_or(0, |f| f.components().count());
+                let from_root = bin.strip_prefix(root).unwrap_or(&bin).to_path_buf();
+                let mut p = PathBuf::new();
+                for _ in 0..up {
+                    p.push("..");
+                }
+                p.join(from_root)
+            });
+        let program = if program == "python3" {
+            "python"
+        } else {
+            program
+        };
+        let shown =
+            crate::shell::native(&rel.join(program).display().to_string().replace('\\', "/"));
+        Some(if rest.is_empty() {
+            shown
+        } else {
+            format!("{shown} {rest}")
+        })
+    }
+
     /// The same thing, relative to the project root (`.` for the root).
     pub fn run_folder_shown(&self) -> Option<&str> {
         self.package_root_shown
@@ -374,6 +487,9 @@ pub struct Project {
     /// The app's own source text, read once (env keys it reads, routes).
     #[serde(skip)]
     pub code: code::CodeIndex,
+    /// The compose files' services: what runs inside the containers.
+    #[serde(skip)]
+    pub compose: Vec<compose::ComposeService>,
     /// Every process (command line, folder), listed once per run on first
     /// use, by discovery (running servers) or by a check.
     #[serde(skip)]
@@ -401,8 +517,18 @@ impl Project {
 
     /// A path relative to the project root, for sources and evidence.
     pub fn relative(&self, path: &Path) -> String {
+        // `frontend/../backend/settings.py` (a folder reached by `cd ..`)
+        // as the user writes it: `backend/settings.py`.
+        let path = if path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            lexical(path)
+        } else {
+            path.to_path_buf()
+        };
         path.strip_prefix(&self.root)
-            .unwrap_or(path)
+            .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/")
     }
@@ -502,6 +628,9 @@ impl Project {
                         server.host = reference.host;
                     }
                     server.expected |= reference.expected;
+                    if reference.health.is_some() {
+                        server.health = reference.health;
+                    }
                     server.sources.extend(reference.sources);
                     if !server.references.contains(&reference.source) {
                         server.references.push(reference.source);
@@ -522,9 +651,15 @@ impl Project {
 
 pub mod code;
 pub mod commands;
+pub mod compose;
 mod config_file;
+pub mod envreads;
+pub mod jsconfig;
+mod launchers;
+mod pyserve;
 mod running;
 mod sources;
+pub mod sources_age;
 mod yaml;
 pub use config_file::{ConfigError, UserCheck, UserCheckKind};
 pub use sources::module_of_file;
@@ -542,7 +677,18 @@ pub fn discover(root: &Path, urls: &[String], ports: &[u16]) -> Result<Project, 
     sources::scan(&mut project);
     for url in urls {
         if let Some(service) = Service::from_url(url, "url".into(), "--url".into()) {
+            // The user's own URL on a known service's port is that service's
+            // health URL: its path is probed and its status counts (it was
+            // merged into the service and its path lost).
+            let path = parse_url(url).map(|u| u.path).filter(|p| p != "/");
+            let port = service.port;
             project.add_reference(service);
+            if let Some(path) = path {
+                for s in project.services.iter_mut().filter(|s| s.port == port) {
+                    s.health = Some(path.clone());
+                    s.learn("health", path.clone(), "--url");
+                }
+            }
         }
     }
     running::attach(&mut project);
@@ -686,6 +832,28 @@ pub fn read_bounded(path: &Path) -> std::io::Result<String> {
 }
 
 /// `KEY=value`, `export KEY="value"`; comments and blank lines give `None`.
+/// The keys a server's env files set, read from `dir` in the order the
+/// framework reads them (`files`, a later file's value wins): each key's
+/// value and the file:line that gives it.
+pub fn env_file_values(
+    dir: &Path,
+    files: &[&str],
+) -> std::collections::BTreeMap<String, (String, PathBuf, usize)> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in files {
+        let path = dir.join(name);
+        let Ok(text) = read_bounded(&path) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some((key, value)) = parse_env_line(line) {
+                out.insert(key.to_string(), (value.to_string(), path.clone(), i + 1));
+            }
+        }
+    }
+    out
+}
+
 pub fn parse_env_line(line: &str) -> Option<(&str, &str)> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
@@ -833,10 +1001,17 @@ pub fn kind_of_scheme(scheme: &str) -> Option<&'static str> {
 }
 
 /// Hosts that mean "this machine": the only services doctor can look at.
+/// A name the hosts file maps to loopback only is this machine too (`db`
+/// mapped to 127.0.0.1 to run a compose project natively).
 pub fn is_local_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost"
         || host.ends_with(".localhost")
+        || (!host.is_empty()
+            && host.parse::<IpAddr>().is_err()
+            && crate::platform::environment::hosts_loopback_names()
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(host)))
         || host
             .parse::<IpAddr>()
             .map(|ip| ip.is_loopback() || ip.is_unspecified() || is_mapped_loopback(ip))

@@ -41,7 +41,26 @@ pub fn attach(project: &mut Project) {
         return;
     }
     // Found first (the process listing is borrowed from the project), applied after.
-    for (i, port, source) in running_ports(project, &wanting) {
+    for (i, port, source, pid) in running_ports(project, &wanting) {
+        // The framework's default port held by a process that is not the
+        // project's (an old copy from another folder): the app moved to the
+        // next port because of it. The expected port stays the default, so
+        // the holder is named there; where the app runs now is evidence.
+        // Or a frontend that moves when its port is taken (next, vite)
+        // runs elsewhere with no port asked for, and its own port is free
+        // now (what held it is gone): it still belongs on its port.
+        let default = project.services[i].port;
+        if port != default
+            && listeners_on(default).is_some_and(|holders| {
+                held_by_a_stranger(project, &holders)
+                    || (holders.is_empty() && moved_on_conflict(project, &project.services[i], pid))
+            })
+        {
+            let s = &mut project.services[i];
+            s.learn("moved_to", port.to_string(), &source);
+            s.other_ports.push(super::PortClaim { port, source });
+            continue;
+        }
         let s = &mut project.services[i];
         s.learn("port", port.to_string(), &source);
         s.port = port;
@@ -52,7 +71,7 @@ pub fn attach(project: &mut Project) {
 
 /// For each wanting service: the port its running process serves, with
 /// that process as the source.
-fn running_ports(project: &Project, wanting: &[usize]) -> Vec<(usize, u16, String)> {
+fn running_ports(project: &Project, wanting: &[usize]) -> Vec<(usize, u16, String, u32)> {
     let all = project.all_processes();
     let apps: Vec<RunningApp> = all
         .values()
@@ -113,7 +132,7 @@ fn running_ports(project: &Project, wanting: &[usize]) -> Vec<(usize, u16, Strin
                     "the command line of running pid {pid} ({})",
                     command_of(pid)
                 );
-                found.push((i, port, source));
+                found.push((i, port, source, pid));
             }
             continue;
         }
@@ -127,7 +146,12 @@ fn running_ports(project: &Project, wanting: &[usize]) -> Vec<(usize, u16, Strin
         // One port: that is where the app runs. Several (two copies): the
         // model keeps the default and PROC005 says the app runs twice.
         let [(port, pid)] = ports[..] else { continue };
-        found.push((i, port, format!("running pid {pid} ({})", command_of(pid))));
+        found.push((
+            i,
+            port,
+            format!("running pid {pid} ({})", command_of(pid)),
+            pid,
+        ));
     }
     found
 }
@@ -143,4 +167,55 @@ fn family(kind: &str) -> &str {
 
 fn same_family(kind: &str, running: &str) -> bool {
     family(kind) == family(running)
+}
+
+/// A frontend that takes the next port when its own is taken (`next dev`,
+/// vite without `strictPort`) listening off its default with no port asked
+/// for (no `-p`/`--port` up its process tree, no `PORT` in its
+/// environment); the caller has seen nothing listen on the default.
+fn moved_on_conflict(project: &Project, service: &super::Service, pid: u32) -> bool {
+    if !matches!(service.kind.as_deref(), Some("next" | "vite")) {
+        return false;
+    }
+    let all = project.all_processes();
+    let mut at = Some(pid);
+    for _ in 0..6 {
+        let Some(p) = at.and_then(|a| all.get(&a)) else {
+            break;
+        };
+        if !p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)) {
+            break;
+        }
+        let asked = p
+            .cmdline
+            .iter()
+            .any(|a| matches!(a.as_str(), "-p" | "--port") || a.starts_with("--port="));
+        if asked || matches!(platform::env_var_of(p.pid, "PORT"), Some(Some(_)) | None) {
+            return false;
+        }
+        at = p.parent;
+    }
+    true
+}
+
+/// The pids listening on `port`; `None` when the sockets cannot be read.
+fn listeners_on(port: u16) -> Option<Vec<u32>> {
+    let sockets = platform::sockets(&platform::PortSet([port].into_iter().collect())).ok()?;
+    Some(
+        sockets
+            .iter()
+            .filter(|s| s.state == TcpState::Listen && s.local.port() == port)
+            .flat_map(|s| s.pids().to_vec())
+            .collect(),
+    )
+}
+
+/// Whether one of `holders` is a process outside the project.
+fn held_by_a_stranger(project: &Project, holders: &[u32]) -> bool {
+    let all = project.all_processes();
+    holders.iter().any(|pid| {
+        all.get(pid)
+            .and_then(|p| p.cwd.as_ref())
+            .is_some_and(|cwd| !cwd.starts_with(&project.root))
+    })
 }

@@ -1,12 +1,13 @@
 //! Discovery sources: each reads one kind of file as text (never executing
 //! anything) and adds what it says to the project, with file:line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::code::{health_routes, CodeIndex};
 use super::commands::{self, ServerCommand};
+use super::jsconfig;
 use super::{
     quoted_urls, read_bounded, service_name, Project, Service, Unreadable, ENV_FILES, VITE_CONFIGS,
 };
@@ -22,6 +23,12 @@ const COMPOSE_FILES: &[&str] = &[
     "docker-compose.yaml",
     "compose.yml",
     "compose.yaml",
+    // Dev files, the ones a README runs with `-f` for local work.
+    "docker-compose.dev.yml",
+    "docker-compose.dev.yaml",
+    "compose.dev.yml",
+    "compose.dev.yaml",
+    "docker-compose.local.yml",
     "docker-compose.override.yml",
     "docker-compose.override.yaml",
     "compose.override.yml",
@@ -50,14 +57,20 @@ pub fn scan(project: &mut Project) {
             vite_config(project, &dir.join(name));
         }
         for name in NEXT_CONFIGS {
-            urls_in_file(project, &dir.join(name), "rewrite");
+            next_config(project, &dir.join(name));
         }
+        dev_server_proxies(project, &dir.join("src/setupProxy.js"), true);
+        dev_server_proxies(project, &dir.join("webpack.config.js"), false);
     }
+    // Start scripts (start.bat, start.ps1, run.sh, start.py), once the
+    // frontends' configs have settled their services.
+    super::launchers::scan(project);
     for dir in &folders {
         for name in ENV_FILES {
             env_file(project, &dir.join(name));
         }
     }
+    frontend_code_urls(project);
     // Health routes the backends declare in their own source.
     let code = std::mem::take(&mut project.code);
     for s in project.services.iter_mut() {
@@ -173,6 +186,27 @@ fn package_json(project: &mut Project, dir: &Path) {
             source = format!("{rel}:{}", line_of(&text, &format!("\"{key}\"")));
         }
     }
+    // Create React App reads `PORT` from the package's env files; an
+    // exported PORT would win over them.
+    if port.is_none() && kind == "cra" {
+        let env = super::env_file_values(dir, crate::frameworks::cra::CRA.env_files);
+        if let Some((value, path, line)) = env.get("PORT") {
+            if let Ok(p) = value.parse::<u16>() {
+                port = Some(p);
+                source = format!("{}:{line}", project.relative(path));
+            }
+        }
+    }
+    // A node server's port is in its code: `app.listen(process.env.PORT ||
+    // 9000)`, or a constant it passes (`const PORT = process.env.PORT ?? 4000`).
+    if port.is_none() && kind == "express" {
+        if let Some((file, line, p)) =
+            node_listen_port(dir, &json, script.as_ref().map(|(_, c)| c.as_str()))
+        {
+            port = Some(p);
+            source = format!("{}:{line}", project.relative(&file));
+        }
+    }
     let reloads = script
         .as_ref()
         .and_then(|(_, cmd)| commands::parse(cmd))
@@ -197,6 +231,93 @@ fn package_json(project: &mut Project, dir: &Path) {
             project.add_reference(s);
         }
     }
+}
+
+/// The port a node server's entry file passes to `listen(…)`: a number,
+/// the fallback of `process.env.X || N` / `?? N`, or a constant set so.
+/// The entry is the file the start script runs, else `main`, else the usual
+/// names. A bounded text scan of one file (the entry), line by line.
+fn node_listen_port(
+    dir: &Path,
+    json: &Value,
+    script: Option<&str>,
+) -> Option<(PathBuf, usize, u16)> {
+    let from_script = script.and_then(|cmd| {
+        commands::words(cmd).into_iter().find(|w| {
+            [".js", ".mjs", ".cjs", ".ts"]
+                .iter()
+                .any(|e| w.ends_with(e))
+        })
+    });
+    let candidates = from_script
+        .into_iter()
+        .chain(json["main"].as_str().map(String::from))
+        .chain(
+            [
+                "server.js",
+                "index.js",
+                "app.js",
+                "src/server.js",
+                "src/index.js",
+                "src/app.js",
+                "src/server.ts",
+                "src/index.ts",
+            ]
+            .map(String::from),
+        );
+    for name in candidates {
+        let file = dir.join(&name);
+        let Ok(text) = read_bounded(&file) else {
+            continue;
+        };
+        let fallback = |expr: &str| -> Option<u16> {
+            let expr = expr.trim().trim_end_matches([';', ')', ',']);
+            if let Ok(p) = expr.parse::<u16>() {
+                return Some(p);
+            }
+            let tail = expr.rsplit(['|', '?']).next()?.trim();
+            let digits: String = tail
+                .trim_start_matches(['(', ' '])
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits
+                .parse::<u16>()
+                .ok()
+                .filter(|_| expr.contains("||") || expr.contains("??"))
+        };
+        for (i, line) in text.lines().enumerate() {
+            let Some(at) = line.find(".listen(") else {
+                continue;
+            };
+            let arg: String = line[at + 8..]
+                .chars()
+                .take_while(|c| *c != ',' && *c != ')')
+                .collect();
+            let arg = arg.trim();
+            if let Some(p) = fallback(arg).or_else(|| arg.parse().ok()) {
+                return Some((file, i + 1, p));
+            }
+            // A constant: `const PORT = process.env.PORT || 9000`.
+            if arg.chars().all(|c| c.is_alphanumeric() || c == '_') && !arg.is_empty() {
+                for (j, l) in text.lines().enumerate() {
+                    let l = l.trim();
+                    let decl = ["const ", "let ", "var "]
+                        .iter()
+                        .find_map(|k| l.strip_prefix(k));
+                    if let Some(rest) = decl
+                        .and_then(|r| r.strip_prefix(arg))
+                        .and_then(|r| r.trim_start().strip_prefix('='))
+                    {
+                        if let Some(p) = fallback(rest) {
+                            return Some((file, j + 1, p));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Python servers that package.json scripts start, directly
@@ -272,11 +393,28 @@ fn python_server(
     project: &mut Project,
     base: &Path,
     server: &ServerCommand,
-    (source, start): (String, String),
+    source_and_start: (String, String),
     name: Option<&str>,
 ) {
+    if let Some(s) = python_service(project, base, server, source_and_start, name) {
+        project.add_server(s);
+    }
+}
+
+/// The service of a Python server a start command names, run from `base`
+/// (+ its `cd`). `python main.py` serves the app of a file that runs
+/// itself (`uvicorn.run(app, port=8001)`, `app.run(port=5001)`), on the
+/// port that call names.
+pub(super) fn python_service(
+    project: &mut Project,
+    base: &Path,
+    server: &ServerCommand,
+    (source, start): (String, String),
+    name: Option<&str>,
+) -> Option<Service> {
     let run_dir = commands::run_folder(base, server);
     let mut kind = server.kind;
+    let mut server = server.clone();
     if kind == "python" {
         let file = server
             .entry
@@ -288,10 +426,15 @@ fn python_server(
         } else if text.contains("Flask(") {
             "flask"
         } else {
-            return;
+            return None;
         };
+        if let Some((run, _)) = super::pyserve::run_call(&text) {
+            server.port = server.port.or(run.port);
+            server.reloads |= run.reloads;
+        }
     }
-    let default = if kind == "flask" { 5000 } else { 8000 };
+    // The framework's own default when the command names no port.
+    let default = crate::frameworks::default_port(kind).unwrap_or(8000);
     let mut s = Service::at(
         name.unwrap_or("backend"),
         server.port.unwrap_or(default),
@@ -313,7 +456,7 @@ fn python_server(
     if kind == "django" {
         s.entry = None;
     }
-    project.add_server(s);
+    Some(s)
 }
 
 fn folder_name(dir: &Path) -> String {
@@ -396,6 +539,10 @@ fn compose(project: &mut Project, dir: &Path) {
                 continue;
             }
         };
+        if let Some(doc) = docs.first() {
+            let model = super::compose::parse(doc, &text, &rel, dir);
+            project.compose.extend(model);
+        }
         let Some(services) = docs.first().and_then(|d| d["services"].as_hash()) else {
             continue;
         };
@@ -459,7 +606,7 @@ fn published_port(spec: &str) -> Option<u16> {
 }
 
 /// `${POSTGRES_PORT:-5432}` → `5432`: compose's own defaults.
-fn interpolate_defaults(spec: &str) -> String {
+pub(super) fn interpolate_defaults(spec: &str) -> String {
     let mut out = String::new();
     let mut rest = spec;
     while let Some(i) = rest.find("${") {
@@ -542,15 +689,10 @@ fn python(project: &mut Project, dir: &Path) {
             return;
         }
         let (package_root, module) = module_of_file(dir, &path);
-        let (port, line, default) = match text
-            .lines()
-            .position(|l| l.contains(".run(") && l.contains("port"))
-        {
-            Some(l) => (
-                port_in_call(text.lines().nth(l).unwrap_or_default()),
-                l + 1,
-                false,
-            ),
+        let run = super::pyserve::run_call(&text);
+        let reader = run.as_ref().map(|(_, r)| *r);
+        let (port, line, default) = match run.filter(|(c, _)| c.port.is_some()) {
+            Some((call, _)) => (call.port, call.line, false),
             None => (
                 None,
                 line_of(
@@ -564,19 +706,28 @@ fn python(project: &mut Project, dir: &Path) {
                 true,
             ),
         };
-        let port = port.unwrap_or(if kind == "flask" { 5000 } else { 8000 });
+        let port = port.unwrap_or(crate::frameworks::default_port(kind).unwrap_or(8000));
         let mut s = with_folder(
             project,
             Service::at(folder_name(dir), port, format!("{}:{line}", at(&file))),
             dir,
         );
+        if let Some(reader) = reader {
+            // `-v` says which reader read the server's own `.run(...)`.
+            s.learn("reader", reader, &format!("{}:{line}", at(&file)));
+        }
         s.kind = Some(kind.into());
         s.entry = Some(module.clone());
         s.guessed_entry = true;
         s.package_root_shown = project.shown(&package_root);
         s.package_root = Some(package_root.clone());
         s.default_port = default;
+        // A file that serves itself (`if __name__ == "__main__":
+        // uvicorn.run(app, port=8001)`) starts as `python main.py`.
+        let runs_itself =
+            text.contains("__main__") && text.contains(".run(") && !file.contains('/');
         s.start = Some(match kind {
+            _ if runs_itself => format!("python {file}"),
             "fastapi" => format!("uvicorn {module}:app --port {port}"),
             _ => format!("flask --app {module} run --port {port}"),
         });
@@ -629,7 +780,7 @@ fn flaskenv(project: &mut Project, dir: &Path) -> bool {
             Some(("FLASK_APP", v)) => app = Some((v.to_string(), i + 1)),
             Some(("FLASK_RUN_PORT", v)) => port = v.parse::<u16>().ok().map(|p| (p, i + 1)),
             Some(("FLASK_DEBUG", v)) => reloads = matches!(v, "1" | "true" | "True"),
-            Some(("FLASK_ENV", v)) => reloads |= v == "development",
+            // Flask 2.3 removed FLASK_ENV: it starts no reloader.
             _ => {}
         }
     }
@@ -675,18 +826,210 @@ fn flaskenv(project: &mut Project, dir: &Path) -> bool {
     true
 }
 
-/// `uvicorn.run(app, host="0.0.0.0", port=8001)` → 8001.
-fn port_in_call(line: &str) -> Option<u16> {
-    let after = &line[line.find("port")? + 4..];
-    let after = after.trim_start().strip_prefix('=')?.trim_start();
-    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+/// What read a JS/TS config, as the `reader` fact of what it says.
+const PARSER: &str = "parser";
+const TEXT_SCAN: &str = "text scan";
+
+/// The env files' values in `dir`, as vite's `loadEnv` reads them in dev
+/// (`.env.development.local` over `.env.development` over `.env.local`
+/// over `.env`).
+fn env_lookup(dir: &Path) -> impl Fn(&str) -> Option<String> + Sync {
+    let mut values: Vec<(String, String)> = Vec::new();
+    for name in ENV_FILES {
+        let Ok(text) = read_bounded(&dir.join(name)) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some((k, v)) = super::parse_env_line(line) {
+                values.retain(|(key, _)| key != k);
+                values.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    move |key: &str| {
+        values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// Say which reader read `rel` on the frontend of `dir`.
+fn learn_reader(project: &mut Project, dir: &Path, reader: &str, rel: &str) {
+    let folder = Some(dir.to_path_buf());
+    if let Some(s) = project
+        .services
+        .iter_mut()
+        .find(|s| s.folder == folder && s.is_frontend())
+    {
+        s.learn("reader", reader, rel);
+    }
 }
 
 fn vite_config(project: &mut Project, path: &Path) {
     let Some(text) = read(project, path) else {
         return;
     };
+    let rel = project.relative(path);
+    let dir = path.parent().unwrap_or(path);
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let lookup = env_lookup(dir);
+    let Some(config) = jsconfig::vite(&text, &file, &lookup) else {
+        vite_config_text_scan(project, path, &text);
+        return;
+    };
+    let at = |line: usize| format!("{rel}:{line}");
+    let folder = Some(dir.to_path_buf());
+    if let Some(port) = &config.port {
+        match port.port {
+            // The vite service of this folder moves to the written port.
+            Some(p) => {
+                project.services.retain(|s| {
+                    !(s.default_port && s.folder == folder && s.kind.as_deref() == Some("vite"))
+                });
+                let mut s = with_folder(
+                    project,
+                    Service::at(folder_name(dir), p, at(port.line)),
+                    dir,
+                );
+                s.kind = Some("vite".into());
+                s.origin = Some(format!("http://localhost:{p}"));
+                s.start = Some("npm run dev".into());
+                s.reloads = true;
+                if let Some(key) = &port.env {
+                    s.learn("port_env", key.clone(), &at(port.line));
+                }
+                project.add_server(s);
+            }
+            // `port: Number(process.env.PORT)`: the port is the env's.
+            None => {
+                if let Some(s) = project
+                    .services
+                    .iter_mut()
+                    .find(|s| s.folder == folder && s.kind.as_deref() == Some("vite"))
+                {
+                    if let Some(key) = &port.env {
+                        s.learn("port_env", key.clone(), &at(port.line));
+                    }
+                }
+            }
+        }
+    }
+    let frontend = project
+        .services
+        .iter_mut()
+        .find(|s| s.folder == folder && s.is_frontend());
+    if let Some(s) = frontend {
+        // server.host: the address the dev server binds and the browser opens.
+        if let Some(host) = config
+            .host
+            .as_ref()
+            .filter(|h| super::is_local_host(&h.value))
+        {
+            if host.value != "0.0.0.0" && host.value != "::" {
+                s.origin = Some(format!("http://{}:{}", host.value, s.port));
+                s.host = host.value.clone();
+            }
+            s.learn("host", host.value.clone(), &at(host.line));
+        }
+        if let Some(strict) = &config.strict_port {
+            s.learn("strict_port", strict.value.to_string(), &at(strict.line));
+        }
+        if let Some(preview) = config
+            .preview_port
+            .as_ref()
+            .and_then(|p| Some((p.port?, p.line)))
+        {
+            s.learn("preview_port", preview.0.to_string(), &at(preview.1));
+        }
+        for (fact, value) in [("env_dir", &config.env_dir), ("root", &config.root)] {
+            if let Some(v) = value {
+                s.learn(fact, v.value.clone(), &at(v.line));
+            }
+        }
+        s.learn("reader", PARSER, &rel);
+    }
+    proxy_targets(project, &rel, &config.proxies, PARSER);
+}
+
+/// Each proxy rule's target: a reference of the service it forwards to.
+fn proxy_targets(project: &mut Project, rel: &str, proxies: &[jsconfig::Proxy], reader: &str) {
+    for p in proxies {
+        let source = format!("{rel}:{}", p.line);
+        if let Some(mut s) = Service::from_url(&p.target, "proxy target".into(), source.clone()) {
+            s.learn("proxy", format!("{} -> {}", p.context, p.target), &source);
+            s.learn("reader", reader, rel);
+            project.add_reference(s);
+        }
+    }
+}
+
+/// next.config: `rewrites()` destinations are references of the services
+/// they forward to; the text scan's quoted URLs when the parser did not read it.
+fn next_config(project: &mut Project, path: &Path) {
+    let Some(text) = read(project, path) else {
+        return;
+    };
+    let rel = project.relative(path);
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let Some(config) = jsconfig::next(&text, &file) else {
+        urls_in_file(project, path, "rewrite");
+        let dir = path.parent().unwrap_or(path);
+        learn_reader(project, dir, TEXT_SCAN, &rel);
+        return;
+    };
+    for r in &config.rewrites {
+        let source = format!("{rel}:{}", r.line);
+        if let Some(mut s) = Service::from_url(&r.value, "rewrite".into(), source) {
+            s.learn("reader", PARSER, &rel);
+            project.add_reference(s);
+        }
+    }
+    let dir = path.parent().unwrap_or(path);
+    let folder = Some(dir.to_path_buf());
+    if let Some(s) = project
+        .services
+        .iter_mut()
+        .find(|s| s.folder == folder && s.is_frontend())
+    {
+        for k in &config.env_keys {
+            s.learn("env_key", k.value.clone(), &format!("{rel}:{}", k.line));
+        }
+        s.learn("reader", PARSER, &rel);
+    }
+}
+
+/// CRA's `src/setupProxy.js` and webpack's `devServer.proxy`: their
+/// targets are references of the services they forward to.
+fn dev_server_proxies(project: &mut Project, path: &Path, setup_proxy: bool) {
+    let Some(text) = read(project, path) else {
+        return;
+    };
+    let rel = project.relative(path);
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let parsed = if setup_proxy {
+        jsconfig::setup_proxy(&text, &file)
+    } else {
+        jsconfig::webpack(&text, &file)
+    };
+    match parsed {
+        Some(config) => proxy_targets(project, &rel, &config.proxies, PARSER),
+        None => urls_in_file(project, path, "proxy target"),
+    }
+}
+
+/// The fallback of a vite config the parser did not read: a tolerant line
+/// scan for `port:` and `host:` and every quoted URL as a proxy target.
+fn vite_config_text_scan(project: &mut Project, path: &Path, text: &str) {
     let rel = project.relative(path);
     let dir = path.parent().unwrap_or(path);
     // server.port: a tolerant scan for `port: N` outside proxy targets.
@@ -716,6 +1059,7 @@ fn vite_config(project: &mut Project, path: &Path) {
         s.origin = Some(format!("http://localhost:{port}"));
         s.start = Some("npm run dev".into());
         s.reloads = true;
+        s.learn("reader", TEXT_SCAN, &rel);
         project.add_server(s);
     }
     // server.host: the address the dev server binds and the browser opens.
@@ -738,6 +1082,7 @@ fn vite_config(project: &mut Project, path: &Path) {
         }
     }
     urls_in_file(project, path, "proxy target");
+    learn_reader(project, dir, TEXT_SCAN, &rel);
 }
 
 fn urls_in_file(project: &mut Project, path: &Path, name: &str) {
@@ -750,6 +1095,92 @@ fn urls_in_file(project: &mut Project, path: &Path, name: &str) {
             if let Some(s) = Service::from_url(url, name.into(), format!("{rel}:{}", i + 1)) {
                 project.add_reference(s);
             }
+        }
+    }
+}
+
+/// Extensions of the code a browser runs.
+const BROWSER_CODE: &[&str] = &["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"];
+
+/// URLs of this machine written in a frontend's own code (`fetch(
+/// "http://127.0.0.1:5000/api")`, `const API = "http://localhost:8000"`): the
+/// browser calls them directly, as it calls an env file's URL. A literal that
+/// is the fallback of an env key the frontend's env files set
+/// (`import.meta.env.VITE_API_URL || "http://localhost:8000"`) is not used:
+/// the env file's URL speaks for it.
+fn frontend_code_urls(project: &mut Project) {
+    let frontends: Vec<PathBuf> = project
+        .services
+        .iter()
+        .filter(|s| s.is_frontend())
+        .filter_map(|s| s.folder.clone())
+        .collect();
+    let mut found = Vec::new();
+    for folder in frontends {
+        let set_keys: Vec<String> = ENV_FILES
+            .iter()
+            .filter_map(|n| read_bounded(&folder.join(n)).ok())
+            .flat_map(|t| {
+                t.lines()
+                    .filter_map(|l| {
+                        super::parse_env_line(l)
+                            .filter(|(_, v)| !v.is_empty())
+                            .map(|(k, _)| k.to_string())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (path, text) in project.code.under(&folder) {
+            if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_none_or(|e| !BROWSER_CODE.contains(&e))
+                || path.components().any(|c| c.as_os_str() == "node_modules")
+            {
+                continue;
+            }
+            let rel = project.relative(path);
+            for (i, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") || code.starts_with('*') {
+                    continue;
+                }
+                let falls_back_from_set_key = set_keys.iter().any(|k| line.contains(k.as_str()));
+                if falls_back_from_set_key {
+                    continue;
+                }
+                for url in quoted_urls(line) {
+                    if let Some(mut s) =
+                        Service::from_url(url, "api".into(), format!("{rel}:{}", i + 1))
+                    {
+                        if s.is_http() {
+                            s.learn(
+                                "note",
+                                "called by the browser (a URL in the frontend's code)",
+                                &s.source.clone(),
+                            );
+                            // A literal may sit in a branch that never runs
+                            // (`case "mock": return "http://localhost:3000"`):
+                            // it says who the browser calls when a server is
+                            // there, and is context (info) when none is.
+                            s.expected = false;
+                            found.push(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A frontend's own origin written in its code (a router's base URL) is not another service.
+    let own: Vec<u16> = project
+        .services
+        .iter()
+        .filter(|s| s.is_frontend())
+        .map(|s| s.port)
+        .collect();
+    for s in found {
+        if !own.contains(&s.port) {
+            project.add_reference(s);
         }
     }
 }
@@ -871,7 +1302,8 @@ mod tests {
         assert_eq!(published_port("6379:6379/tcp"), Some(6379));
         assert_eq!(published_port("5432"), None);
         assert_eq!(
-            port_in_call("    uvicorn.run(app, host='0.0.0.0', port=8001)"),
+            super::super::pyserve::run_call("    uvicorn.run(app, host='0.0.0.0', port=8001)")
+                .and_then(|(c, _)| c.port),
             Some(8001)
         );
         assert_eq!(

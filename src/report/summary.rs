@@ -270,6 +270,11 @@ fn short(f: &Finding) -> String {
             )
         }),
         "PROC001" => pid("process").map(|p| format!("stopped: {p}")),
+        "PROC008" => f
+            .evidence
+            .get("old_cwd")
+            .and_then(|p| p.as_str())
+            .map(|p| format!("stale server, its folder {p} is gone")),
         _ => None,
     }
     .unwrap_or_else(|| crate::checks::shorten(&f.title, 70))

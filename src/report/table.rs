@@ -149,7 +149,17 @@ fn header(report: &Report, style: &Style) -> String {
                     .as_deref()
                     .map(|u| format!("{} ", clip(u)))
                     .unwrap_or_default(),
-                style.dim(&format!("(from {})", s.source))
+                style.dim(&format!(
+                    "(from {}){}",
+                    s.source,
+                    // Which reader read the JS/TS config it names.
+                    s.sources
+                        .iter()
+                        .find(|f| f.fact == "reader"
+                            && s.source.starts_with(&format!("{}:", f.source)))
+                        .map(|f| format!(" read by the {}", f.value))
+                        .unwrap_or_default()
+                ))
             );
         }
     }

@@ -54,9 +54,11 @@ impl Procs {
         // readiness line never comes is still ended by pid.
         self.children.push(child);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read readiness line");
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line).expect("read readiness line");
+        // The rest of its output is read as a terminal would: a server whose
+        // stdout is a pipe nobody reads is a failure of its own (PROC009).
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         (pid, line.trim().to_string())
     }
 
@@ -67,6 +69,17 @@ impl Procs {
         let pid = child.id();
         self.children.push(child);
         pid
+    }
+
+    /// Start a command with its stdout a pipe the caller holds the read end
+    /// of (dropping it leaves the child writing to a pipe nobody reads).
+    pub fn spawn_piped(&mut self, cmd: &mut Command) -> (u32, std::process::ChildStdout) {
+        let mut child = spawn_retrying(cmd.stdin(Stdio::null()).stdout(Stdio::piped()))
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let pid = child.id();
+        let stdout = child.stdout.take().unwrap();
+        self.children.push(child);
+        (pid, stdout)
     }
 
     /// End one child alone (SIGKILL by pid), leaving what it started to be
@@ -182,10 +195,17 @@ pub fn ipv6_loopback_works() -> bool {
 }
 
 /// Readiness probe: poll until a connection to `addr` succeeds.
+/// A connection to itself (the kernel gave the probe the very port it
+/// dials, and TCP's simultaneous open "connected" with nothing listening)
+/// is not readiness: it once let a test run doctor before its server was up.
 pub fn wait_listening(addr: &str) {
     let addr: SocketAddr = addr.parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+    let up = || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .is_ok_and(|s| s.local_addr().ok() != Some(addr))
+    };
+    while !up() {
         assert!(
             Instant::now() < deadline,
             "nothing listened on {addr} within 20 s"
@@ -196,9 +216,28 @@ pub fn wait_listening(addr: &str) {
 
 /// One HTTP/1.0 request; the server closes first, leaving its side in TIME_WAIT.
 pub fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
+    // Refused (a server between two lives): no answer, for the caller's
+    // readiness loop or assertion to judge.
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return String::new();
+    };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// One GET with the Host header a browser sends (vite answers 403 to a
+/// host it does not know).
+pub fn http_get_as_browser(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -225,6 +264,14 @@ pub fn doctor(args: &[&str]) -> Output {
         "http_proxy",
         "https_proxy",
         "all_proxy",
+        // Nor on the runtime the tests run in (CI over SSH, a codespace):
+        // NET002's tests set these themselves.
+        "COLAB_RELEASE_TAG",
+        "CODESPACES",
+        "CODESPACE_NAME",
+        "GITPOD_WORKSPACE_ID",
+        "REMOTE_CONTAINERS",
+        "SSH_CONNECTION",
     ] {
         cmd.env_remove(var);
     }
@@ -292,52 +339,18 @@ while True:
     time.sleep(3600)
 "#;
 
-/// The test virtual environment with FastAPI and uvicorn, created on first
-/// use (once for all test binaries: a folder lock) from tests/requirements.txt.
-pub fn venv() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venv");
-    let ready = dir.join(".doctor-ready");
-    let lock = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("venv.lock");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    // The marker holds the requirements it was made from: a changed
-    // tests/requirements.txt makes a new environment.
-    let wanted = std::fs::read_to_string(root().join("tests/requirements.txt")).unwrap();
-    while std::fs::read_to_string(&ready).ok().as_deref() != Some(wanted.as_str()) {
-        if std::fs::create_dir(&lock).is_ok() {
-            let made = (|| {
-                let _ = std::fs::remove_dir_all(&dir);
-                let ok = Command::new(python())
-                    .args(["-m", "venv"])
-                    .arg(&dir)
-                    .status()
-                    .ok()?
-                    .success()
-                    && Command::new(dir.join("bin/pip"))
-                        .args(["install", "-q", "--disable-pip-version-check", "-r"])
-                        .arg(root().join("tests/requirements.txt"))
-                        .status()
-                        .ok()?
-                        .success();
-                ok.then(|| std::fs::write(&ready, &wanted).ok())?
-            })();
-            let _ = std::fs::remove_dir(&lock);
-            assert!(
-                made.is_some(),
-                "could not create the test venv in {}",
-                dir.display()
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited 300 s for another test to create the venv"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    dir
-}
+pub use frameworks::venv;
 
 /// Children of a pid (Linux), for tests that need a supervisor's worker.
+/// The parent pid of `pid` (from /proc/PID/stat), `None` when gone.
+#[allow(dead_code)]
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command in parentheses: state, then the parent's pid.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 pub fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -363,6 +376,20 @@ pub fn signal(pid: u32, sig: i32) {
     );
 }
 
+/// SIGSTOP, then wait until the process is in state T: the kernel changes
+/// the state when the process next runs, which on a loaded machine is not
+/// at once.
+pub fn stop(pid: u32) {
+    signal(pid, libc::SIGSTOP);
+    eventually(&format!("pid {pid} is stopped"), || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next())
+                == Some('T')
+        })
+    });
+}
+
 pub fn is_alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; its state letter says Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -382,6 +409,50 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A process's start, in whole seconds since the epoch, as the process
+/// table gives it (boot time plus its start in clock ticks).
+pub fn start_secs(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ticks: u64 = own
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    btime + ticks / hz
+}
+
+/// Waits until a file written now is newer than process `pid` to doctor,
+/// which compares whole seconds and allows one of slack: an edit made
+/// sooner is one doctor rightly cannot tell from the start. (The clock is
+/// the condition here; a fixed sleep was too short when the start fell
+/// late in its second.)
+pub fn until_an_edit_is_newer_than(pid: u32) {
+    let start = start_secs(pid);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // One second more than doctor needs: boot time read another way may
+    // differ by one.
+    eventually("an edit newer than the process by doctor's measure", || {
+        now() >= start + 3
+    });
 }
 
 /// A launcher that starts LISTEN_ONLY as its child, prints the child's pid
@@ -585,4 +656,6 @@ pub fn doctor_json_as_nobody(dir: &Path, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
+pub mod frameworks;
+pub mod netns;
 pub mod stack;

@@ -1,7 +1,8 @@
 //! Real stacks from `fixtures/stacks/`: a fixture copied to a temporary
 //! folder with its port placeholders (`@API_PORT@` …) replaced by ports the
 //! OS hands out, and helpers that start its parts for real: Python servers
-//! from the test venv, node stand-ins for dev-server CLIs, PostgreSQL, Redis.
+//! from the test venv, the real dev servers (tests/common/frameworks.rs),
+//! PostgreSQL, Redis.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use super::frameworks;
 use super::*;
 
 pub const PLACEHOLDERS: &[&str] = &["API_PORT", "WEB_PORT", "DB_PORT", "REDIS_PORT", "MAIL_PORT"];
@@ -74,6 +76,9 @@ impl Stack {
             code == 0 && loud.is_empty(),
             "a healthy stack must be silent, got exit {code}: {loud:#?}\n{report:#}"
         );
+        // Silent means `--fix --yes` has nothing to act on: every healthy
+        // baseline of the suite is held to it.
+        self.assert_fix_yes_changes_nothing();
         report
     }
 }
@@ -94,37 +99,22 @@ fn copy_tree(from: &Path, to: &Path, ports: &BTreeMap<&'static str, u16>) {
     }
 }
 
-/// A package in `modules` (a `node_modules` folder) with its version and,
-/// when given, its main file.
-pub fn node_package(modules: &Path, name: &str, version: &str, main: Option<&str>) {
-    let dir = modules.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("package.json"),
-        format!(r#"{{"name": "{name}", "version": "{version}", "main": "index.js"}}"#),
-    )
-    .unwrap();
-    if let Some(main) = main {
-        std::fs::write(dir.join("index.js"), main).unwrap();
-    }
+/// The real framework `tool` (vite, next, react-scripts) that `dir`'s
+/// package.json asks for, at the pinned version of its major, linked into
+/// `dir/node_modules` as npm installs it.
+pub fn install_framework(dir: &Path, tool: &str) {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    let range = manifest["devDependencies"][tool]
+        .as_str()
+        .or(manifest["dependencies"][tool].as_str())
+        .unwrap_or_else(|| panic!("{}/package.json does not ask for {tool}", dir.display()));
+    frameworks::link_node_modules(dir, frameworks::pinned_set(tool, range));
 }
 
-/// A dev-server CLI stand-in (`vite`, `next`) installed in `modules` with
-/// its `.bin` link, as npm installs the real one.
-pub fn node_tool(modules: &Path, tool: &str, version: &str) {
-    node_package(modules, tool, version, None);
-    let bin = modules.join(tool).join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = bin.join(format!("{tool}.js"));
-    std::fs::copy(root().join("tests/support/dev-server.js"), &script).unwrap();
-    std::fs::create_dir_all(modules.join(".bin")).unwrap();
-    std::os::unix::fs::symlink(&script, modules.join(".bin").join(tool)).unwrap();
-}
-
-/// The `express` stand-in in `modules`.
-pub fn express(modules: &Path) {
-    let main = std::fs::read_to_string(root().join("tests/support/express.js")).unwrap();
-    node_package(modules, "express", "4.21.2", Some(&main));
+/// express, cors, nodemon and concurrently, linked into `dir/node_modules`.
+pub fn install_node_tools(dir: &Path) {
+    frameworks::link_node_modules(dir, "tools");
 }
 
 /// `node node_modules/.bin/TOOL ARGS` in `cwd` (the tool's node_modules
@@ -234,25 +224,127 @@ pub fn start_flask(procs: &mut Procs, stack: &Stack) -> u32 {
     )
 }
 
-/// The vite stand-in installed in `folder/node_modules` and started there
+/// The real vite installed in `folder/node_modules` and started there
 /// on the stack's WEB_PORT (from its vite config).
 pub fn start_vite(procs: &mut Procs, stack: &Stack, folder: &str) -> u32 {
     let dir = stack.join(folder);
     if !dir.join("node_modules/.bin/vite").exists() {
-        // A version inside the range package.json asks for (`^6.0.0` → 6.9.0).
-        let manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap())
-                .unwrap();
-        let range = manifest["devDependencies"]["vite"]
-            .as_str()
-            .or(manifest["dependencies"]["vite"].as_str())
-            .unwrap_or("^7.0.0");
-        let major = range
-            .trim_start_matches(['^', '~'])
-            .split('.')
-            .next()
-            .unwrap();
-        node_tool(&dir.join("node_modules"), "vite", &format!("{major}.9.0"));
+        install_framework(&dir, "vite");
     }
-    start_tool(procs, &dir, "vite", &[], stack.port("WEB_PORT"))
+    let port = stack.port("WEB_PORT");
+    let pid = start_tool(procs, &dir, "vite", &[], port);
+    // Listening is not yet settled: vite 8 optimises its dependencies on
+    // the first page and may restart its server once (a moment with no
+    // listener). Ready is: the page answers, twice, a moment apart.
+    let addr = format!("127.0.0.1:{port}");
+    let page = || http_get_as_browser(&addr, "/").starts_with("HTTP/");
+    eventually("vite answers its page", &page);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    eventually("vite answers its page again", &page);
+    pid
+}
+
+/// A digest of every file of the tree but what servers and installs write
+/// themselves (node_modules, .venv, .next, __pycache__, .git): what a user's
+/// `git status` would show changed.
+pub fn tree_digest(dir: &Path) -> String {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            if [
+                "node_modules",
+                ".venv",
+                "venv",
+                ".next",
+                "__pycache__",
+                ".git",
+            ]
+            .iter()
+            .any(|s| name == *s)
+            {
+                continue;
+            }
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                walk(&e.path(), out);
+            } else if ft.is_file() {
+                out.push((e.path(), std::fs::read(e.path()).unwrap_or_default()));
+            } else {
+                out.push((e.path(), Vec::new()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files
+        .iter()
+        .map(|(p, bytes)| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            format!("{} {h:016x}\n", p.strip_prefix(dir).unwrap().display())
+        })
+        .collect()
+}
+
+/// Every process listening on one of the stack's ports, by pid.
+pub fn listener_pids(ports: &[u16]) -> Vec<u32> {
+    let out = Command::new("ss").args(["-ltnpH"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut pids: Vec<u32> = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some_and(|p| ports.contains(&p))
+        })
+        .flat_map(|l| {
+            l.split("pid=")
+                .skip(1)
+                .filter_map(|s| s.split(',').next()?.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+impl Stack {
+    /// `doctor --fix --yes` on a healthy stack: no file of the tree changes
+    /// and every process listening on the stack's ports lives on.
+    pub fn assert_fix_yes_is_inert(&self) {
+        let ports: Vec<u16> = self.ports.values().copied().collect();
+        assert!(
+            !listener_pids(&ports).is_empty(),
+            "nothing listens on the stack's ports"
+        );
+        self.assert_fix_yes_changes_nothing();
+    }
+
+    /// `doctor --fix --yes`: exit 0, no file of the tree changed, and every
+    /// process listening on the stack's ports lives on.
+    pub fn assert_fix_yes_changes_nothing(&self) {
+        let ports: Vec<u16> = self.ports.values().copied().collect();
+        let before = tree_digest(self.path());
+        let pids = listener_pids(&ports);
+        let out = doctor_in(self.path(), &["--fix", "--yes"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert_eq!(
+            before,
+            tree_digest(self.path()),
+            "--fix --yes changed files:\n{text}"
+        );
+        for pid in &pids {
+            assert!(is_alive(*pid), "--fix --yes ended pid {pid}:\n{text}");
+        }
+        assert_eq!(pids, listener_pids(&ports), "{text}");
+    }
 }

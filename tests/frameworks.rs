@@ -1,0 +1,1179 @@
+//! The real frameworks, started the way their users start them, and broken
+//! the way users break them (issue #16, part 3). Every healthy baseline is
+//! silent and `--fix --yes` on it changes no file and ends no process.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::stack::*;
+use common::*;
+use serde_json::Value;
+
+fn titles(report: &Value, code: &str) -> Vec<String> {
+    findings(report, code)
+        .iter()
+        .map(|f| f["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `npm run SCRIPT` in `dir`, as a user types it; waits until `port` answers
+/// `path` with 200 (a dev server compiles its first page on demand).
+fn npm_run(procs: &mut Procs, dir: &Path, script: &str, port: u16, path: &str) -> u32 {
+    let pid = procs.spawn(
+        Command::new("npm")
+            .args(["run", script])
+            .current_dir(dir)
+            .env("NEXT_TELEMETRY_DISABLED", "1")
+            .env("BROWSER", "none")
+            .stderr(Stdio::null()),
+    );
+    // answers_200 polls for up to 180 s: CRA compiles before it listens.
+    answers_200(port, path);
+    pid
+}
+
+/// Poll until `GET path` answers 200: a readiness probe, up to 180 s (a cold
+/// `next dev` compiles the page on the first request; two cores are slow).
+fn answers_200(port: u16, path: &str) {
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !http_get_as_browser(&addr, path)
+        .lines()
+        .next()
+        .is_some_and(|l| l.contains(" 200"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr}{path} did not answer 200 within 180 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn next_dev_is_the_frontend(range: &str) {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-dev");
+    let manifest = std::fs::read_to_string(stack.join("package.json")).unwrap();
+    let react = if range.starts_with("^14") {
+        "^18.3.1"
+    } else {
+        "^19.1.0"
+    };
+    stack.write(
+        "package.json",
+        &manifest
+            .replace(r#""next": "^15.5.0""#, &format!(r#""next": "{range}""#))
+            .replace(r#""^19.1.0""#, &format!("\"{react}\"")),
+    );
+    install_framework(stack.path(), "next");
+    let web = stack.port("WEB_PORT");
+    npm_run(&mut procs, stack.path(), "dev", web, "/");
+    // The server is `next-server (vX)`, a child of `node …/next dev`.
+    let report = stack.assert_silent();
+    assert!(titles(&report, "PORT002").is_empty(), "{report:#}");
+    stack.assert_fix_yes_is_inert();
+}
+
+/// S31: `next dev` renames its server process `next-server (v14.2.8)`, so
+/// its command line holds no path: it is still the project's frontend (its
+/// cwd is the project, its parent runs the project's `next dev`).
+#[test]
+fn next14_dev_is_the_frontend() {
+    next_dev_is_the_frontend("^14.2.8");
+}
+
+#[test]
+fn next15_dev_is_the_frontend() {
+    next_dev_is_the_frontend("^15.5.0");
+}
+
+/// The vite-settings stack: a FastAPI backend with `uvicorn --reload` from
+/// `backend/` (the test venv as its `.venv`), vite from `frontend/`.
+fn vite_settings(procs: &mut Procs) -> Stack {
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    start_venv(
+        procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/health",
+    );
+    install_framework(&stack.join("frontend"), "vite");
+    let web = stack.port("WEB_PORT");
+    npm_run(procs, &stack.join("frontend"), "dev", web, "/");
+    stack
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+/// S34, S35, S36 and a one-line vite `server` block: settings that all have
+/// defaults in code (no `backend/.env`, only the template), a deploy-only
+/// requirement (`uvicorn-worker`, run only by the Dockerfile's gunicorn,
+/// imported nowhere, not installed), a committed `frontend/.env` of `VITE_*`
+/// values: silent, and `--fix --yes` installs nothing and copies nothing.
+#[test]
+fn defaults_in_code_deploy_requirements_and_public_env_files_are_silent() {
+    let mut procs = Procs::new();
+    let stack = vite_settings(&mut procs);
+    git(stack.path(), &["init", "-q"]);
+    std::fs::write(
+        stack.join(".gitignore"),
+        "node_modules/\n.venv/\n__pycache__/\n",
+    )
+    .unwrap();
+    git(stack.path(), &["add", "."]);
+    git(stack.path(), &["commit", "-q", "-m", "init"]);
+
+    // A package no service of the stack runs from (a mock API for demos).
+    stack.write(
+        "mock-server/package.json",
+        r#"{"name": "mock", "private": true, "dependencies": {"json-server": "^1.0.0"}}"#,
+    );
+    let report = stack.assert_silent();
+    let web = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "vite")
+        .unwrap_or_else(|| panic!("no vite service: {report:#}"));
+    assert_eq!(web["port"], stack.port("WEB_PORT"), "{web:#}");
+    for code in ["ENV001", "ENV005", "PY002"] {
+        let loud: Vec<_> = findings(&report, code)
+            .into_iter()
+            .filter(|f| f["severity"] != "info")
+            .collect();
+        assert!(loud.is_empty(), "{code}: {loud:#?}");
+    }
+    stack.assert_fix_yes_is_inert();
+    assert!(
+        !stack.join("backend/.env").exists(),
+        "the template was copied"
+    );
+    let shown = Command::new(venv().join("bin/python"))
+        .args(["-m", "pip", "show", "-q", "uvicorn-worker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        !shown.success(),
+        "--fix --yes installed a deploy-only requirement"
+    );
+}
+
+/// S32: vite restarts itself when its own env files change, and reads no
+/// other folder's: neither edit makes vite "serve old code". The backend's
+/// settings (read once at start from `backend/.env`) are its own story.
+#[test]
+fn vite_reloads_its_own_env_and_ignores_the_backends() {
+    let mut procs = Procs::new();
+    let stack = vite_settings(&mut procs);
+    let web = stack.port("WEB_PORT");
+    stack.assert_silent();
+
+    // vite serves the new value once it has restarted on the change.
+    let env = std::fs::read_to_string(stack.join("frontend/.env")).unwrap();
+    stack.write("frontend/.env", &env.replace("=Shop", "=Shop2"));
+    let addr = format!("127.0.0.1:{web}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !http_get_as_browser(&addr, "/src/main.js").contains("Shop2") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "vite never served the new env"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stack.write("backend/.env", "APP_NAME=shop2\n");
+    stack.write(".env", "COMPOSE_PROJECT_NAME=shop\n");
+    let (_, report) = stack.doctor(&[]);
+    let on_vite: Vec<_> = findings(&report, "PROC004")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == web)
+        .collect();
+    assert!(on_vite.is_empty(), "{on_vite:#?}");
+}
+
+/// S33: Flask ≥ 2.3 ignores `FLASK_ENV=development`: `flask run` without
+/// `--debug` has no reloader, so an edit leaves the old code serving.
+#[test]
+fn flask_env_development_is_no_reloader() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    start_venv(
+        &mut procs,
+        stack.path(),
+        "flask",
+        &["run"],
+        api,
+        "/api/health",
+    );
+    stack.assert_silent();
+    stack.assert_fix_yes_is_inert();
+
+    let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
+    // A second later: the start time has a second's resolution.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    stack.write(
+        "app.py",
+        &format!("{app}\n\n@app.get(\"/api/v2\")\ndef v2():\n    return {{}}\n"),
+    );
+    let (_, report) = stack.doctor(&[]);
+    let stale = titles(&report, "PROC004");
+    assert_eq!(stale.len(), 1, "{report:#}");
+    assert!(stale[0].contains("app.py"), "{stale:?}");
+}
+
+/// werkzeug's reloader (`flask run --debug`): the child with
+/// `WERKZEUG_RUN_MAIN=true` serves and restarts on an edit: no PROC004.
+#[test]
+fn flask_debug_reloader_is_watching() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    let reloader = start_venv(
+        &mut procs,
+        stack.path(),
+        "flask",
+        &["run", "--debug"],
+        api,
+        "/api/health",
+    );
+    stack.assert_silent();
+    let worker = children(reloader);
+    assert_eq!(worker.len(), 1, "werkzeug's reloader has one worker");
+
+    let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    stack.write(
+        "app.py",
+        &format!("{app}\n\n@app.get(\"/api/v2\")\ndef v2():\n    return {{}}\n"),
+    );
+    // The reloader starts a new worker on the change.
+    eventually("werkzeug restarts its worker", || {
+        let now = children(reloader);
+        now.len() == 1 && now != worker
+    });
+    answers_200(api, "/api/v2");
+    stack.assert_silent();
+}
+
+/// S37: an old copy from another checkout holds vite's default port 5173;
+/// the project's vite moved to 5174 on its own. The expected port is still
+/// 5173: its holder is named there (PORT002), never the project's own vite.
+/// In a network namespace of the test's own, where 5173 is free to take.
+#[test]
+fn frontend_moved_off_its_default_port_names_the_old_copy() {
+    let Some(ns) = common::netns::Netns::new("vite-default") else {
+        eprintln!("no network namespace here (needs root and ip): skipped");
+        return;
+    };
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-default");
+    install_framework(stack.path(), "vite");
+    let old = tempfile::tempdir().unwrap();
+    let stranger = procs.spawn(
+        ns.command(python())
+            .args(["-m", "http.server", "5173", "--bind", "127.0.0.1"])
+            .current_dir(old.path())
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(5173);
+    let vite = procs.spawn(
+        ns.command("node")
+            .args(["node_modules/.bin/vite"])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(5174);
+    let (code, report) = ns.doctor_json(stack.path(), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let held = findings(&report, "PORT002");
+    assert_eq!(held.len(), 1, "{report:#}");
+    assert_eq!(held[0]["evidence"]["port"], 5173);
+    assert_eq!(
+        held[0]["evidence"]["holders"][0]["pid"], stranger,
+        "{report:#}"
+    );
+    assert_eq!(held[0]["evidence"]["moved_to"]["port"], 5174, "{report:#}");
+    assert!(is_alive(vite));
+
+    // Field fb P3-3: the old copy ended, :5173 is free and the project's
+    // vite still runs on :5174. Not "✔ on :5174": the frontend's port
+    // refuses, and the fix is to restart the vite the user runs (manual:
+    // --fix --yes ends nothing and starts no second copy).
+    procs.end(stranger);
+    let (code, report) = ns.doctor_json(stack.path(), &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(down[0]["evidence"]["port"], 5173, "{report:#}");
+    assert_eq!(down[0]["evidence"]["moved_to"]["port"], 5174, "{report:#}");
+    assert_eq!(down[0]["fix"]["safety"], "manual", "{report:#}");
+    ns.doctor_json(stack.path(), &["--fix", "--yes"]);
+    assert!(is_alive(vite));
+    assert!(!ns.accepts(5173), "a second copy was started");
+}
+
+/// The Next + Express shape (field: a backend in `server/` whose port is a
+/// constant in its code was never discovered): the root's `concurrently -k`
+/// runs `next dev` and `nodemon server.js`. Silent and inert when healthy;
+/// the Express server stopped is PROC001 on the API's port, resumed by
+/// `--fix --yes`.
+#[test]
+fn next_and_express_under_concurrently() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-express");
+    install_node_tools(stack.path());
+    install_framework(&stack.join("client"), "next");
+    install_node_tools(&stack.join("server"));
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    npm_run(&mut procs, stack.path(), "dev", web, "/");
+    wait_listening(&format!("127.0.0.1:{api}"));
+    answers_200(api, "/api/items");
+
+    let report = stack.assert_silent();
+    let server = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "express")
+        .unwrap_or_else(|| panic!("the express server is not discovered: {report:#}"));
+    assert_eq!(server["port"], api, "{server:#}");
+    assert_eq!(server["source"], "server/server.js:7", "{server:#}");
+    stack.assert_fix_yes_is_inert();
+
+    let express = listener_pids(&[api]);
+    assert_eq!(express.len(), 1, "{express:?}");
+    stop(express[0]);
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1);
+    let first = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null())
+        .unwrap();
+    assert_eq!(first["code"], "PROC001", "{report:#}");
+    assert_eq!(first["evidence"]["port"], api, "{first:#}");
+    doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    answers_200(api, "/api/items");
+}
+
+/// Issue 19: a real vite proxying `/api` to 127.0.0.1 while the backend
+/// listens on `::1` only. The browser's API calls fail through the proxy
+/// (vite 8 answers 502): that failure is the evidence, folded under its
+/// cause, the address split.
+#[test]
+fn vite_proxy_to_the_wrong_address_is_evidence_of_the_split() {
+    if !ipv6_loopback_works() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args(["app.main:app", "--host", "::1", "--port", &api.to_string()])
+            .current_dir(stack.join("backend"))
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("[::1]:{api}"));
+    install_framework(&stack.join("frontend"), "vite");
+    npm_run(
+        &mut procs,
+        &stack.join("frontend"),
+        "dev",
+        stack.port("WEB_PORT"),
+        "/",
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let all = report["findings"].as_array().unwrap();
+    let proxied = findings(&report, "HEALTH006");
+    assert_eq!(proxied.len(), 1, "{report:#}");
+    // vite 8 answers 502 Bad Gateway when the target refuses (vite 5: 500).
+    assert_eq!(proxied[0]["evidence"]["status"], 502, "{:#}", proxied[0]);
+    assert_eq!(
+        proxied[0]["evidence"]["proxy"]["source"],
+        "frontend/vite.config.js:4"
+    );
+    let cause = &all[proxied[0]["caused_by"]
+        .as_u64()
+        .expect("folded under a cause") as usize];
+    assert_eq!(cause["code"], "PORT003", "{report:#}");
+    assert!(cause["caused_by"].is_null());
+}
+
+/// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
+/// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
+/// real flask stops with "Could not locate a Flask application"; doctor's
+/// cause is PY006 naming the module, with PORT001 folded under it.
+#[test]
+fn flask_that_cannot_locate_its_app() {
+    let api = free_port();
+    let dir = project(&[
+        ("requirements.txt", "flask\n"),
+        ("Procfile", &format!("web: flask run --port {api}\n")),
+        (
+            "server.py",
+            "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/\")\ndef index():\n    return \"ok\"\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    let ran = Command::new(venv().join("bin/flask"))
+        .args(["run", "--port", &api.to_string()])
+        .current_dir(dir.path())
+        .env_remove("FLASK_APP")
+        .output()
+        .unwrap();
+    assert!(!ran.status.success());
+    assert!(
+        String::from_utf8_lossy(&ran.stderr).contains("Could not locate a Flask application"),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let (code, report) = doctor_json(dir.path(), &[]);
+    assert_eq!(code, 1);
+    let all = report["findings"].as_array().unwrap();
+    let cause = all.iter().find(|f| f["caused_by"].is_null()).unwrap();
+    assert_eq!(cause["code"], "PY006", "{report:#}");
+    assert_eq!(cause["evidence"]["app_module"], "server", "{cause:#}");
+    assert!(cause["fix"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .contains("FLASK_APP=server"));
+    let down = findings(&report, "PORT001");
+    assert!(down.iter().all(|f| !f["caused_by"].is_null()), "{report:#}");
+}
+
+/// S41: an app in INSTALLED_APPS that is not installed. Django's real
+/// autoreloader stays alive, listening nowhere, its child dead at import.
+/// The cause is PY003 with the module, the settings line that names it and
+/// the distribution to install; `--fix --yes` does not end the autoreloader.
+#[test]
+fn django_app_not_installed_names_the_settings_line() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings.replace(
+            "INSTALLED_APPS = [\"django.contrib.contenttypes\"]",
+            "INSTALLED_APPS = [\n    \"django.contrib.contenttypes\",\n    \"rest_framework\",\n]",
+        ),
+    );
+    let port = stack.port("API_PORT");
+    let reloader = procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", &format!("127.0.0.1:{port}")])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    // The autoreloader's child starts, fails its import and exits; the
+    // autoreloader waits for a file change.
+    eventually("runserver's child dies at import", || {
+        let kids = children(reloader);
+        !kids.is_empty() && kids.iter().all(|k| !is_alive(*k))
+            || (kids.is_empty()
+                && is_alive(reloader)
+                && std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err())
+    });
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1);
+    let cause = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null())
+        .unwrap();
+    assert_eq!(cause["code"], "PY003", "{report:#}");
+    let title = cause["title"].as_str().unwrap();
+    assert!(
+        title.contains("No module named 'rest_framework' at mysite/settings.py:6"),
+        "{title}"
+    );
+    assert!(
+        cause["fix"]["commands"][0]
+            .as_str()
+            .unwrap()
+            .contains("pip install djangorestframework"),
+        "{cause:#}"
+    );
+    doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    assert!(is_alive(reloader), "--fix --yes ended the autoreloader");
+
+    // Field fc P1-2: the module is there now (as after the install), in a
+    // file the autoreloader never imported, so it waits on. doctor names
+    // the live runserver, starts no second copy, and touches manage.py
+    // (which it watches): runserver serves again, its own tree.
+    stack.write("rest_framework/__init__.py", "");
+    let manage = std::fs::read(stack.join("manage.py")).unwrap();
+    let out = doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("touch manage.py"), "{text}");
+    answers_200(port, "/api/health/");
+    assert!(is_alive(reloader), "{text}");
+    let listeners = listener_pids(&[port]);
+    assert_eq!(listeners.len(), 1, "{text}");
+    assert_eq!(parent_of(listeners[0]), Some(reloader), "{text}");
+    assert_eq!(std::fs::read(stack.join("manage.py")).unwrap(), manage);
+}
+
+/// The seeds' 8001/8002 story from the frontend's code: the API URL is the
+/// code's fallback (`import.meta.env.VITE_API_URL || "http://localhost:A"`,
+/// the variable set in no env file) while the backend, started by hand,
+/// listens on B. ENV004 names the line and the port the backend really has.
+#[test]
+fn a_url_in_the_frontends_code_pointing_where_nothing_listens() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let (wrong, api) = (free_port(), stack.port("API_PORT"));
+    stack.write(
+        "frontend/src/api.js",
+        &format!(
+            "export const API = import.meta.env.VITE_API_URL || \"http://localhost:{wrong}\"\n"
+        ),
+    );
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/health",
+    );
+    install_framework(&stack.join("frontend"), "vite");
+    npm_run(
+        &mut procs,
+        &stack.join("frontend"),
+        "dev",
+        stack.port("WEB_PORT"),
+        "/",
+    );
+    let (_, report) = stack.doctor(&[]);
+    let f = findings(&report, "ENV004");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["evidence"]["source"], "frontend/src/api.js:1");
+    assert_eq!(f[0]["evidence"]["listening_port"], api);
+    assert!(f[0]["caused_by"].is_null(), "{report:#}");
+}
+
+/// Field (harmful in round 2 and 3): the launcher of a `concurrently -k`
+/// stack killed with SIGKILL (a closed terminal). Its `next dev` and
+/// `nodemon` trees live on, adopted: each listener's own parent is alive,
+/// but its tree lost its launcher. That is PROC003 for the tree, and
+/// `--fix --yes` ends those trees from their orphaned top and starts the
+/// services again with the project's own commands: the stack answers.
+#[test]
+fn an_orphaned_concurrently_tree_is_named_and_replaced() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-express");
+    install_node_tools(stack.path());
+    install_framework(&stack.join("client"), "next");
+    install_node_tools(&stack.join("server"));
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    let npm = procs.spawn(
+        Command::new("npm")
+            .args(["run", "dev"])
+            .current_dir(stack.path())
+            .env("NEXT_TELEMETRY_DISABLED", "1")
+            .stderr(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{web}"));
+    wait_listening(&format!("127.0.0.1:{api}"));
+    answers_200(web, "/");
+    // Every process of the stack, ended by pid when the test ends.
+    let mut tree = vec![npm];
+    let mut i = 0;
+    while i < tree.len() {
+        tree.extend(children(tree[i]));
+        i += 1;
+    }
+    for &pid in &tree[1..] {
+        procs.adopt(pid);
+    }
+    // The terminal closes: npm and concurrently die, the servers stay.
+    let concurrently: Vec<u32> = tree
+        .iter()
+        .copied()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("concurrently"))
+        })
+        .collect();
+    for &pid in concurrently.iter().chain([npm].iter()) {
+        signal(pid, libc::SIGKILL);
+    }
+    procs.end_alone(npm);
+    eventually("the stack's launchers are gone", || {
+        concurrently.iter().all(|p| !is_alive(*p))
+    });
+    answers_200(api, "/api/items");
+
+    let (_, report) = stack.doctor(&[]);
+    let orphans = findings(&report, "PROC003");
+    assert!(!orphans.is_empty(), "{report:#}");
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for port in [web, api] {
+        for pid in listener_pids(&[port]) {
+            procs.adopt(pid);
+            let mut up = vec![pid];
+            while let Some(pp) = std::fs::read_to_string(format!("/proc/{}/stat", up[up.len() - 1]))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')').and_then(|(_, r)| {
+                        r.split_whitespace()
+                            .nth(1)
+                            .and_then(|x| x.parse::<u32>().ok())
+                    })
+                })
+                .filter(|pp| {
+                    // Only the stack's own processes (doctor's detached
+                    // starts), never whoever adopted them.
+                    *pp > 1
+                        && up.len() < 6
+                        && std::fs::read_link(format!("/proc/{pp}/cwd"))
+                            .is_ok_and(|c| c.starts_with(stack.path()))
+                })
+            {
+                procs.adopt(pp);
+                up.push(pp);
+            }
+        }
+    }
+    answers_200(web, "/");
+    answers_200(api, "/api/items");
+    assert!(
+        !tree.iter().any(|p| listener_pids(&[web, api]).contains(p)),
+        "the orphaned servers still hold the ports:\n{text}"
+    );
+}
+
+/// Issue 17: a CORS fix that points at where the origins really come from,
+/// applied as printed, repairs it. Django with django-cors-headers' older
+/// setting name (CORS_ORIGIN_WHITELIST) lacking the vite frontend's origin;
+/// runserver's autoreloader picks the edit up, so no restart is asked.
+#[test]
+fn django_cors_fix_applied_as_printed_lets_the_origin_in() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let (api, web) = (stack.port("API_PORT"), stack.port("WEB_PORT"));
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &format!(
+            "{}\nMIDDLEWARE = [\"corsheaders.middleware.CorsMiddleware\"]\nCORS_ORIGIN_WHITELIST = [\"http://localhost:3000\"]\n",
+            settings.replace(
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\"]",
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\", \"corsheaders\"]"
+            )
+        ),
+    );
+    stack.write(
+        "frontend/package.json",
+        r#"{"name": "web", "private": true, "type": "module", "scripts": {"dev": "vite"}, "devDependencies": {"vite": "^8.4.0"}}"#,
+    );
+    stack.write(
+        "frontend/vite.config.js",
+        &format!("export default {{ server: {{ port: {web}, strictPort: true }} }}\n"),
+    );
+    stack.write(
+        "frontend/.env",
+        &format!("VITE_API_URL=http://127.0.0.1:{api}\n"),
+    );
+    stack.write("frontend/index.html", "<!doctype html><script type=module>fetch(import.meta.env.VITE_API_URL + '/api/health/')</script>\n");
+    start_venv(
+        &mut procs,
+        stack.path(),
+        "python",
+        &["manage.py", "runserver", &format!("127.0.0.1:{api}")],
+        api,
+        "/api/health/",
+    );
+    install_framework(&stack.join("frontend"), "vite");
+    npm_run(&mut procs, &stack.join("frontend"), "dev", web, "/");
+
+    let (code, report) = stack.doctor(&["--only", "cors"]);
+    assert_eq!(code, 1, "{report:#}");
+    let rejected = findings(&report, "CORS001");
+    let origin = format!("http://localhost:{web}");
+    let mine: Vec<_> = rejected
+        .iter()
+        .filter(|f| f["evidence"]["origin"] == origin)
+        .collect();
+    assert_eq!(mine.len(), 1, "{report:#}");
+    let steps = mine[0]["fix"]["commands"].as_array().unwrap();
+    assert_eq!(
+        steps[0],
+        format!("add {origin} to CORS_ORIGIN_WHITELIST at mysite/settings.py:10"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps.len(),
+        1,
+        "a reloading runserver needs no restart: {steps:?}"
+    );
+
+    // Apply it as printed; the autoreloader restarts the server.
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings.replace(
+            "CORS_ORIGIN_WHITELIST = [\"http://localhost:3000\"]",
+            &format!("CORS_ORIGIN_WHITELIST = [\"http://localhost:3000\", \"{origin}\"]"),
+        ),
+    );
+    let allowed = || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(format!("127.0.0.1:{api}")) else {
+            return false;
+        };
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let _ = write!(
+            s,
+            "OPTIONS /api/health/ HTTP/1.0\r\nHost: 127.0.0.1\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\r\n"
+        );
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.to_ascii_lowercase()
+            .contains(&format!("access-control-allow-origin: {origin}"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !allowed() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the origin is still rejected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (code, report) = stack.doctor(&["--only", "cors"]);
+    assert!(
+        findings(&report, "CORS001")
+            .iter()
+            .all(|f| f["evidence"]["origin"] != origin),
+        "exit {code}: {report:#}"
+    );
+}
+
+/// Create React App 5 (`react-scripts start`, webpack-dev-server) with its
+/// `"proxy"` to a FastAPI backend: silent, and `--fix --yes` inert.
+#[test]
+fn cra_with_its_proxy_is_silent() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("cra-fastapi");
+    stack.link_venv("backend/.venv");
+    let (api, web) = (stack.port("API_PORT"), stack.port("WEB_PORT"));
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/health",
+    );
+    install_framework(&stack.join("frontend"), "react-scripts");
+    npm_run(&mut procs, &stack.join("frontend"), "start", web, "/");
+    let report = stack.assert_silent();
+    let cra = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "cra")
+        .unwrap_or_else(|| panic!("no cra service: {report:#}"));
+    assert_eq!(cra["port"], web, "{cra:#}");
+    stack.assert_fix_yes_is_inert();
+}
+
+/// fastapi-cli: `fastapi dev` (a reloader and its worker) and `fastapi run`
+/// (no reloader) from the backend folder: each silent, `--fix --yes` inert.
+#[test]
+fn fastapi_dev_and_fastapi_run_are_silent() {
+    for mode in ["dev", "run"] {
+        let mut procs = Procs::new();
+        let stack = Stack::new("uvicorn-procfile");
+        stack.link_venv("backend/.venv");
+        let api = stack.port("API_PORT");
+        start_venv(
+            &mut procs,
+            &stack.join("backend"),
+            "fastapi",
+            &[
+                mode,
+                "main.py",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &api.to_string(),
+            ],
+            api,
+            "/health",
+        );
+        start_vite(&mut procs, &stack, "frontend");
+        stack.assert_silent();
+        stack.assert_fix_yes_is_inert();
+    }
+}
+
+/// gunicorn: an arbiter and its workers sharing one listening socket (by
+/// design, no PORT007), serving the Flask app: silent, `--fix --yes` inert.
+#[test]
+fn gunicorn_arbiter_and_workers_are_silent() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    start_venv(
+        &mut procs,
+        stack.path(),
+        "gunicorn",
+        &["-w", "2", "-b", &format!("127.0.0.1:{api}"), "app:app"],
+        api,
+        "/api/health",
+    );
+    let report = stack.assert_silent();
+    assert!(findings(&report, "PORT007").is_empty(), "{report:#}");
+    stack.assert_fix_yes_is_inert();
+}
+
+/// Field (#17, one launcher for several servers): `concurrently -k` starts
+/// `next dev` and the Express server; an old server elsewhere holds the
+/// API's port, so Express exits at start (EADDRINUSE) and `-k` ends next
+/// with it. The first cause is what took the API's port (PORT002); the
+/// frontend down folds under it, with the launcher as evidence.
+#[test]
+fn a_sibling_that_exited_under_concurrently_explains_the_frontend_down() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-express");
+    install_node_tools(stack.path());
+    install_framework(&stack.join("client"), "next");
+    install_node_tools(&stack.join("server"));
+    // The server run without a watcher, as the project's `start` does: it
+    // exits on EADDRINUSE.
+    let manifest = std::fs::read_to_string(stack.join("server/package.json")).unwrap();
+    stack.write(
+        "server/package.json",
+        &manifest.replace(
+            "\"dev\": \"nodemon server.js\"",
+            "\"dev\": \"node server.js\"",
+        ),
+    );
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let old = http_server(&mut procs, elsewhere.path(), "127.0.0.1", api);
+    let launcher = procs.spawn(
+        Command::new("npm")
+            .args(["run", "dev"])
+            .current_dir(stack.path())
+            .env("NEXT_TELEMETRY_DISABLED", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    eventually("concurrently -k ended everything", || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        !is_alive(launcher)
+    });
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{web}")).is_err());
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let all = report["findings"].as_array().unwrap();
+    let first = all.iter().find(|f| f["caused_by"].is_null()).unwrap();
+    assert_eq!(first["code"], "PORT002", "{report:#}");
+    assert_eq!(first["evidence"]["port"], api, "{first:#}");
+    let index = all.iter().position(|f| std::ptr::eq(f, first)).unwrap();
+    let web_down = all
+        .iter()
+        .find(|f| f["code"] == "PORT001" && f["evidence"]["port"] == web)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(web_down["caused_by"], index, "{report:#}");
+    assert_eq!(web_down["evidence"]["launcher"]["kill_others"], true);
+    assert!(is_alive(old));
+}
+
+/// `npm start` in `dir` with `unset` removed from its environment, which
+/// must exit on its own (within 120 s; else its tree is ended and the test
+/// fails): what it printed.
+fn npm_start_exits(procs: &mut Procs, dir: &Path, unset: &[&str]) -> String {
+    let log = dir.join("npm-start.log");
+    // Both streams to the log (Procs gives a child no stdout of its own).
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec npm start >\"$0\" 2>&1"])
+        .arg(&log)
+        .current_dir(dir)
+        .env("BROWSER", "none")
+        .env("CI", "true");
+    for key in unset {
+        cmd.env_remove(key);
+    }
+    let pid = procs.spawn(&mut cmd);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while is_alive(pid) {
+        if std::time::Instant::now() > deadline {
+            procs.end(pid);
+            panic!(
+                "npm start did not exit:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let said = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    said
+}
+
+/// Field (fb P1-0): react-scripts 4 (webpack 4) started on Node 20 without
+/// the OpenSSL legacy provider dies at start (ERR_OSSL_EVP_UNSUPPORTED).
+/// The cause is NODE006 with the versions, the frontend down folds under
+/// it, and its printed command (NODE_OPTIONS=--openssl-legacy-provider)
+/// starts it.
+#[test]
+fn cra4_on_openssl3_is_named_and_its_fix_starts_it() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("cra-fastapi");
+    let frontend = stack.join("frontend");
+    let manifest = std::fs::read_to_string(frontend.join("package.json")).unwrap();
+    stack.write(
+        "frontend/package.json",
+        &manifest
+            .replace(
+                "\"react-scripts\": \"^5.0.1\"",
+                "\"react-scripts\": \"4.0.3\"",
+            )
+            .replace("^18.3.1", "17.0.2"),
+    );
+    install_framework(&frontend, "react-scripts");
+    let web = stack.port("WEB_PORT");
+    // The real failure first: react-scripts 4 exits with OpenSSL's error.
+    let said = npm_start_exits(
+        &mut procs,
+        &frontend,
+        &["NODE_OPTIONS", "DANGEROUSLY_DISABLE_HOST_CHECK", "HOST"],
+    );
+    assert!(
+        said.contains("ERR_OSSL_EVP_UNSUPPORTED") || said.contains("digital envelope routines"),
+        "{said}"
+    );
+    let (code, report) = stack.doctor(&["--only", "node,ports", "--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let all = report["findings"].as_array().unwrap();
+    let first = all.iter().find(|f| f["caused_by"].is_null()).unwrap();
+    assert_eq!(first["code"], "NODE006", "{report:#}");
+    assert_eq!(first["evidence"]["react_scripts"], "4.0.3", "{first:#}");
+    let index = all.iter().position(|f| std::ptr::eq(f, first)).unwrap();
+    let down = all
+        .iter()
+        .find(|f| f["code"] == "PORT001" && f["evidence"]["port"] == web)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(down["caused_by"], index, "{report:#}");
+    // As printed: the start command with the legacy provider.
+    let printed = first["fix"]["commands"][0].as_str().unwrap();
+    assert!(
+        printed.contains("NODE_OPTIONS=--openssl-legacy-provider"),
+        "{printed}"
+    );
+    procs.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(printed)
+            .current_dir(stack.path())
+            .env("BROWSER", "none")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    answers_200(web, "/");
+}
+
+/// Field (#17, CRA's allowedHosts crash): react-scripts 5 with a `"proxy"`
+/// and `HOST=localhost` in its `.env` exits at start (its dev server gets
+/// no allowed host). NODE007 names it with the HOST line, the frontend
+/// down folds under it, and the printed fix (CRA's
+/// DANGEROUSLY_DISABLE_HOST_CHECK in `.env.development.local`) starts it.
+#[test]
+fn cra5_proxy_with_host_set_is_named_and_its_fix_starts_it() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("cra-fastapi");
+    let frontend = stack.join("frontend");
+    let env = std::fs::read_to_string(frontend.join(".env")).unwrap();
+    let env: String = env
+        .lines()
+        .filter(|l| !l.starts_with("DANGEROUSLY_DISABLE_HOST_CHECK"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    stack.write("frontend/.env", &format!("{env}HOST=localhost\n"));
+    install_framework(&frontend, "react-scripts");
+    let web = stack.port("WEB_PORT");
+    let said = npm_start_exits(
+        &mut procs,
+        &frontend,
+        &["NODE_OPTIONS", "DANGEROUSLY_DISABLE_HOST_CHECK", "HOST"],
+    );
+    assert!(said.contains("allowedHosts[0]"), "{said}");
+    let (code, report) = stack.doctor(&["--only", "node,ports", "--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let all = report["findings"].as_array().unwrap();
+    let first = all.iter().find(|f| f["caused_by"].is_null()).unwrap();
+    assert_eq!(first["code"], "NODE007", "{report:#}");
+    assert!(
+        first["evidence"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("HOST=localhost (frontend/.env:"),
+        "{first:#}"
+    );
+    let index = all.iter().position(|f| std::ptr::eq(f, first)).unwrap();
+    let down = all
+        .iter()
+        .find(|f| f["code"] == "PORT001" && f["evidence"]["port"] == web)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(down["caused_by"], index, "{report:#}");
+    // As printed: the switch in .env.development.local, then its start.
+    assert!(first["fix"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .contains("DANGEROUSLY_DISABLE_HOST_CHECK=true to frontend/.env.development.local"));
+    stack.write(
+        "frontend/.env.development.local",
+        "DANGEROUSLY_DISABLE_HOST_CHECK=true\n",
+    );
+    procs.spawn(
+        Command::new("npm")
+            .args(["start"])
+            .current_dir(&frontend)
+            .env_remove("HOST")
+            .env("BROWSER", "none")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    answers_200(web, "/");
+}
+
+/// Field (fd P1 B, fc P2 c2; issue #18): a project run natively with the
+/// values written for compose. Vite's proxy target names the compose
+/// service `backend`, and the backend's settings name `db`: neither
+/// resolves outside compose's network (Vite answers 500, EAI_AGAIN; the
+/// backend "could not translate host name"). Named, with the published
+/// port to use instead; with `localhost` there is nothing to say.
+#[test]
+fn compose_service_names_read_by_servers_run_natively() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("fastapi-fullstack");
+    stack.link_venv("backend/.venv");
+    let (api, web, db) = (
+        stack.port("API_PORT"),
+        stack.port("WEB_PORT"),
+        stack.port("DB_PORT"),
+    );
+    let compose = std::fs::read_to_string(stack.join("compose.yml")).unwrap();
+    stack.write(
+        "compose.yml",
+        &format!(
+            "{compose}  backend:\n    build: ./backend\n    ports:\n      - \"{api}:{api}\"\n"
+        ),
+    );
+    let healthy_config = format!(
+        "import {{ defineConfig }} from \"vite\"\n\nexport default defineConfig({{\n  server: {{\n    port: {web},\n    proxy: {{\n      \"/api\": {{ target: \"http://localhost:{api}\" }},\n    }},\n  }},\n}})\n"
+    );
+    stack.write("frontend/vite.config.ts", &healthy_config);
+    start_fullstack_backend(&mut procs, &stack);
+    start_vite(&mut procs, &stack, "frontend");
+    let (_, report) = stack.doctor(&["--only", "compose"]);
+    assert!(findings(&report, "NET004").is_empty(), "{report:#}");
+
+    // The compose names, as the README of such projects writes them.
+    stack.write(
+        "frontend/vite.config.ts",
+        &healthy_config.replace("http://localhost:", "http://backend:"),
+    );
+    let env = std::fs::read_to_string(stack.join(".env")).unwrap();
+    stack.write(
+        ".env",
+        &env.replace("POSTGRES_SERVER=localhost", "POSTGRES_SERVER=db"),
+    );
+    let (_, report) = stack.doctor(&["--only", "compose"]);
+    let named = findings(&report, "NET004");
+    assert_eq!(named.len(), 2, "{report:#}");
+    let proxy = named
+        .iter()
+        .find(|f| f["evidence"]["host"] == "backend")
+        .expect("the proxy target");
+    assert_eq!(proxy["severity"], "warning", "{proxy:#}");
+    assert_eq!(proxy["evidence"]["service"], "frontend");
+    assert_eq!(proxy["evidence"]["at"], "frontend/vite.config.ts:7");
+    assert!(proxy["fix"]["title"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("localhost:{api}")));
+    let settings = named
+        .iter()
+        .find(|f| f["evidence"]["host"] == "db")
+        .expect("the database host");
+    assert_eq!(settings["evidence"]["at"], ".env:7");
+    assert_eq!(settings["evidence"]["key"], "POSTGRES_SERVER");
+    // A host key takes a bare host, not host:port (field fe c1).
+    assert_eq!(
+        settings["fix"]["commands"][0], "in .env:7: POSTGRES_SERVER=localhost",
+        "{settings:#}"
+    );
+    assert!(settings["fix"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().starts_with("then restart backend")));
+    assert_eq!(settings["severity"], "warning", "{settings:#}");
+    assert!(settings["fix"]["title"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("localhost:{db}")));
+}

@@ -1,0 +1,219 @@
+//! Start scripts as users write them (issue #16): a project whose only start
+//! path is a launcher script (`start.py`, `start.ps1`, `start_backend.bat`)
+//! has its services read from it, each with the script:line that says so.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::stack::*;
+use common::*;
+use serde_json::Value;
+
+fn service<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} service: {report:#}"))
+}
+
+fn start_fact(service: &Value) -> Vec<&Value> {
+    service["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fact"] == "start")
+        .collect()
+}
+
+/// The command line of a process (Linux).
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// `python start.py` from the test venv starts uvicorn from `backend/` and
+/// vite from `frontend/`: doctor finds both (no Procfile, no npm script
+/// names the backend) and is silent. With the API killed, PORT001's fix is
+/// the command the launcher runs for it, from its folder, with start.py:16
+/// as the evidence; the launcher itself is not rerun (it would start a
+/// second frontend).
+#[test]
+fn python_launcher_is_the_start_path() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("launcher-py");
+    stack.link_venv(".venv");
+    install_framework(&stack.join("frontend"), "vite");
+    let api = stack.port("API_PORT");
+    let launcher = procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .arg("start.py")
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    let addr = format!("127.0.0.1:{api}");
+    wait_listening(&addr);
+    eventually("the API answers", || {
+        http_get(&addr, "/api/health")
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains(" 200"))
+    });
+    wait_listening(&format!("127.0.0.1:{}", stack.port("WEB_PORT")));
+
+    let report = stack.assert_silent();
+    let backend = service(&report, "fastapi");
+    assert_eq!(backend["port"], api, "{report:#}");
+    assert_eq!(backend["folder"], "backend");
+    assert_eq!(backend["entry"], "main");
+    let start = format!("../.venv/bin/python -m uvicorn main:app --host 127.0.0.1 --port {api}");
+    assert_eq!(backend["start"], start.as_str());
+    assert_eq!(backend["start_in"], "backend");
+    assert!(
+        start_fact(backend)
+            .iter()
+            .any(|f| f["source"] == "start.py:16"),
+        "{backend:#}"
+    );
+    let web = service(&report, "vite");
+    assert!(
+        start_fact(web).iter().any(|f| f["source"] == "start.py:20"),
+        "{web:#}"
+    );
+
+    // The API dies; the launcher and the frontend go on.
+    let server = children(launcher)
+        .into_iter()
+        .find(|c| cmdline(*c).contains("uvicorn"))
+        .expect("the launcher's uvicorn child");
+    signal(server, libc::SIGKILL);
+    eventually("the API is gone", || {
+        std::net::TcpStream::connect(&addr).is_err()
+    });
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(
+        down[0]["fix"]["commands"][0],
+        format!("cd backend && {start}").as_str(),
+        "{report:#}"
+    );
+    assert_eq!(
+        down[0]["evidence"]["expected_by"][0]["source"],
+        "start.py:16"
+    );
+}
+
+/// A launcher that starts one server is that server's start path: `python
+/// start.py` (with the project's venv) is what PORT001 says to run.
+#[test]
+fn a_launcher_of_one_server_is_rerun_whole() {
+    let stack = Stack::new("launcher-py");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    stack.write(
+        "start.py",
+        &format!(
+            "import subprocess, sys\nfrom pathlib import Path\n\nHERE = Path(__file__).parent\nsubprocess.run([sys.executable, \"-m\", \"uvicorn\", \"main:app\", \"--port\", \"{api}\"], cwd=HERE / \"backend\")\n"
+        ),
+    );
+    let (code, report) = stack.doctor(&["--only", "ports"]);
+    assert_eq!(code, 1, "{report:#}");
+    let down = findings(&report, "PORT001");
+    let backend = down
+        .iter()
+        .find(|f| f["evidence"]["port"] == api)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(backend["fix"]["commands"][0], ".venv/bin/python start.py");
+    assert_eq!(
+        backend["evidence"]["expected_by"][0]["source"],
+        "start.py:5"
+    );
+}
+
+/// A Windows pair, read on Linux: `start.ps1` (Start-Process npm with
+/// `$env:PORT`, then `& $python -m uvicorn` from backend/) and
+/// `scripts\start_backend.bat` (`cd /d %~dp0..`, `call venv\Scripts\activate.bat`).
+/// The model has the API on the scripts' port in backend/, started as the
+/// scripts run it translated for this shell (venv/bin/python), and the
+/// Create React App frontend on the PORT the script sets.
+#[test]
+fn windows_scripts_give_the_model() {
+    let stack = Stack::new("launcher-windows");
+    let (api, web) = (stack.port("API_PORT"), stack.port("WEB_PORT"));
+    let (_, report) = stack.doctor(&[]);
+    let backend = service(&report, "fastapi");
+    assert_eq!(backend["port"], api, "{report:#}");
+    assert_eq!(backend["folder"], "backend");
+    assert_eq!(backend["source"], "start.ps1:7");
+    assert_eq!(
+        backend["start"],
+        format!("venv/bin/python -m uvicorn main:app --port {api} --reload").as_str()
+    );
+    assert_eq!(backend["start_in"], "backend");
+    assert_eq!(backend["reloads"], true);
+    let sources: Vec<&str> = start_fact(backend)
+        .iter()
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"start.ps1:7") && sources.contains(&"scripts/start_backend.bat:6"),
+        "{backend:#}"
+    );
+    let frontend = service(&report, "cra");
+    assert_eq!(frontend["port"], web, "{report:#}");
+    assert_eq!(frontend["folder"], "frontend");
+    assert_eq!(frontend["source"], "start.ps1:3");
+    let down = findings(&report, "PORT001");
+    let api_down = down
+        .iter()
+        .find(|f| f["evidence"]["port"] == api)
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        api_down["fix"]["commands"][0],
+        format!("cd backend && venv/bin/python -m uvicorn main:app --port {api} --reload").as_str()
+    );
+}
+
+/// `py main.py` in a batch script runs a file that serves itself
+/// (`uvicorn.run(app, port=…)`): the port is the file's, the start is the
+/// script's command. Without a script, such a file starts as `python main.py`,
+/// never as a `uvicorn main:app` it does not run.
+#[test]
+fn a_file_that_serves_itself() {
+    let port = free_port();
+    let main = format!(
+        "from fastapi import FastAPI\nimport uvicorn\n\napp = FastAPI()\n\nif __name__ == \"__main__\":\n    uvicorn.run(app, host=\"127.0.0.1\", port={port})\n"
+    );
+    let dir = project(&[
+        ("api/main.py", &main),
+        ("api/requirements.txt", "fastapi\nuvicorn\n"),
+        (
+            "run_api.bat",
+            "@echo off\r\ncd api\r\nstart /B py main.py\r\n",
+        ),
+    ]);
+    let (_, report) = doctor_json(dir.path(), &["--only", "ports"]);
+    let api = service(&report, "fastapi");
+    assert_eq!(api["port"], port, "{report:#}");
+    assert_eq!(api["folder"], "api");
+    assert_eq!(api["start"], "python3 main.py", "{report:#}");
+    assert!(start_fact(api)
+        .iter()
+        .any(|f| f["source"] == "run_api.bat:3"));
+
+    let dir = project(&[
+        ("main.py", &main),
+        ("requirements.txt", "fastapi\nuvicorn\n"),
+    ]);
+    let (_, report) = doctor_json(dir.path(), &["--only", "ports"]);
+    assert_eq!(
+        service(&report, "fastapi")["start"],
+        "python main.py",
+        "{report:#}"
+    );
+}

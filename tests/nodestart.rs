@@ -1,0 +1,337 @@
+//! NODE005 (issue #18 class 6, #17): a real express backend that exits at
+//! start, under plain node and under nodemon ("app crashed - waiting for
+//! file changes before starting..."). The cause is named before node runs
+//! (an import that does not resolve) or from one bounded start (a throw).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::stack::*;
+use common::*;
+use serde_json::Value;
+
+fn node005(report: &Value) -> Value {
+    let found = findings(report, "NODE005");
+    assert_eq!(found.len(), 1, "{report:#}");
+    found[0].clone()
+}
+
+/// The finding at `index` of the report.
+fn at(report: &Value, index: &Value) -> Value {
+    report["findings"][index.as_u64().expect("folded under a cause") as usize].clone()
+}
+
+/// PORT001 of the API's port is folded under NODE005.
+fn port001_under_node005(report: &Value, api: u16) {
+    let refused: Vec<_> = findings(report, "PORT001")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == api)
+        .collect();
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert_eq!(
+        at(report, &refused[0]["caused_by"])["code"],
+        "NODE005",
+        "{report:#}"
+    );
+}
+
+fn express_stack() -> Stack {
+    let stack = Stack::new("express-start");
+    install_node_tools(stack.path());
+    stack
+}
+
+/// `nodemon server.js` as `npm run dev` starts it, its output in `log`.
+fn start_nodemon(procs: &mut Procs, dir: &Path, log: &Path) -> u32 {
+    let bin = dir.join("node_modules/.bin/nodemon");
+    procs.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec node {} server.js >{} 2>&1",
+                bin.display(),
+                log.display()
+            ))
+            .current_dir(dir)
+            .stderr(Stdio::null()),
+    )
+}
+
+/// (a) a package that is not installed, under plain node: node crashed
+/// (MODULE_NOT_FOUND) and nothing is left; doctor names the specifier, the
+/// line, that package.json does not declare it, before node runs.
+#[test]
+fn express_requiring_a_package_not_installed() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let text = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &text.replace(
+            "const cors = require(\"cors\")\n",
+            "const cors = require(\"cors\")\nconst leftPad = require(\"left-pad\")\n",
+        ),
+    );
+    let crashed = Command::new("node")
+        .arg("server.js")
+        .current_dir(stack.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&crashed.stderr).contains("MODULE_NOT_FOUND"));
+
+    for args in [&[][..], &["--no-exec"][..]] {
+        let (code, report) = stack.doctor(args);
+        assert_eq!(code, 1, "{report:#}");
+        let f = node005(&report);
+        assert_eq!(f["evidence"]["specifier"], "left-pad", "{f:#}");
+        assert_eq!(f["evidence"]["location"], "server.js:3", "{f:#}");
+        assert_eq!(f["evidence"]["declared"], false, "{f:#}");
+        assert_eq!(f["evidence"]["error"]["code"], "MODULE_NOT_FOUND", "{f:#}");
+        assert!(
+            f["fix"]["commands"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c.as_str().unwrap().contains("npm install left-pad")),
+            "{f:#}"
+        );
+        port001_under_node005(&report, api);
+    }
+}
+
+/// (a) under nodemon, the package declared: nodemon stays alive after "app
+/// crashed", nothing listens. NODE005 names nodemon waiting, the cause,
+/// and is itself folded under NODE003 (declared, not installed).
+#[test]
+fn nodemon_waiting_after_its_app_crashed() {
+    let mut procs = Procs::new();
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let text = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &text.replace(
+            "const cors = require(\"cors\")\n",
+            "const cors = require(\"cors\")\nconst leftPad = require(\"left-pad\")\n",
+        ),
+    );
+    let manifest = std::fs::read_to_string(stack.join("package.json")).unwrap();
+    stack.write(
+        "package.json",
+        &manifest.replace(
+            "\"cors\": \"^2.8.5\",",
+            "\"cors\": \"^2.8.5\",\n    \"left-pad\": \"^1.3.0\",",
+        ),
+    );
+    let log = stack.join("nodemon.log");
+    let nodemon = start_nodemon(&mut procs, stack.path(), &log);
+    eventually("nodemon says the app crashed", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("app crashed"))
+    });
+    assert!(is_alive(nodemon));
+
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = node005(&report);
+    assert_eq!(f["evidence"]["specifier"], "left-pad", "{f:#}");
+    assert_eq!(f["evidence"]["declared"], true, "{f:#}");
+    assert_eq!(f["evidence"]["supervisor"]["pid"], nodemon, "{f:#}");
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains("nodemon") && title.contains("waits for a file change"),
+        "{title}"
+    );
+    let commands = f["fix"]["commands"].to_string();
+    assert!(
+        commands.contains("npm install") && commands.contains("`rs`"),
+        "{f:#}"
+    );
+    assert_eq!(
+        at(&report, &f["caused_by"])["code"],
+        "NODE003",
+        "{report:#}"
+    );
+    port001_under_node005(&report, api);
+    assert!(is_alive(nodemon));
+}
+
+/// (b) an ESM app importing a relative file that is missing
+/// (ERR_MODULE_NOT_FOUND): the line and the path tried.
+#[test]
+fn esm_app_importing_a_missing_relative_file() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let manifest = std::fs::read_to_string(stack.join("package.json")).unwrap();
+    stack.write(
+        "package.json",
+        &manifest.replace(
+            "\"private\": true,",
+            "\"private\": true,\n  \"type\": \"module\",",
+        ),
+    );
+    stack.write(
+        "server.js",
+        &format!(
+            "import express from \"express\"\nimport {{ readFile }} from \"node:fs/promises\"\nimport {{ items }} from \"./routes/items.js\"\n\nconst app = express()\nconst PORT = process.env.PORT || {api}\napp.get(\"/api/items\", (req, res) => res.json(items))\napp.listen(PORT)\n"
+        ),
+    );
+    let crashed = Command::new("node")
+        .arg("server.js")
+        .current_dir(stack.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&crashed.stderr).contains("ERR_MODULE_NOT_FOUND"));
+
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = node005(&report);
+    assert_eq!(f["evidence"]["specifier"], "./routes/items.js", "{f:#}");
+    assert_eq!(f["evidence"]["location"], "server.js:3", "{f:#}");
+    assert_eq!(
+        f["evidence"]["error"]["code"], "ERR_MODULE_NOT_FOUND",
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"]["tried"][0], "routes/items.js", "{f:#}");
+    port001_under_node005(&report, api);
+
+    // The file exists, imported without its extension: a loader would find
+    // it, node's ESM does not. Only starting it says so.
+    stack.write("routes/items.js", "export const items = [{ id: 1 }]\n");
+    let text = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &text.replace("./routes/items.js", "./routes/items"),
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = node005(&report);
+    assert_eq!(
+        f["evidence"]["error"]["code"], "ERR_MODULE_NOT_FOUND",
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"]["location"], "server.js:3", "{f:#}");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("imported from server.js"),
+        "{f:#}"
+    );
+    port001_under_node005(&report, api);
+}
+
+/// (c) a throw at top level in project code: found by starting the entry
+/// once (bounded); the file:line is the throw's. Not with --no-exec.
+#[test]
+fn top_level_throw_names_its_line() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    stack.write("config.js", "const secret = process.env.SESSION_SECRET\nif (!secret) {\n  throw new Error(\"SESSION_SECRET is not set\")\n}\nmodule.exports = { secret }\n");
+    let text = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &text.replace(
+            "const cors = require(\"cors\")\n",
+            "const cors = require(\"cors\")\nconst config = require(\"./config\")\n",
+        ),
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = node005(&report);
+    assert_eq!(f["evidence"]["location"], "config.js:3", "{f:#}");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("Error: SESSION_SECRET is not set"),
+        "{f:#}"
+    );
+    port001_under_node005(&report, api);
+
+    let (_, report) = stack.doctor(&["--no-exec"]);
+    assert!(findings(&report, "NODE005").is_empty(), "{report:#}");
+}
+
+/// A healthy express app: running, silent; down, the bounded start listens
+/// and is ended at once (no NODE005, nothing left on a port).
+#[test]
+fn healthy_express_stays_silent() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let (_, report) = stack.doctor(&[]);
+    assert!(findings(&report, "NODE005").is_empty(), "{report:#}");
+    let started: Vec<&Value> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["check"] == "nodestart")
+        .collect();
+    assert_eq!(started.len(), 1, "{report:#}");
+    assert_eq!(started[0]["start"], "server.js", "{report:#}");
+    assert_eq!(
+        started[0]["ended"], "it listened: ended at once",
+        "{report:#}"
+    );
+    assert_ne!(started[0]["port"], api, "{report:#}");
+    assert!(listener_pids(&[api]).is_empty());
+    assert!(listener_pids(&[started[0]["port"].as_u64().unwrap() as u16]).is_empty());
+
+    let mut procs = Procs::new();
+    start_node(&mut procs, stack.path(), &["server.js"], &[], api);
+    stack.assert_silent();
+}
+
+/// Express + Vite: the API under `node --watch` crashes at start on a
+/// package not installed; the watcher stays alive, nothing listens, and the
+/// frontend's proxy to it fails (HEALTH006). NODE005 names the watcher and
+/// the cause; PORT001 and the proxy's failure fold under it.
+#[test]
+fn vite_proxy_failure_folds_under_the_crashed_api() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    install_node_tools(&stack.join("server"));
+    install_framework(&stack.join("client"), "vite");
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    let text = std::fs::read_to_string(stack.join("server/index.js")).unwrap();
+    stack.write(
+        "server/index.js",
+        &text.replace(
+            "const express = require(\"express\")\n",
+            "const express = require(\"express\")\nconst morgan = require(\"morgan\")\n",
+        ),
+    );
+    let log = stack.join("server/watch.log");
+    let watcher = procs.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec node --watch index.js >{} 2>&1",
+                log.display()
+            ))
+            .env("PORT", api.to_string())
+            .current_dir(stack.join("server"))
+            .stderr(Stdio::null()),
+    );
+    eventually("node --watch says its app failed", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("Failed running"))
+    });
+    start_tool(&mut procs, &stack.join("client"), "vite", &[], web);
+
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = node005(&report);
+    assert_eq!(f["evidence"]["specifier"], "morgan", "{f:#}");
+    assert_eq!(f["evidence"]["location"], "server/index.js:2", "{f:#}");
+    assert_eq!(f["evidence"]["supervisor"]["pid"], watcher, "{f:#}");
+    assert_eq!(f["evidence"]["supervisor"]["name"], "node --watch", "{f:#}");
+    port001_under_node005(&report, api);
+    let proxied = findings(&report, "HEALTH006");
+    assert_eq!(proxied.len(), 1, "{report:#}");
+    assert_eq!(
+        at(&report, &proxied[0]["caused_by"])["code"],
+        "NODE005",
+        "{report:#}"
+    );
+}

@@ -1,0 +1,635 @@
+//! One true story and plans that repair (issue #17), on real frameworks:
+//! the root cause comes first with what it explains folded under it, and
+//! `--fix --yes` leaves the stack answering, never worse.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::stack::*;
+use common::*;
+use serde_json::Value;
+
+/// The first cause of the report (no `caused_by`), and what it explains.
+fn first_cause(report: &Value) -> (&Value, Vec<&Value>) {
+    let all = report["findings"].as_array().unwrap();
+    let first = all
+        .iter()
+        .find(|f| f["caused_by"].is_null())
+        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    let index = all.iter().position(|f| std::ptr::eq(f, first)).unwrap();
+    let folded = all
+        .iter()
+        .filter(|f| f["caused_by"].as_u64() == Some(index as u64))
+        .collect();
+    (first, folded)
+}
+
+fn codes_of(fs: &[&Value]) -> Vec<String> {
+    fs.iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The uvicorn-procfile stack with the test venv as `backend/.venv` and vite.
+fn stack(procs: &mut Procs) -> Stack {
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    start_vite(procs, &stack, "frontend");
+    stack
+}
+
+fn uvicorn_args(port: u16, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["main:app", "--host", "127.0.0.1", "--port"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(port.to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Whoever listens on `port` now is ended by pid when the test ends: a
+/// server doctor started (detached, by the plan) belongs to the test too.
+fn adopt_listeners(procs: &mut Procs, port: u16) -> Vec<u32> {
+    let pids = listener_pids(&[port]);
+    for &pid in &pids {
+        for child in children(pid) {
+            procs.adopt(child);
+        }
+        procs.adopt(pid);
+    }
+    pids
+}
+
+/// Poll until `GET path` on 127.0.0.1:port has `needle` in its answer.
+fn answers(port: u16, path: &str, needle: &str) {
+    let addr = format!("127.0.0.1:{port}");
+    eventually(&format!("{addr}{path} answers {needle}"), || {
+        std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr, path).contains(needle)
+    });
+}
+
+/// A launcher that starts the command in its argv in `backend/` with no
+/// pipe to anyone (its output to /dev/null), prints the child's pid and
+/// waits: SIGKILL of the launcher orphans the server.
+const LAUNCHER: &str = r#"
+import os, subprocess, sys, time
+os.setsid()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+print(child.pid, flush=True)
+time.sleep(3600)
+"#;
+
+/// S40: an orphaned backend (its launcher killed) serving old code after an
+/// edit, answering. The cause is that stale orphan; `--fix --yes` ends it
+/// and then runs the project's own start command (the Procfile line, with
+/// the venv's uvicorn), detached: the stack answers with the new code.
+#[test]
+fn stale_orphan_is_ended_and_the_backend_started_again() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let uvicorn = venv().join("bin/uvicorn");
+    let mut launcher_args = vec![uvicorn.display().to_string()];
+    launcher_args.extend(uvicorn_args(api, &[]));
+    let args: Vec<&str> = launcher_args.iter().map(String::as_str).collect();
+    let (launcher, line) = procs.python(&stack.join("backend"), LAUNCHER, &args);
+    let orphan: u32 = line.parse().unwrap();
+    procs.adopt(orphan);
+    procs.end_alone(launcher);
+    answers(api, "/health", "ok");
+
+    // An edit the orphan will never serve.
+    until_an_edit_is_newer_than(orphan);
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    stack.write(
+        "backend/main.py",
+        &format!("{main}\n\n@app.get(\"/v2\")\ndef v2():\n    return {{\"v\": 2}}\n"),
+    );
+    // Warnings (the stack answers, with old code): exit 0, status warn.
+    let (_, report) = stack.doctor(&[]);
+    assert_eq!(report["status"], "warn", "{report:#}");
+    let (first, _) = first_cause(&report);
+    assert!(
+        ["PROC003", "PROC004"].contains(&first["code"].as_str().unwrap()),
+        "{report:#}"
+    );
+    assert_eq!(first["fix"]["safety"], "confirm", "{first:#}");
+    // The plan shown ahead says what follows the kill: the start command.
+    let dry = doctor_in(stack.path(), &["--fix", "--dry-run"]);
+    let dry = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        dry.contains("doctor offers to start backend")
+            && dry.contains(".venv/bin/uvicorn main:app"),
+        "{dry}"
+    );
+
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let started = adopt_listeners(&mut procs, api);
+    assert!(!is_alive(orphan), "the stale orphan lives on:\n{text}");
+    assert!(
+        !started.is_empty() && !started.contains(&orphan),
+        "nothing started:\n{text}"
+    );
+    answers(api, "/v2", "\"v\":2");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(".venv/bin/uvicorn main:app"),
+        "the start command runs the venv's uvicorn:\n{text}"
+    );
+    assert!(stack.join(".doctor/logs/backend.log").exists(), "{text}");
+}
+
+/// S2 with a plan: the backend is not started. PORT001's fix is the
+/// project's start command, run detached with `--fix --yes`.
+#[test]
+fn backend_not_started_is_started_by_the_plan() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let (first, _) = first_cause(&report);
+    assert_eq!(first["code"], "PORT001", "{report:#}");
+    assert_eq!(
+        first["fix"]["commands"][0],
+        format!("cd backend && .venv/bin/uvicorn main:app --host 127.0.0.1 --port {api}")
+    );
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let started = adopt_listeners(&mut procs, api);
+    assert!(!started.is_empty(), "{text}");
+    answers(api, "/health", "ok");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // Detached: its own session, not doctor's.
+    let sid = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(3).map(String::from))
+            })
+    };
+    assert_ne!(sid(started[0]), sid(std::process::id()), "{text}");
+}
+
+/// S38: the backend bound to `::1` only while the frontend's env says
+/// 127.0.0.1: the address split is the root (an error: every client of
+/// that URL is refused), the refusal folded under it.
+#[test]
+fn address_split_comes_first() {
+    if !ipv6_loopback_works() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let pid = procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args(["main:app", "--host", "::1", "--port", &api.to_string()])
+            .current_dir(stack.join("backend"))
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("[::1]:{api}"));
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1);
+    let (first, folded) = first_cause(&report);
+    assert_eq!(first["code"], "PORT003", "{report:#}");
+    assert_eq!(first["severity"], "error", "{first:#}");
+    assert!(
+        codes_of(&folded).contains(&"HEALTH001".to_string()),
+        "{report:#}"
+    );
+    let steps = first["fix"]["commands"].to_string();
+    assert!(!steps.contains("0.0.0.0"), "{steps}");
+    assert!(is_alive(pid));
+}
+
+fn reloading_backend(procs: &mut Procs, stack: &Stack) -> u32 {
+    let api = stack.port("API_PORT");
+    start_venv(
+        procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &uvicorn_args(api, &["--reload"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        api,
+        "/health",
+    )
+}
+
+fn worker_of(reloader: u32) -> u32 {
+    let mut worker = None;
+    eventually("uvicorn's reloader has its worker", || {
+        worker = children(reloader).into_iter().find(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|c| c.contains("spawn_main"))
+        });
+        worker.is_some()
+    });
+    worker.unwrap()
+}
+
+/// S39: `uvicorn --reload` running, then an edit that breaks the import:
+/// the reloader holds the port with no worker. The cause is the import
+/// (module and file:line, with a fix); the reloader is not offered to be
+/// ended and `--fix --yes` leaves it running; saving the repair brings the
+/// worker back.
+#[test]
+fn worker_dead_at_import_is_the_code_not_the_reloader() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let reloader = reloading_backend(&mut procs, &stack);
+    let worker = worker_of(reloader);
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    let broken = format!("import notinstalledpkg\n{main}");
+    // An edit made before the reloader's watcher has begun is never seen
+    // (the worker listens first): the edit is written again each second
+    // until the reloader acts on it.
+    let mut written = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    eventually("the worker dies at import", || {
+        if written.elapsed() >= std::time::Duration::from_secs(1) {
+            stack.write("backend/main.py", &broken);
+            written = std::time::Instant::now();
+        }
+        !is_alive(worker)
+    });
+
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1);
+    let (first, _) = first_cause(&report);
+    assert_eq!(first["code"], "PY003", "{report:#}");
+    assert!(
+        first["title"]
+            .as_str()
+            .unwrap()
+            .contains("No module named 'notinstalledpkg' at backend/main.py:1"),
+        "{first:#}"
+    );
+    assert!(first["fix"]["commands"][0].as_str().is_some(), "{first:#}");
+    for f in report["findings"].as_array().unwrap() {
+        if matches!(f["code"].as_str(), Some("PROC007" | "PROC002")) {
+            assert!(f["fix"].is_null(), "offers to end the reloader: {f:#}");
+        }
+    }
+    let out = doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    assert!(
+        is_alive(reloader),
+        "--fix --yes ended the reloader:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stack.write("backend/main.py", &main);
+    answers(api, "/health", "ok");
+}
+
+/// PROC001 explains PROC007: the worker stopped (SIGSTOP), the reloader
+/// alive. The cause is the stopped worker; `--fix --yes` resumes it and
+/// ends nothing.
+#[test]
+fn stopped_worker_is_resumed_not_its_reloader_ended() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let reloader = reloading_backend(&mut procs, &stack);
+    let worker = worker_of(reloader);
+    stop(worker);
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1);
+    let (first, _) = first_cause(&report);
+    assert_eq!(first["code"], "PROC001", "{report:#}");
+    let out = doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(is_alive(reloader) && is_alive(worker), "{text}");
+    answers(api, "/health", "ok");
+}
+
+/// A server without a reloader serving old code (PROC004): `--fix --yes`
+/// restarts it as the user started it, the same command line in the same
+/// folder with the same environment, and it serves the new code.
+#[test]
+fn stale_server_is_restarted_as_it_was_started() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    let old = procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args(uvicorn_args(api, &[]))
+            .current_dir(stack.join("backend"))
+            .env("SHOP_GREETING", "exported-by-the-user")
+            .stderr(Stdio::null()),
+    );
+    answers(api, "/health", "ok");
+    until_an_edit_is_newer_than(old);
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    stack.write(
+        "backend/main.py",
+        &format!("{main}\n\n@app.get(\"/v2\")\ndef v2():\n    return {{\"v\": 2}}\n"),
+    );
+    let (_, report) = stack.doctor(&[]);
+    let (first, _) = first_cause(&report);
+    assert_eq!(first["code"], "PROC004", "{report:#}");
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let now = adopt_listeners(&mut procs, api);
+    assert!(!is_alive(old), "{text}");
+    assert_eq!(now.len(), 1, "{text}");
+    answers(api, "/v2", "\"v\":2");
+    // The same command line as the process it replaces (as /proc shows
+    // it: the interpreter, then the script its shebang names).
+    let cmdline = |pid: u32| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+            .replace('\0', " ")
+    };
+    assert!(
+        cmdline(now[0]).contains(&format!(
+            "bin/uvicorn main:app --host 127.0.0.1 --port {api}"
+        )),
+        "{}\n{text}",
+        cmdline(now[0])
+    );
+    let environ = std::fs::read(format!("/proc/{}/environ", now[0])).unwrap();
+    assert!(
+        String::from_utf8_lossy(&environ).contains("SHOP_GREETING=exported-by-the-user"),
+        "the restart lost the environment the user started it with:\n{text}"
+    );
+}
+
+/// Field (round 2, harmful): a root `.env` rewritten while `uvicorn
+/// --reload` runs from `backend/`, whose settings read `backend/.env` only.
+/// No PROC004 on it, and `--fix --yes` ends nothing. Its own `.env` changed
+/// is PROC004 (read once at start; the reloader watches only .py files).
+#[test]
+fn a_root_env_the_backend_does_not_read_is_not_stale() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    let reloader = start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &uvicorn_args(api, &["--reload"])
+            .iter()
+            .map(|a| {
+                if a == "main:app" {
+                    "app.main:app"
+                } else {
+                    a.as_str()
+                }
+            })
+            .collect::<Vec<_>>(),
+        api,
+        "/api/health",
+    );
+    let vite = start_vite(&mut procs, &stack, "frontend");
+    until_an_edit_is_newer_than(vite);
+    until_an_edit_is_newer_than(reloader);
+    stack.write(".env", "COMPOSE_PROJECT_NAME=shop\n");
+    let stale_on_api = |report: &Value| {
+        findings(report, "PROC004")
+            .into_iter()
+            .filter(|f| f["evidence"]["port"] == api)
+            .count()
+    };
+    let (_, report) = stack.doctor(&[]);
+    assert_eq!(stale_on_api(&report), 0, "{report:#}");
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert!(is_alive(reloader));
+
+    stack.write("backend/.env", "APP_NAME=shop2\n");
+    let (_, report) = stack.doctor(&[]);
+    assert_eq!(stale_on_api(&report), 1, "{report:#}");
+}
+
+/// Field (fc round 4, harmful): Django `runserver --noreload 0.0.0.0:P`
+/// started from a shell that exported the settings' env (settings read
+/// `os.environ[...]` only), then a view edited: PROC004. `--fix --yes`
+/// restarts it with its own argv, folder and environment (the Procfile's
+/// `runserver` without the env never listens), and it serves the new code.
+#[test]
+fn django_noreload_restarted_with_its_argv_and_environment() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &format!(
+            "import os\n{}",
+            settings.replace(
+                "SECRET_KEY = \"dev-only\"",
+                "SECRET_KEY = os.environ[\"SHOP_SECRET_KEY\"]"
+            )
+        ),
+    );
+    let port = stack.port("API_PORT");
+    let old = procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args([
+                "manage.py",
+                "runserver",
+                "--noreload",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(stack.path())
+            .env("SHOP_SECRET_KEY", "exported-by-the-user")
+            .stderr(Stdio::null()),
+    );
+    answers(port, "/api/health/", "ok");
+    until_an_edit_is_newer_than(old);
+    let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
+    stack.write(
+        "mysite/urls.py",
+        &urls
+            .replace(
+                "urlpatterns = [",
+                "def v2(request):\n    return JsonResponse({\"v\": 2})\n\n\nurlpatterns = [\n    path(\"api/v2/\", v2),",
+            ),
+    );
+    let (_, report) = stack.doctor(&[]);
+    let (first, _) = first_cause(&report);
+    assert_eq!(first["code"], "PROC004", "{report:#}");
+    let dry = doctor_in(stack.path(), &["--fix", "--dry-run"]);
+    let dry = String::from_utf8_lossy(&dry.stdout).to_string();
+    assert!(
+        dry.contains("--noreload"),
+        "the plan shows the restart's command:\n{dry}"
+    );
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let now = adopt_listeners(&mut procs, port);
+    assert!(!is_alive(old), "{text}");
+    assert_eq!(now.len(), 1, "{text}");
+    answers(port, "/api/v2/", "\"v\": 2");
+}
+
+/// Field (fc round 4, harmful): the user's nodemon crashed at start on
+/// EADDRINUSE (an old server held the port) and waits for a file change.
+/// `--fix --yes` ends the old holder, then makes the waiting nodemon run
+/// the app again (its entry touched: the modification time, not the
+/// content) instead of leaving the port free and the API down, and never
+/// starts a second copy beside the user's nodemon.
+#[test]
+fn waiting_nodemon_runs_the_app_again_once_its_port_is_free() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-express");
+    std::fs::remove_dir_all(stack.join("client")).unwrap();
+    std::fs::remove_file(stack.join("package.json")).unwrap();
+    let server = stack.join("server");
+    install_node_tools(&server);
+    let api = stack.port("API_PORT");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let old = http_server(&mut procs, elsewhere.path(), "127.0.0.1", api);
+    let nodemon = procs.spawn(
+        Command::new("node")
+            .arg(server.join("node_modules/.bin/nodemon"))
+            .arg("server.js")
+            .current_dir(&server)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    // nodemon's app dies on EADDRINUSE; nodemon itself waits.
+    eventually("nodemon's app crashed", || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        is_alive(nodemon) && children(nodemon).iter().all(|c| !is_alive(*c))
+    });
+    let before = std::fs::read(server.join("server.js")).unwrap();
+
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let now = adopt_listeners(&mut procs, api);
+    assert!(!is_alive(old), "{text}");
+    assert!(is_alive(nodemon), "{text}");
+    assert_eq!(now.len(), 1, "{text}");
+    let mut up = now[0];
+    let mut under_nodemon = false;
+    for _ in 0..4 {
+        match parent_of(up) {
+            Some(p) if p == nodemon => {
+                under_nodemon = true;
+                break;
+            }
+            Some(p) => up = p,
+            None => break,
+        }
+    }
+    assert!(
+        under_nodemon,
+        "the listener is not the user's nodemon's app:\n{text}"
+    );
+    answers(api, "/api/items", "\"id\":1");
+    assert_eq!(std::fs::read(server.join("server.js")).unwrap(), before);
+    assert!(text.contains("$ touch server/server.js"), "{text}");
+}
+
+/// A backend whose lifespan opens the database at start-up, started with
+/// `--reload` while PostgreSQL is down: uvicorn's worker exits ("Application
+/// startup failed"), its reloader waits. The first cause is the database
+/// (DB001, naming the backend that reads its URL), with the backend's
+/// refusal and its reloader without worker folded under it; the plan says
+/// to restart the backend once the database is up. Done as printed (the
+/// real PostgreSQL started, the backend restarted), the backend answers.
+#[test]
+fn database_down_at_start_up_explains_the_backend_down() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    let db = free_port();
+    stack.write(
+        "backend/.env",
+        &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db}/postgres\n"),
+    );
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    stack.write(
+        "backend/main.py",
+        &main
+            .replace(
+                "app = FastAPI()",
+                "def database_url():\n    for line in open(\".env\"):\n        if line.startswith(\"DATABASE_URL=\"):\n            return urlparse(line.split(\"=\", 1)[1].strip())\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    url = database_url()\n    # The app opens its database before it serves.\n    socket.create_connection((url.hostname, url.port), timeout=2).close()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)",
+            )
+            .replace(
+                "from fastapi import FastAPI",
+                "import socket\nfrom contextlib import asynccontextmanager\nfrom urllib.parse import urlparse\n\nfrom fastapi import FastAPI",
+            ),
+    );
+    let reloader = procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args(uvicorn_args(api, &["--reload"]))
+            .current_dir(stack.join("backend"))
+            .stderr(Stdio::null()),
+    );
+    eventually("uvicorn's worker failed its start-up", || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let kids = children(reloader);
+        is_alive(reloader)
+            && !kids.iter().any(|k| {
+                is_alive(*k)
+                    && std::fs::read_to_string(format!("/proc/{k}/cmdline"))
+                        .is_ok_and(|c| c.contains("spawn_main"))
+            })
+    });
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let (first, folded) = first_cause(&report);
+    assert_eq!(first["code"], "DB001", "{report:#}");
+    assert_eq!(first["evidence"]["read_by"][0], "backend", "{first:#}");
+    let folded = codes_of(&folded);
+    assert!(
+        folded.iter().any(|c| c == "PORT001" || c == "PROC007"),
+        "{report:#}"
+    );
+    assert!(
+        first["fix"]["commands"]
+            .to_string()
+            .contains("restart backend if it is down"),
+        "{first:#}"
+    );
+    // As printed: the database started, then the backend restarted.
+    let _data = start_postgres(&mut procs, db);
+    procs.end(reloader);
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &uvicorn_args(api, &[])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        api,
+        "/health",
+    );
+    answers(api, "/health", "ok");
+}
+
+/// Field (#17, evidence as the project writes it): a FastAPI template's
+/// `POSTGRES_SERVER` and `POSTGRES_PORT` on their own lines. DB001 names
+/// those keys (not a PGHOST the project never mentions) and its fix points
+/// at the line that holds the port.
+#[test]
+fn database_keys_are_named_as_the_project_writes_them() {
+    let db = free_port();
+    let dir = project(&[(
+        ".env",
+        &format!(
+            "PROJECT_NAME=shop\nPOSTGRES_SERVER=localhost\nPOSTGRES_USER=app\nPOSTGRES_PORT={db}\n"
+        ),
+    )]);
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!(code, 1, "{report:#}");
+    let f = findings(&report, "DB001");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(
+        f[0]["evidence"]["variable"],
+        "POSTGRES_SERVER/POSTGRES_PORT"
+    );
+    assert_eq!(f[0]["evidence"]["source"], ".env:2, .env:4");
+    assert!(!report.to_string().contains("PGHOST"), "{report:#}");
+    assert_eq!(f[0]["fix"]["commands"][0], "or change the port in .env:4");
+}
