@@ -13,7 +13,8 @@ use common::*;
 /// A tmux server of this test's own (its own socket), ended when dropped.
 struct Tmux {
     socket: String,
-    pane_pids: Vec<u32>,
+    /// Each pane's shell with its start time (a pid is reused once it exits).
+    pane_pids: Vec<(u32, Option<u64>)>,
 }
 
 impl Tmux {
@@ -52,7 +53,7 @@ impl Tmux {
             .trim()
             .parse()
             .expect("a pane pid");
-        self.pane_pids.push(pid);
+        self.pane_pids.push((pid, start_ticks(pid)));
     }
 
     fn screen(&self) -> String {
@@ -89,9 +90,12 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        for pid in &self.pane_pids {
-            // SAFETY: kill(2) on the shell this test started in its pane.
-            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+        for &(pid, started) in &self.pane_pids {
+            if started.is_none() || start_ticks(pid) != started {
+                continue;
+            }
+            // SAFETY: kill(2) on the shell this test started in its pane, still that one.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
         self.run(&["kill-server"]);
     }

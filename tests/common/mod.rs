@@ -18,8 +18,11 @@ pub const DOCTOR: &str = env!("CARGO_BIN_EXE_doctor");
 #[derive(Default)]
 pub struct Procs {
     children: Vec<Child>,
-    /// Pids started indirectly (a launcher's child), ended by pid too.
-    adopted: Vec<u32>,
+    /// Pids started indirectly (a launcher's child), ended by pid too, each
+    /// with its start time: an adopted process that has exited is no child
+    /// of ours, its pid may come back as another test's server (pids wrap
+    /// at 32768 here), and that one must not be ended.
+    adopted: Vec<(u32, Option<u64>)>,
 }
 
 impl Procs {
@@ -93,7 +96,7 @@ impl Procs {
     }
 
     pub fn adopt(&mut self, pid: u32) {
-        self.adopted.push(pid);
+        self.adopted.push((pid, start_ticks(pid)));
     }
 
     /// End one child now and what it started (a reloader's server, `node
@@ -157,8 +160,11 @@ impl Drop for Procs {
     fn drop(&mut self) {
         self.children.iter_mut().for_each(end_tree);
         #[cfg(unix)]
-        for &pid in &self.adopted {
-            // SAFETY: kill(2) on a pid this test started; no memory involved.
+        for &(pid, started) in &self.adopted {
+            if started.is_none() || start_ticks(pid) != started {
+                continue; // gone, or the pid is another process's now
+            }
+            // SAFETY: kill(2) on a pid this test started, still that process.
             unsafe {
                 libc::kill(pid as i32, libc::SIGKILL);
             }
@@ -409,6 +415,18 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A process's start in clock ticks since boot (`/proc/PID/stat` field
+/// 22): with the pid, what tells one process from a later one on that pid.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    own.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// A process's start, in whole seconds since the epoch, as the process
