@@ -117,6 +117,7 @@ code_table![
     ("CORS006", Warning, "cors"),
     ("NET004", Warning, "compose"),
     ("ENV007", Warning, "env"),
+    ("DB004", Error, "database"),
 ];
 
 /// Case-insensitive, so `doctor explain port001` works.

@@ -210,6 +210,20 @@ const RULES: &[Rule] = &[
         causes: &["DB001"],
         related: database_read_by_service,
     },
+    // The database answers and refuses the backend's login: the backend
+    // died opening it, or answers 500 where it needs it.
+    Rule {
+        consequence: &["PORT001", "PROC007", "HEALTH003", "CORS005"],
+        causes: &["DB004"],
+        related: database_read_by_service,
+    },
+    // The foreign cluster on the port compose publishes is the server that
+    // refuses the login: one story, told by the login's refusal.
+    Rule {
+        consequence: &["PORT014", "PORT001"],
+        causes: &["DB004"],
+        related: same_port,
+    },
     // One `concurrently -k` starts this service and a sibling whose port
     // was taken (a stranger, an orphan, an old copy): the sibling exited,
     // and `-k` ended this one with it.

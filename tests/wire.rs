@@ -575,3 +575,88 @@ fn a_database_url_in_the_running_servers_environment_is_checked() {
     assert!(!report.to_string().contains("s3cret-pw"));
     drop(data);
 }
+
+/// Field fc P2 c3 and fd P1 c4 (round 6): another PostgreSQL on the
+/// project's port speaks PostgreSQL, so every sniff said "ok", while the
+/// backend died with `password authentication failed`. doctor logs in as
+/// the app would (SCRAM-SHA-256, a real cluster that requires it): a wrong
+/// password or a missing database is DB004, named with the server's words
+/// and the holder; the right password is silent; the running backend's
+/// own environment outranks the env file; no password is ever printed.
+#[test]
+fn a_postgres_that_refuses_the_projects_login() {
+    let (api, db) = (free_port(), free_port());
+    let mut procs = Procs::new();
+    let _data = start_postgres_with_password(&mut procs, db, Some("right-pw-7"));
+    let app = format!("{FASTAPI_APP}\nDATABASE_URL = os.environ.get(\"DATABASE_URL\")\n");
+    let url = |pw: &str, name: &str| format!("postgresql+asyncpg://app:{pw}@127.0.0.1:{db}/{name}");
+    let dir = backend_project(
+        api,
+        &[
+            ("main.py", &app),
+            ("Procfile", &format!("web: uvicorn main:app --port {api}\n")),
+        ],
+    );
+    let env_file = |u: &str| {
+        std::fs::write(dir.path().join(".env"), format!("DATABASE_URL={u}\n")).unwrap();
+    };
+    let secret_free = |text: &str| {
+        assert!(
+            !text.contains("right-pw-7") && !text.contains("wrong-pw-3"),
+            "{text}"
+        );
+    };
+
+    env_file(&url("wrong-pw-3", "app"));
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    let refused = findings(&report, "DB004");
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(refused[0]["severity"], "error");
+    assert_eq!(refused[0]["evidence"]["sqlstate"], "28P01");
+    let title = refused[0]["title"].as_str().unwrap();
+    assert!(title.contains("password authentication failed"), "{title}");
+    assert!(
+        title.contains(".env:1") && title.contains("pid "),
+        "{title}"
+    );
+    secret_free(&report.to_string());
+    secret_free(&all_output(dir.path(), &["--only", "database", "-v"]));
+
+    env_file(&url("right-pw-7", "app"));
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
+    let probe = report.to_string();
+    assert!(probe.contains("app logged in"), "{report:#}");
+
+    env_file(&url("right-pw-7", "nope"));
+    let (_, report) = doctor_json(dir.path(), &["--only", "database"]);
+    let refused = findings(&report, "DB004");
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert_eq!(refused[0]["evidence"]["sqlstate"], "3D000");
+    assert!(refused[0]["fix"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("create the database nope"));
+
+    // The running backend was started with the right URL in its shell;
+    // the file's stale password is not what it logs in with.
+    env_file(&url("wrong-pw-3", "app"));
+    procs.spawn(
+        Command::new(venv().join("bin/uvicorn"))
+            .args([
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &api.to_string(),
+            ])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", url("right-pw-7", "app"))
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{api}"));
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
+    secret_free(&report.to_string());
+}

@@ -1,6 +1,7 @@
-//! DB001–DB003: the databases the env files name: reachable on every
-//! resolved address, and speaking the protocol their URL says (a
-//! credential-free sniff: nothing is logged into).
+//! DB001–DB004: the databases the env files name: reachable on every
+//! resolved address, speaking the protocol their URL says (a
+//! credential-free sniff), and, for PostgreSQL with the project's own
+//! credentials, letting the project log in (DB004, `pglogin`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,6 +12,8 @@ use serde_json::json;
 use crate::engine::{Check, CheckError, Context};
 use crate::finding::{Finding, Fix};
 use crate::project::{parse_env_line, parse_url, read_bounded, ENV_FILES};
+
+use super::pglogin::{login_of_url, try_login, Login, Outcome};
 
 pub struct Database;
 
@@ -24,7 +27,7 @@ impl Check for Database {
         "databases named by env files, compose files and doctor.toml: reachable, and speaking their protocol"
     }
     fn codes(&self) -> &'static [&'static str] {
-        &["DB001", "DB002", "DB003"]
+        &["DB001", "DB002", "DB003", "DB004"]
     }
     fn run(&self, ctx: &Context) -> Result<Vec<Finding>, CheckError> {
         let (targets, mut out) = targets(ctx);
@@ -34,6 +37,7 @@ impl Check for Database {
             ));
         }
         let timeout = ctx.config.timeout;
+        let targets = with_holders(ctx, targets);
         out.extend(super::probe_concurrently(ctx, targets, move |t| {
             probe(&t, timeout)
         }));
@@ -81,6 +85,55 @@ struct Target {
     protocol: Protocol,
     host: String,
     port: u16,
+    /// PostgreSQL: what the app logs in with, and where that is written.
+    login: Option<(Login, String)>,
+    /// Who listens on the port (`pid 812 (postgres -D /var/lib/…)`), its
+    /// pid, and whether that is a container engine's forwarder.
+    holder: Option<(String, u32, bool)>,
+}
+
+/// The login a PostgreSQL URL gives, with where it is written.
+fn url_login(protocol: Protocol, value: &str, at: &str) -> Option<(Login, String)> {
+    (protocol == Protocol::Postgres)
+        .then(|| login_of_url(value))
+        .flatten()
+        .map(|l| (l, at.to_string()))
+}
+
+/// The login that parts give (`POSTGRES_USER`, `POSTGRES_PASSWORD`,
+/// `POSTGRES_DB`), when a user is named: without one the app's driver
+/// would pick its own, which doctor cannot know.
+fn parts_login(value: impl Fn(&str) -> Option<(String, String)>) -> Option<(Login, String)> {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| value(k));
+    let (user, user_at) = first(&["POSTGRES_USER", "PGUSER", "DB_USER", "DB_USERNAME"])?;
+    let password = first(&["POSTGRES_PASSWORD", "PGPASSWORD", "DB_PASSWORD", "DB_PASS"]);
+    let database = first(&["POSTGRES_DB", "PGDATABASE", "POSTGRES_DATABASE", "DB_NAME"]);
+    let mut at = vec![user_at];
+    at.extend(password.iter().map(|(_, a)| a.clone()));
+    at.dedup();
+    Some((
+        Login {
+            user,
+            password: password.map(|(p, _)| p),
+            database: database.map(|(d, _)| d),
+        },
+        at.join(", "),
+    ))
+}
+
+/// Each target's listener, named from the snapshot.
+fn with_holders(ctx: &Context, mut targets: Vec<Target>) -> Vec<Target> {
+    let Ok(snapshot) = ctx.snapshot() else {
+        return targets;
+    };
+    for t in &mut targets {
+        let pid = snapshot.listener_pids(t.port).into_iter().next();
+        t.holder = pid.map(|pid| {
+            let forwarder = snapshot.process(pid).is_some_and(super::is_forwarder);
+            (super::describe_pid(snapshot, pid), pid, forwarder)
+        });
+    }
+    targets
 }
 
 fn is_db_key(key: &str) -> bool {
@@ -142,11 +195,13 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                         let read_by = readers(project, dir, key);
                         targets.push(Target {
                             key: key.to_string(),
+                            login: url_login(protocol, value, &source),
                             source,
                             read_by,
                             protocol,
                             host: u.host,
                             port: u.port,
+                            holder: None,
                         });
                     }
                     Some(_) => {} // a remote database: not this machine's to probe
@@ -220,6 +275,16 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                     _ => format!("{rel}:{line}"),
                 };
                 if crate::project::is_local_host(&host) && !targets.iter().any(|t| t.port == port) {
+                    let login = (protocol == Protocol::Postgres)
+                        .then(|| {
+                            parts_login(|k| {
+                                parts
+                                    .get(k)
+                                    .filter(|(v, _)| !v.is_empty())
+                                    .map(|(v, l)| (v.clone(), format!("{rel}:{l}")))
+                            })
+                        })
+                        .flatten();
                     targets.push(Target {
                         key,
                         source,
@@ -227,6 +292,8 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                         protocol,
                         host,
                         port,
+                        login,
+                        holder: None,
                     });
                 }
             }
@@ -251,10 +318,32 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             let Some(env) = holder.and_then(crate::platform::environment_of) else {
                 continue;
             };
-            for (key, value) in &env {
-                let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
-                    continue;
+            let pid = holder.unwrap_or_default();
+            let at = format!("the environment of pid {pid} ({})", service.name);
+            let env: std::collections::BTreeMap<String, String> = env
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
+                .collect();
+            // The login the running server was started with outranks the
+            // files' (files say what was intended).
+            for t in targets.iter_mut().filter(|t| {
+                t.protocol == Protocol::Postgres
+                    && (t.read_by.is_empty() || t.read_by.contains(&service.name))
+            }) {
+                let from_env = match env.get(&t.key) {
+                    Some(url) => url_login(t.protocol, url, &at),
+                    None => parts_login(|k| {
+                        env.get(k)
+                            .filter(|v| !v.is_empty())
+                            .map(|v| (v.clone(), at.clone()))
+                    })
+                    .map(|(l, _)| (l, at.clone())),
                 };
+                if from_env.is_some() {
+                    t.login = from_env;
+                }
+            }
+            for (key, value) in &env {
                 if !is_db_key(key) {
                     continue;
                 }
@@ -268,15 +357,13 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                 {
                     targets.push(Target {
                         key: key.to_string(),
-                        source: format!(
-                            "the environment of pid {} ({})",
-                            holder.unwrap_or_default(),
-                            service.name
-                        ),
+                        login: url_login(protocol, value, &at),
+                        source: at.clone(),
                         read_by: vec![service.name.clone()],
                         protocol,
                         host: u.host,
                         port: u.port,
+                        holder: None,
                     });
                 }
             }
@@ -299,6 +386,8 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                 protocol,
                 host: s.host.clone(),
                 port: s.port,
+                login: None,
+                holder: None,
             });
         }
     }
@@ -319,6 +408,8 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
                 protocol,
                 host: "localhost".into(),
                 port,
+                login: None,
+                holder: None,
             });
         }
     }
@@ -430,6 +521,7 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
     let mut refused = Vec::new();
     let mut strangers = Vec::new();
     let mut speaking = false;
+    let mut login_refused: Option<(String, String, SocketAddr)> = None;
     for addr in &addrs {
         let start = Instant::now();
         let mut probe = json!({"check": ID, "variable": t.key, "source": t.source, "protocol": t.protocol.name(), "address": addr.to_string()});
@@ -444,8 +536,28 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
                 stream.set_write_timeout(Some(timeout)).ok();
                 match sniff(&mut stream, t.protocol) {
                     Sniff::Speaks(what) => {
-                        speaking = true;
                         probe["result"] = json!(format!("speaks {}: {what}", t.protocol.name()));
+                        // One login per database, on its first address that speaks.
+                        if let (false, Some((login, _))) = (speaking, &t.login) {
+                            let said = crate::net::connect(addr, timeout).map(|mut s| {
+                                s.set_read_timeout(Some(timeout)).ok();
+                                s.set_write_timeout(Some(timeout)).ok();
+                                try_login(&mut s, login)
+                            });
+                            probe["login"] = json!(match &said {
+                                Ok(Outcome::Accepted) => format!("{} logged in", login.user),
+                                Ok(Outcome::Refused { sqlstate, message }) =>
+                                    format!("refused: {message} (SQLSTATE {sqlstate})"),
+                                Ok(Outcome::Unknown(why)) => format!("not checked: {why}"),
+                                Err(e) => format!("not checked: connect: {e}"),
+                            });
+                            if let Ok(Outcome::Refused { sqlstate, message }) = said {
+                                if ["28P01", "28000", "3D000"].contains(&sqlstate.as_str()) {
+                                    login_refused = Some((sqlstate, message, *addr));
+                                }
+                            }
+                        }
+                        speaking = true;
                     }
                     Sniff::Other(what) => {
                         probe["result"] = json!(what.clone());
@@ -486,6 +598,9 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
             )),
         );
     }
+    if let (Some((sqlstate, message, addr)), Some((login, at))) = (login_refused, &t.login) {
+        out.push(login_finding(t, login, at, &sqlstate, &message, addr));
+    }
     if !strangers.is_empty() {
         out.push(
             Finding::new(
@@ -508,6 +623,97 @@ fn probe(t: &Target, timeout: Duration) -> (Vec<Finding>, Vec<serde_json::Value>
         );
     }
     (out, probes)
+}
+
+/// DB004: the server on the project's port refused the project's login.
+fn login_finding(
+    t: &Target,
+    login: &Login,
+    at: &str,
+    sqlstate: &str,
+    message: &str,
+    addr: SocketAddr,
+) -> Finding {
+    let hostport = format!("{}:{}", t.host, t.port);
+    let whose = match &t.holder {
+        Some((_, pid, _)) => format!(" (pid {pid})"),
+        None => String::new(),
+    };
+    let mut steps = Vec::new();
+    let title = match sqlstate {
+        "28P01" => {
+            steps.push(format!(
+                "the password is written at {at}: set it to this server's password for user {}",
+                login.user
+            ));
+            format!(
+                "log in to the PostgreSQL on port {} with its password for {}, or give the project its own PostgreSQL",
+                t.port, login.user
+            )
+        }
+        "28000" => {
+            steps.push(format!(
+                "create the role on this server: createuser -h {} -p {} --pwprompt {}",
+                t.host, t.port, login.user
+            ));
+            format!(
+                "create the role {} on the PostgreSQL on port {}, or give the project its own PostgreSQL",
+                login.user, t.port
+            )
+        }
+        _ => {
+            let db = login.database.as_deref().unwrap_or(&login.user);
+            steps.push(format!(
+                "create it: createdb -h {} -p {} -U {} {db} (then the project's migrations)",
+                t.host, t.port, login.user
+            ));
+            format!(
+                "create the database {db} on the PostgreSQL on port {}",
+                t.port
+            )
+        }
+    };
+    match &t.holder {
+        Some((_, _, true)) => steps.push(
+            "a container's PostgreSQL keeps the user and password of its first start (its volume): set them back in the env file, or remove the volume (`docker compose down -v` deletes its data) and start it again".into(),
+        ),
+        Some((who, _, false)) => steps.push(format!(
+            "if {who} is not the project's database (another project's cluster on this port), stop it or move the project's database to a port of its own: doctor port {}",
+            t.port
+        )),
+        None => {}
+    }
+    for name in &t.read_by {
+        steps.push(format!(
+            "then restart {name} if it is down (its code reads {}; a server that opens the database at start-up exited with this refusal)",
+            t.key
+        ));
+    }
+    Finding::new(
+        "DB004",
+        ID,
+        format!(
+            "the PostgreSQL at {hostport}{whose} refuses the project's login as {} ({at}): {message}",
+            login.user
+        ),
+    )
+    .severity(if t.read_by.is_empty() {
+        crate::finding::Severity::Info
+    } else {
+        crate::finding::Severity::Error
+    })
+    .evidence("variable", t.key.clone())
+    .evidence("port", t.port)
+    .evidence("source", t.source.clone())
+    .evidence("login_from", at.to_string())
+    .evidence("user", login.user.clone())
+    .evidence("database", login.database.clone())
+    .evidence("sqlstate", sqlstate.to_string())
+    .evidence("server_says", message.to_string())
+    .evidence("address", addr.to_string())
+    .evidence("holder", t.holder.as_ref().map(|(w, _, _)| w.clone()))
+    .evidence("read_by", t.read_by.clone())
+    .with_fix(Fix::manual(title, steps))
 }
 
 #[cfg(test)]

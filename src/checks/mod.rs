@@ -24,6 +24,7 @@ pub mod hosted;
 pub mod hosts;
 pub mod node;
 pub mod nodestart;
+mod pglogin;
 pub mod ports;
 pub mod processes;
 pub mod python;

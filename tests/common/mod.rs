@@ -588,8 +588,19 @@ pub fn postgres_bin(name: &str) -> Option<PathBuf> {
     found.pop()
 }
 
-/// A real PostgreSQL on `port`, run as the postgres user when we are root.
+/// A real PostgreSQL on `port`, run as the postgres user when we are root:
+/// superuser `app` (trust) and a database `app`, as the fixtures log in.
 pub fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
+    start_postgres_with_password(procs, port, None)
+}
+
+/// The same, with `password` for `app` and SCRAM-SHA-256 required of
+/// every login when one is given.
+pub fn start_postgres_with_password(
+    procs: &mut Procs,
+    port: u16,
+    password: Option<&str>,
+) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
     let initdb =
         postgres_bin("initdb").expect("PostgreSQL from Debian's packages (.ci/run installs it)");
@@ -617,10 +628,20 @@ pub fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
     let mut init = Command::new(initdb);
     init.args(["-D"])
         .arg(data.path().join("db"))
-        .args(["-A", "trust", "-U", "app", "--no-sync"])
+        .args(["-U", "app", "--no-sync"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .current_dir("/");
+    match password {
+        None => {
+            init.args(["-A", "trust"]);
+        }
+        Some(pw) => {
+            let file = data.path().join("pwfile");
+            std::fs::write(&file, format!("{pw}\n")).unwrap();
+            init.args(["-A", "scram-sha-256", "--pwfile"]).arg(&file);
+        }
+    }
     as_postgres(&mut init);
     assert!(init.status().unwrap().success(), "initdb failed");
     let mut server = Command::new(postgres_bin("postgres").unwrap());
@@ -635,6 +656,33 @@ pub fn start_postgres(procs: &mut Procs, port: u16) -> tempfile::TempDir {
     as_postgres(&mut server);
     procs.spawn(&mut server);
     wait_listening(&format!("127.0.0.1:{port}"));
+    // The server accepts before it takes logins: createdb is retried
+    // until it is ready (its own readiness answer), a bounded number of times.
+    let createdb = postgres_bin("createdb").unwrap();
+    let mut made = false;
+    for _ in 0..100 {
+        let out = Command::new(&createdb)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "app",
+                "app",
+            ])
+            .env("PGPASSWORD", password.unwrap_or_default())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            made = true;
+            break;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("starting up"), "createdb: {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(made, "PostgreSQL on {port} never took a login");
     data
 }
 
