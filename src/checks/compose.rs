@@ -655,17 +655,8 @@ fn native_calls<'a>(ctx: &'a Context, services: &'a [ComposeService]) -> Vec<Nat
             .iter()
             .filter(|s| s.expected && !s.is_frontend())
         {
-            let holder = snap
-                .listener_pids(service.port)
-                .iter()
-                .filter_map(|p| snap.process(*p))
-                .filter(|p| {
-                    p.cwd
-                        .as_ref()
-                        .is_some_and(|c| c.starts_with(&ctx.project.root))
-                })
-                .max_by_key(|p| p.start_time)
-                .map(|p| p.pid);
+            let holder =
+                super::project_server(snap, &ctx.project.root, service.port).map(|p| p.pid);
             let Some(pid) = holder else { continue };
             let Some(env) = crate::platform::environment_of(pid) else {
                 continue;

@@ -308,13 +308,8 @@ fn targets(ctx: &Context) -> (Vec<Target>, Vec<Finding>) {
             .iter()
             .filter(|s| s.expected && !s.is_frontend())
         {
-            let holder = snapshot
-                .listener_pids(service.port)
-                .iter()
-                .filter_map(|p| snapshot.process(*p))
-                .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
-                .max_by_key(|p| p.start_time)
-                .map(|p| p.pid);
+            let holder =
+                super::project_server(snapshot, &project.root, service.port).map(|p| p.pid);
             let Some(env) = holder.and_then(crate::platform::environment_of) else {
                 continue;
             };

@@ -76,6 +76,21 @@ const FORWARDERS: &[&str] = &[
     "kubectl",
 ];
 
+/// The project's server on `port`: of the processes listening there, the
+/// newest whose cwd is inside the project (`root`).
+pub fn project_server<'a>(
+    snapshot: &'a Snapshot,
+    root: &std::path::Path,
+    port: u16,
+) -> Option<&'a ProcessInfo> {
+    snapshot
+        .listener_pids(port)
+        .iter()
+        .filter_map(|p| snapshot.process(*p))
+        .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(root)))
+        .max_by_key(|p| p.start_time)
+}
+
 /// By its executable's name, or by the program its command line runs (a
 /// forwarder started through an interpreter or a wrapper shows that name
 /// only there).

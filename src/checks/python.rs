@@ -682,12 +682,7 @@ fn running_server_environment(
 ) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
     let snapshot = ctx.snapshot().ok()?;
     let root = &ctx.project.root;
-    let holder = snapshot
-        .listener_pids(service.port)
-        .iter()
-        .filter_map(|p| snapshot.process(*p))
-        .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(root)))
-        .max_by_key(|p| p.start_time)?;
+    let holder = super::project_server(snapshot, root, service.port)?;
     crate::platform::environment_of(holder.pid)
 }
 

@@ -166,13 +166,7 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
             continue;
         }
         // The process that serves it, if any: its folder and its environment.
-        let holder = snapshot
-            .listener_pids(s.port)
-            .iter()
-            .filter_map(|p| snapshot.process(*p))
-            .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(&project.root)))
-            .max_by_key(|p| p.start_time)
-            .cloned();
+        let holder = super::project_server(snapshot, &project.root, s.port).cloned();
         let listening = snapshot.has_listener(s.port);
         // A port held by something that is not the project's: not this check's story.
         if listening && holder.is_none() {
