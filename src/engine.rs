@@ -156,6 +156,98 @@ impl Context {
 
     /// The socket/process snapshot; the first caller builds it, concurrent
     /// callers wait for that one build.
+    /// The state half of a service: the processes serving its port, each
+    /// listener with the ancestors that started it, up to the shell or
+    /// terminal the user started them from. A listener whose parent runs the
+    /// same program (python under python, node under node, not a package
+    /// runner) is a reloader's worker.
+    pub fn running_of(&self, service: &crate::project::Service) -> Vec<crate::project::RunningProcess> {
+        let Ok(snapshot) = self.snapshot() else {
+            return Vec::new();
+        };
+        let all = self.all_processes();
+        let find = |pid: u32| snapshot.process(pid).or_else(|| all.get(&pid));
+        let listeners = snapshot.listener_pids(service.port);
+        // Each listener with its ancestors, up to the user's shell.
+        let chains: Vec<Vec<&ProcessInfo>> = listeners
+            .iter()
+            .filter_map(|pid| find(*pid))
+            .map(|listener| {
+                let mut chain = vec![listener];
+                while chain.len() < 5 {
+                    let Some(parent) = chain.last().and_then(|p| p.parent).and_then(find) else {
+                        break;
+                    };
+                    // The tree ends at the user's shell or terminal, or
+                    // where a process works outside the project (an IDE, a
+                    // test runner): what started the service from within it.
+                    let inside = parent
+                        .cwd
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with(&self.project.root));
+                    if parent.pid <= 1 || is_session(parent) || !inside {
+                        break;
+                    }
+                    chain.push(parent);
+                }
+                chain
+            })
+            .collect();
+        // A reloader often holds the socket too (uvicorn and werkzeug bind
+        // it in the parent and hand it to the worker): its role comes from
+        // its worker, not from listening.
+        let mut reloaders = std::collections::BTreeSet::new();
+        let mut workers = std::collections::BTreeSet::new();
+        for chain in &chains {
+            if let [listener, parent, ..] = chain.as_slice() {
+                if same_program(listener, parent) && !is_runner(parent) {
+                    workers.insert(listener.pid);
+                    reloaders.insert(parent.pid);
+                }
+            }
+        }
+        let mut out: Vec<crate::project::RunningProcess> = Vec::new();
+        for p in chains.iter().flatten() {
+            if out.iter().any(|r| r.pid == p.pid) {
+                continue;
+            }
+            let role = if reloaders.contains(&p.pid) {
+                // gunicorn's arbiter supervises workers it forks; it reloads
+                // nothing unless asked.
+                if p.cmdline.iter().take(3).any(|a| a.ends_with("gunicorn")) {
+                    "master"
+                } else {
+                    "reloader"
+                }
+            } else if workers.contains(&p.pid) {
+                "worker"
+            } else if listeners.contains(&p.pid) {
+                "server"
+            } else {
+                "launcher"
+            };
+            out.push(crate::project::RunningProcess {
+                pid: p.pid,
+                role,
+                command: p.command(),
+                cwd: p.cwd.as_deref().map(crate::redact::home),
+                started: crate::timefmt::utc(p.start_time),
+                in_project: p
+                    .cwd
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(&self.project.root)),
+            });
+        }
+        // Outermost first: launcher, reloader, then who listens.
+        let rank = |r: &str| match r {
+            "launcher" => 0,
+            "reloader" => 1,
+            _ => 2,
+        };
+        out.sort_by_key(|r| rank(r.role));
+        out
+    }
+
     pub fn snapshot(&self) -> Result<&Snapshot, String> {
         self.snapshot
             .get_or_init(|| Snapshot::build(&PortSet(self.project.ports().into_iter().collect())))
@@ -359,4 +451,47 @@ mod tests {
         let codes: Vec<_> = runs[3].findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, ["PORT001", "PORT003", "PORT004"]);
     }
+}
+
+/// An interactive shell, terminal or session manager: where a service's
+/// tree ends. `sh -c 'vite'` (how npm runs a script) is a step of the
+/// launcher, not the user's shell.
+fn is_session(p: &ProcessInfo) -> bool {
+    let name = p.name.trim_start_matches('-');
+    let shell = ["bash", "sh", "zsh", "fish", "dash", "cmd.exe", "powershell.exe", "pwsh"];
+    if shell.contains(&name) {
+        return !p.cmdline.iter().any(|a| a == "-c" || a == "/c" || a == "-Command");
+    }
+    [
+        "tmux", "tmux: server", "screen", "sshd", "login", "systemd", "init", "explorer.exe",
+        "wininit.exe", "services.exe", "launchd", "su", "sudo",
+    ]
+    .contains(&name)
+}
+
+/// The program a process runs, without its version (`python3.11` → `python`).
+fn program(p: &ProcessInfo) -> String {
+    let exe = p
+        .exe
+        .as_deref()
+        .and_then(|e| e.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or(&p.name)
+        .to_ascii_lowercase();
+    exe.trim_end_matches(".exe")
+        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+        .to_string()
+}
+
+fn same_program(a: &ProcessInfo, b: &ProcessInfo) -> bool {
+    program(a) == program(b)
+}
+
+/// npm, npx, yarn, pnpm, concurrently: they start a server, they do not reload it.
+fn is_runner(p: &ProcessInfo) -> bool {
+    p.cmdline.iter().take(3).any(|a| {
+        let base = a.rsplit(['/', '\\']).next().unwrap_or(a);
+        ["npm", "npm-cli.js", "npx", "npx-cli.js", "yarn", "yarn.js", "pnpm", "pnpm.cjs", "concurrently", "concurrently.js", "bun"]
+            .contains(&base)
+    })
 }

@@ -144,6 +144,10 @@ pub struct Finding {
     /// this one: a consequence, folded under its cause, never dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caused_by: Option<usize>,
+    /// Which evidence keys were read off the running system and which from
+    /// the project's files (`basis.rs`); set when the report is built.
+    #[serde(skip_serializing_if = "crate::basis::EvidenceFrom::is_empty")]
+    pub evidence_from: crate::basis::EvidenceFrom,
 }
 
 impl Finding {
@@ -161,6 +165,7 @@ impl Finding {
             evidence: Map::new(),
             fix: None,
             caused_by: None,
+            evidence_from: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! arguments and calls [`run`].
 
 pub mod app;
+pub mod basis;
 pub mod checks;
 pub mod cli;
 pub mod codes;

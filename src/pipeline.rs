@@ -58,12 +58,24 @@ pub fn diagnose(
     let ports = focus.then(|| port_views(&ctx));
     let view = ProjectView {
         root: redact::home(&ctx.project.root),
-        services: ctx.project.services.clone(),
+        services: ctx
+            .project
+            .services
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.running = ctx.running_of(&s);
+                s
+            })
+            .collect(),
         unreadable: ctx.project.unreadable.clone(),
         discovery_ms,
     };
     let mut report = Report::new(view, runs, ports);
     correlate::correlate(&mut report.findings);
+    for f in &mut report.findings {
+        f.evidence_from = crate::basis::EvidenceFrom::of(&f.evidence);
+    }
     report.summarize();
     // With --strict a warning fails the run: the status says the same.
     if ctx.config.strict && report.status == crate::report::Status::Warn {

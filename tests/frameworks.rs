@@ -166,6 +166,24 @@ fn defaults_in_code_deploy_requirements_and_public_env_files_are_silent() {
         .find(|s| s["kind"] == "vite")
         .unwrap_or_else(|| panic!("no vite service: {report:#}"));
     assert_eq!(web["port"], stack.port("WEB_PORT"), "{web:#}");
+    // vite is a single process under `npm run dev`: a server and its
+    // launchers, no reloader. uvicorn --reload: a reloader and its worker.
+    let roles = |s: &serde_json::Value| -> Vec<String> {
+        s["running"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no running processes: {s:#}"))
+            .iter()
+            .map(|r| r["role"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // (npm runs the script through `sh -c`: two launchers.)
+    let web_roles = roles(web);
+    assert_eq!(web_roles.last().map(String::as_str), Some("server"), "{web:#}");
+    assert!(
+        web_roles[..web_roles.len() - 1].iter().all(|r| r == "launcher") && web_roles.len() > 1,
+        "{web:#}"
+    );
+    assert_eq!(roles(service_of(&report, "fastapi")), ["reloader", "worker"], "{report:#}");
     for code in ["ENV001", "ENV005", "PY002"] {
         let loud: Vec<_> = findings(&report, code)
             .into_iter()
@@ -270,9 +288,23 @@ fn flask_debug_reloader_is_watching() {
         api,
         "/api/health",
     );
-    stack.assert_silent();
+    let report = stack.assert_silent();
     let worker = children(reloader);
     assert_eq!(worker.len(), 1, "werkzeug's reloader has one worker");
+    // The state half, from the process tree: the reloader and its worker.
+    let running = &service_of(&report, "flask")["running"];
+    let roles: Vec<(u64, &str)> = running
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["pid"].as_u64().unwrap(), r["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [(u64::from(reloader), "reloader"), (u64::from(worker[0]), "worker")],
+        "{running:#}"
+    );
+    assert!(running.as_array().unwrap().iter().all(|r| r["in_project"] == true));
 
     let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2100));
@@ -327,6 +359,19 @@ fn frontend_moved_off_its_default_port_names_the_old_copy() {
         "{report:#}"
     );
     assert_eq!(held[0]["evidence"]["moved_to"]["port"], 5174, "{report:#}");
+    // The finding says which half its evidence came from: the holder is
+    // what the running system shows, the expectation what a file says.
+    let from = &held[0]["evidence_from"];
+    assert!(
+        from["running_system"]
+            .as_array()
+            .is_some_and(|k| k.contains(&"holders".into())),
+        "{from:#}"
+    );
+    // The service's state half names the stranger on its port, outside the project.
+    let running = &service_of(&report, "vite")["running"];
+    assert_eq!(running[0]["pid"], stranger, "{running:#}");
+    assert_eq!(running[0]["in_project"], false, "{running:#}");
     assert!(is_alive(vite));
 
     // Field fb P3-3: the old copy ended, :5173 is free and the project's
@@ -1176,4 +1221,14 @@ fn compose_service_names_read_by_servers_run_natively() {
         .as_str()
         .unwrap()
         .contains(&format!("localhost:{db}")));
+}
+
+/// The report's service of this kind.
+fn service_of<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} service: {report:#}"))
 }

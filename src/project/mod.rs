@@ -129,8 +129,32 @@ pub struct Service {
     /// Other ports sources name for the same app, each with its source.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_ports: Vec<PortClaim>,
-    /// Every fact doctor knows of it with where it learned it.
+    /// Every fact doctor knows of it with where it learned it: the intent
+    /// half, what the files say.
     pub sources: Vec<Fact>,
+    /// The state half: the processes that serve its port, as the process
+    /// tree shows them (launcher → reloader → worker). Filled by the
+    /// pipeline from the snapshot the checks read; empty when nothing listens.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<RunningProcess>,
+}
+
+/// One process of a service's tree, as the running system shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunningProcess {
+    pub pid: u32,
+    /// `server` (listens, no reloader above it), `worker` (listens, spawned
+    /// by its reloader), `reloader`, `master` (gunicorn's arbiter), or
+    /// `launcher` (npm, concurrently, a start script).
+    pub role: &'static str,
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// UTC, as in every process's evidence.
+    pub started: String,
+    /// Its working folder is inside the project: `false` for a stranger on
+    /// the service's port (an old checkout, another project).
+    pub in_project: bool,
 }
 
 /// One fact about a service and the place that states it.
@@ -190,6 +214,7 @@ impl Service {
             routes: Vec::new(),
             other_ports: Vec::new(),
             sources: Vec::new(),
+            running: Vec::new(),
         }
     }
 

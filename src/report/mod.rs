@@ -174,6 +174,9 @@ impl Report {
             for f in &mut s.sources {
                 f.value = redact::text(&f.value);
             }
+            for r in &mut s.running {
+                r.command = redact::text(&r.command);
+            }
         }
         for u in &mut self.project.unreadable {
             u.error = redact::text(&u.error);

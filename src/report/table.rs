@@ -466,10 +466,30 @@ fn clip(text: &str) -> String {
 }
 
 fn evidence_lines(evidence: &serde_json::Map<String, Value>) -> Vec<String> {
-    evidence
+    use crate::basis::{basis_of, Basis};
+    // What the finding is about first, then what the running system shows,
+    // then what the files say: the halves are named, as processes outrank files.
+    let line = |k: &String, v: &Value| clip(&format!("{k}: {}", compact(v)));
+    let mut out: Vec<String> = evidence
         .iter()
-        .map(|(k, v)| clip(&format!("{k}: {}", compact(v))))
-        .collect()
+        .filter(|(k, _)| basis_of(k) == Basis::Subject)
+        .map(|(k, v)| line(k, v))
+        .collect();
+    for (half, heading) in [
+        (Basis::Running, "seen in the running system:"),
+        (Basis::Files, "written in the project's files:"),
+    ] {
+        let lines: Vec<String> = evidence
+            .iter()
+            .filter(|(k, _)| basis_of(k) == half)
+            .map(|(k, v)| format!("- {}", line(k, v)))
+            .collect();
+        if !lines.is_empty() {
+            out.push(heading.to_string());
+            out.extend(lines);
+        }
+    }
+    out
 }
 
 fn compact(v: &Value) -> String {
