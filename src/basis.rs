@@ -270,14 +270,19 @@ mod tests {
                         continue;
                     };
                     let key: String = rest.chars().take_while(|c| *c != '"').collect();
-                    let placed = [RUNNING, FILES, SUBJECT].iter().any(|t| t.contains(&key.as_str()));
+                    let placed = [RUNNING, FILES, SUBJECT]
+                        .iter()
+                        .any(|t| t.contains(&key.as_str()));
                     if !placed {
                         unplaced.push(format!("{key} ({})", path.display()));
                     }
                 }
             }
         }
-        assert!(unplaced.is_empty(), "evidence keys with no half: {unplaced:?}");
+        assert!(
+            unplaced.is_empty(),
+            "evidence keys with no half: {unplaced:?}"
+        );
     }
 
     #[test]

@@ -104,6 +104,14 @@ const RULES: &[Rule] = &[
         ],
         related: same_port,
     },
+    // The frontend the user runs moved off its port because an orphan or a
+    // stranger holds it: the backend refuses the moved origin (its allowed
+    // list names the usual port). The holder is the root.
+    Rule {
+        consequence: &["CORS001", "CORS002", "CORS003", "CORS004"],
+        causes: &["PROC003", "PORT002"],
+        related: origin_on_moved_port,
+    },
     // Two copies of an app where one is an orphaned tree: the same fact,
     // said once, by the orphan.
     Rule {
@@ -401,6 +409,20 @@ fn orphan_is_a_stale_copy(copies: &Finding, orphan: &Finding) -> bool {
             .is_some_and(|s| s.iter().any(|p| p.as_u64() == pid))
 }
 
+fn origin_on_moved_port(cors: &Finding, holder: &Finding) -> bool {
+    let moved = holder
+        .evidence
+        .get("moved_to")
+        .and_then(|m| m["port"].as_u64());
+    let origin_port = cors
+        .evidence
+        .get("origin")
+        .and_then(|o| o.as_str())
+        .and_then(crate::project::parse_url)
+        .map(|u| u64::from(u.port));
+    moved.is_some() && moved == origin_port
+}
+
 fn launcher_sibling(down: &Finding, cause: &Finding) -> bool {
     let launcher = &down.evidence.get("launcher");
     let Some(launcher) = launcher else {
@@ -664,6 +686,37 @@ mod tests {
         assert_eq!(shape[0], ("PROC003", None), "{shape:?}");
         assert!(shape[1..].iter().all(|(_, c)| *c == Some(0)), "{shape:?}");
         assert_eq!(findings[0].severity, Severity::Error);
+    }
+
+    /// Field round 7 fd P1 X (recorded): an orphaned vite holds :5173, the
+    /// user's vite moved to :5174, and the backend refuses origin :5174.
+    /// The orphan is the root; the refusal folds under it.
+    #[test]
+    fn an_orphan_explains_the_cors_refusal_of_the_origin_it_moved() {
+        let mut orphan = finding(
+            "PROC003",
+            json!({"port": 5173, "process": {"pid": 14940}, "moved_to": {"port": 5174}}),
+        );
+        orphan.severity = Severity::Warning;
+        let cors = finding(
+            "CORS001",
+            json!({"port": 8000, "origin": "http://localhost:5174", "service": "backend"}),
+        );
+        let other = finding(
+            "CORS001",
+            json!({"port": 8000, "origin": "http://localhost:3000", "service": "backend"}),
+        );
+        let mut findings = vec![cors, other, orphan];
+        correlate(&mut findings);
+        let shape: Vec<(&str, Option<usize>)> =
+            findings.iter().map(|f| (f.code, f.caused_by)).collect();
+        let root = shape.iter().position(|s| *s == ("PROC003", None)).unwrap();
+        assert!(shape.contains(&("CORS001", Some(root))), "{shape:?}");
+        assert!(
+            shape.contains(&("CORS001", None)),
+            "an origin it did not move: {shape:?}"
+        );
+        assert_eq!(findings[root].severity, Severity::Error);
     }
 
     #[test]

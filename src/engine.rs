@@ -161,7 +161,10 @@ impl Context {
     /// terminal the user started them from. A listener whose parent runs the
     /// same program (python under python, node under node, not a package
     /// runner) is a reloader's worker.
-    pub fn running_of(&self, service: &crate::project::Service) -> Vec<crate::project::RunningProcess> {
+    pub fn running_of(
+        &self,
+        service: &crate::project::Service,
+    ) -> Vec<crate::project::RunningProcess> {
         let Ok(snapshot) = self.snapshot() else {
             return Vec::new();
         };
@@ -458,13 +461,36 @@ mod tests {
 /// launcher, not the user's shell.
 fn is_session(p: &ProcessInfo) -> bool {
     let name = p.name.trim_start_matches('-');
-    let shell = ["bash", "sh", "zsh", "fish", "dash", "cmd.exe", "powershell.exe", "pwsh"];
+    let shell = [
+        "bash",
+        "sh",
+        "zsh",
+        "fish",
+        "dash",
+        "cmd.exe",
+        "powershell.exe",
+        "pwsh",
+    ];
     if shell.contains(&name) {
-        return !p.cmdline.iter().any(|a| a == "-c" || a == "/c" || a == "-Command");
+        return !p
+            .cmdline
+            .iter()
+            .any(|a| a == "-c" || a == "/c" || a == "-Command");
     }
     [
-        "tmux", "tmux: server", "screen", "sshd", "login", "systemd", "init", "explorer.exe",
-        "wininit.exe", "services.exe", "launchd", "su", "sudo",
+        "tmux",
+        "tmux: server",
+        "screen",
+        "sshd",
+        "login",
+        "systemd",
+        "init",
+        "explorer.exe",
+        "wininit.exe",
+        "services.exe",
+        "launchd",
+        "su",
+        "sudo",
     ]
     .contains(&name)
 }
@@ -491,7 +517,19 @@ fn same_program(a: &ProcessInfo, b: &ProcessInfo) -> bool {
 fn is_runner(p: &ProcessInfo) -> bool {
     p.cmdline.iter().take(3).any(|a| {
         let base = a.rsplit(['/', '\\']).next().unwrap_or(a);
-        ["npm", "npm-cli.js", "npx", "npx-cli.js", "yarn", "yarn.js", "pnpm", "pnpm.cjs", "concurrently", "concurrently.js", "bun"]
-            .contains(&base)
+        [
+            "npm",
+            "npm-cli.js",
+            "npx",
+            "npx-cli.js",
+            "yarn",
+            "yarn.js",
+            "pnpm",
+            "pnpm.cjs",
+            "concurrently",
+            "concurrently.js",
+            "bun",
+        ]
+        .contains(&base)
     })
 }

@@ -178,12 +178,23 @@ fn defaults_in_code_deploy_requirements_and_public_env_files_are_silent() {
     };
     // (npm runs the script through `sh -c`: two launchers.)
     let web_roles = roles(web);
-    assert_eq!(web_roles.last().map(String::as_str), Some("server"), "{web:#}");
-    assert!(
-        web_roles[..web_roles.len() - 1].iter().all(|r| r == "launcher") && web_roles.len() > 1,
+    assert_eq!(
+        web_roles.last().map(String::as_str),
+        Some("server"),
         "{web:#}"
     );
-    assert_eq!(roles(service_of(&report, "fastapi")), ["reloader", "worker"], "{report:#}");
+    assert!(
+        web_roles[..web_roles.len() - 1]
+            .iter()
+            .all(|r| r == "launcher")
+            && web_roles.len() > 1,
+        "{web:#}"
+    );
+    assert_eq!(
+        roles(service_of(&report, "fastapi")),
+        ["reloader", "worker"],
+        "{report:#}"
+    );
     for code in ["ENV001", "ENV005", "PY002"] {
         let loud: Vec<_> = findings(&report, code)
             .into_iter()
@@ -301,10 +312,17 @@ fn flask_debug_reloader_is_watching() {
         .collect();
     assert_eq!(
         roles,
-        [(u64::from(reloader), "reloader"), (u64::from(worker[0]), "worker")],
+        [
+            (u64::from(reloader), "reloader"),
+            (u64::from(worker[0]), "worker")
+        ],
         "{running:#}"
     );
-    assert!(running.as_array().unwrap().iter().all(|r| r["in_project"] == true));
+    assert!(running
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["in_project"] == true));
 
     let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2100));
@@ -389,6 +407,97 @@ fn frontend_moved_off_its_default_port_names_the_old_copy() {
     ns.doctor_json(stack.path(), &["--fix", "--yes"]);
     assert!(is_alive(vite));
     assert!(!ns.accepts(5173), "a second copy was started");
+}
+
+/// Field round 7, fd P1 X (harmful): the terminal of `npm run dev` was
+/// closed, its vite lives on as an orphan on :5173; the user's new
+/// `npm run dev` moved to :5174. The orphan is the first cause, and names
+/// the copy that moved because of it; its plan ends the orphan and says to
+/// restart that copy so it takes :5173, never ends the copy, and the
+/// re-check never says the copy "listens nowhere" (it listens on :5174).
+#[test]
+fn an_orphaned_vite_that_moved_the_users_vite() {
+    let Some(ns) = common::netns::Netns::new("vite-orphan") else {
+        eprintln!("no network namespace here (needs root and ip): skipped");
+        return;
+    };
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-default");
+    // Vite 5 to 7 move to the next port; Vite 8 refuses to start beside
+    // another dev server of the same project ("Found another Vite dev
+    // process"), the field project ran Vite 7.
+    stack.write(
+        "package.json",
+        r#"{"name": "vite-default", "private": true, "type": "module", "scripts": {"dev": "vite"}, "devDependencies": {"vite": "^5.4.0"}}"#,
+    );
+    install_framework(stack.path(), "vite");
+    // `sh -c 'vite &'` exits at once: vite is reparented, as when the
+    // terminal that ran it closed.
+    let out = ns
+        .command("sh")
+        .args([
+            "-c",
+            "node node_modules/.bin/vite >/dev/null 2>&1 & echo $!",
+        ])
+        .current_dir(stack.path())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    procs.adopt(orphan);
+    ns.wait_listening(5173);
+    let log = std::fs::File::create(stack.join("copy.log")).unwrap();
+    let copy = procs.spawn(
+        ns.command("node")
+            .args(["node_modules/.bin/vite"])
+            .current_dir(stack.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log),
+    );
+    if !(0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        ns.accepts(5174)
+    }) {
+        panic!(
+            "{}",
+            std::fs::read_to_string(stack.join("copy.log")).unwrap()
+        );
+    }
+
+    let (_, report) = ns.doctor_json(stack.path(), &[]);
+    let first = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    assert_eq!(first["code"], "PROC003", "{report:#}");
+    assert_eq!(first["evidence"]["process"]["pid"], orphan, "{report:#}");
+    assert_eq!(first["evidence"]["moved_to"]["port"], 5174, "{report:#}");
+    let commands = first["fix"]["commands"].to_string();
+    assert!(
+        commands.contains("then restart") && commands.contains(&copy.to_string()),
+        "the plan does not say to restart the moved copy: {commands}"
+    );
+
+    let out = ns
+        .command(DOCTOR)
+        .arg("--dir")
+        .arg(stack.path())
+        .args(["--fix", "--yes"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!is_alive(orphan), "the orphan was not ended: {text}");
+    assert!(is_alive(copy), "the user's vite was ended: {text}");
+    assert!(
+        !text.contains("listens nowhere"),
+        "the moved copy is said to listen nowhere: {text}"
+    );
 }
 
 /// The Next + Express shape (field: a backend in `server/` whose port is a

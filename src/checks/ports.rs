@@ -466,7 +466,17 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
                 && p.cwd.as_ref().is_some_and(|cwd| folders.contains(cwd))
                 && crate::frameworks::default_port(c.kind) == Some(port)
         });
-        if parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here {
+        // A server of the project that listens on another port moved
+        // there (this one was taken): it does not "listen nowhere".
+        let listens_elsewhere = || {
+            crate::platform::listeners_of(&[p.pid]).is_ok_and(|l| {
+                l.iter()
+                    .any(|s| s.state == crate::platform::TcpState::Listen && s.local.port() != port)
+            })
+        };
+        if (parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here)
+            && !listens_elsewhere()
+        {
             started_for.push(json!({"pid": p.pid, "command": command}));
             if (watcher || django_reloader) && rerun.is_none() && !command.starts_with("sh -c") {
                 rerun = watched_entry(p).map(|file| (p.pid, p.start_time, file));

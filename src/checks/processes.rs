@@ -76,13 +76,16 @@ impl Check for Processes {
             for root in &roots {
                 out.extend(folder_gone(ctx, snapshot, root, &procs, port));
                 out.extend(output_nowhere(ctx, snapshot, root, &procs, port));
-                out.extend(orphan(
-                    snapshot,
-                    ctx.project.all_processes(),
-                    &ctx.project.root,
-                    root,
-                    port,
-                ));
+                out.extend(
+                    orphan(
+                        snapshot,
+                        ctx.project.all_processes(),
+                        &ctx.project.root,
+                        root,
+                        port,
+                    )
+                    .map(|f| with_moved_copy(ctx, f, root, port)),
+                );
                 out.extend(reloader_without_worker(
                     snapshot,
                     root,
@@ -807,6 +810,60 @@ fn copies(
         _ => {}
     }
     Some(f)
+}
+
+/// The user's own copy of the orphan's app, started after it and moved to
+/// another port because the orphan held this one (vite and next take the
+/// next free port): the orphan's end leaves this port free and the copy
+/// still elsewhere, so the plan says to restart it, and what the browser
+/// sees at that copy's origin (a CORS refusal) is the orphan's doing.
+fn with_moved_copy(ctx: &Context, mut f: Finding, orphan: &ProcessInfo, port: u16) -> Finding {
+    let copy = ctx.all_processes().values().find(|p| {
+        p.pid != orphan.pid
+            && p.cwd == orphan.cwd
+            && p.cmdline == orphan.cmdline
+            && p.start_time >= orphan.start_time
+    });
+    let Some(copy) = copy else { return f };
+    let Some(moved) = platform::listeners_of(&[copy.pid]).ok().and_then(|l| {
+        l.iter()
+            .filter(|s| s.state == platform::TcpState::Listen)
+            .map(|s| s.local.port())
+            .find(|p| *p != port)
+    }) else {
+        return f;
+    };
+    let service = ctx.project.services_on(port).next();
+    let name = service.map_or("the app".to_string(), |s| s.name.clone());
+    let start = service
+        .and_then(|s| s.start.clone())
+        .unwrap_or_else(|| copy.command());
+    f.title = format!(
+        "{}; the copy you run, pid {} ({}), moved to :{moved} because of it",
+        f.title,
+        copy.pid,
+        super::shorten(&copy.command(), 40)
+    );
+    f = f.evidence(
+        "moved_to",
+        json!({"port": moved, "process": process_evidence_of(ctx, copy)}),
+    );
+    if let Some(fix) = &mut f.fix {
+        // Ending the orphan frees the port; the copy the user works with
+        // is theirs to restart in its terminal, so that it takes it.
+        fix.commands.push(format!(
+            "then restart {name} in the terminal that runs pid {} (Ctrl-C, then {start}) so that it takes :{port} again (it runs on :{moved} now)",
+            copy.pid
+        ));
+    }
+    f
+}
+
+fn process_evidence_of(ctx: &Context, p: &ProcessInfo) -> serde_json::Value {
+    match ctx.snapshot() {
+        Ok(snapshot) => process_evidence(snapshot, p),
+        Err(_) => json!({"pid": p.pid, "command": p.command()}),
+    }
 }
 
 /// Whether PROC003's session rule calls `p` an orphan (its launcher gone,
