@@ -296,6 +296,17 @@ fn fastapi_with_its_settings_in_backend_env_is_silent() {
     let stack = fastapi_settings();
     let api = stack.port("API_PORT");
     stack.write("backend/.env", "SHOP_TENANT=acme\n");
+    // Field round 7 fd P3: a second virtual environment kept beside the one
+    // in use, under a name no list knows (`venv.good`): its site-packages
+    // read variables nothing sets, and are not the app's code.
+    stack.write(
+        "backend/venv.good/pyvenv.cfg",
+        "home = /usr/bin\nversion = 3.11.7\n",
+    );
+    stack.write(
+        "backend/venv.good/lib/python3.11/site-packages/sysconfig_like.py",
+        "import os\nCC = os.environ[\"CC\"]\nAR = os.environ[\"AR\"]\n",
+    );
     let mut procs = Procs::new();
     start_backend(&mut procs, &stack.join("backend"), api);
     let report = stack.assert_silent();

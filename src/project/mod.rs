@@ -55,6 +55,19 @@ pub const SKIP_DIRS: &[&str] = &[
     ".next",
     ".cache",
 ];
+/// Whether a walk of the project descends into this folder: never into a
+/// hidden, dependency or build folder, nor into any virtual environment
+/// whatever its name (`venv.good`, `env311`, `.venv.bak`: a folder that holds
+/// `pyvenv.cfg`, or conda's `conda-meta`), whose site-packages read as the
+/// app's own code would fill a report with other people's env reads.
+pub fn walks_into(path: &Path, name: &str) -> bool {
+    !name.starts_with('.')
+        && !SKIP_DIRS.contains(&name)
+        && name != "site-packages"
+        && !path.join("pyvenv.cfg").is_file()
+        && !path.join("conda-meta").is_dir()
+}
+
 /// Env files are small; a huge one is read up to this many bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -740,11 +753,7 @@ fn candidate_dirs(root: &Path) -> Vec<PathBuf> {
                 .flatten()
                 // file_type() does not follow symlinks: a link loop is never entered.
                 .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-                .filter(|e| {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    !name.starts_with('.') && !SKIP_DIRS.contains(&name.as_ref())
-                })
+                .filter(|e| walks_into(&e.path(), &e.file_name().to_string_lossy()))
                 .map(|e| e.path())
                 .collect();
             subs.sort();
@@ -794,10 +803,7 @@ pub fn walk_files(
             let name = name.to_string_lossy();
             let path = entry.path();
             if kind.is_dir() {
-                if depth < max_depth
-                    && !name.starts_with('.')
-                    && !SKIP_DIRS.contains(&name.as_ref())
-                {
+                if depth < max_depth && walks_into(&path, &name) {
                     stack.push((path, depth + 1));
                 }
             } else if kind.is_file()
