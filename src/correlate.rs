@@ -163,9 +163,15 @@ const RULES: &[Rule] = &[
         causes: &["PROC001"],
         related: same_port,
     },
-    // A reloader without a worker explains its full accept queue.
+    // A reloader without a worker explains its full accept queue, and the
+    // probes its queue accepts and never answers.
     Rule {
         consequence: &["PROC002"],
+        causes: &["PROC007"],
+        related: same_port,
+    },
+    Rule {
+        consequence: HEALTH_AND_CORS,
         causes: &["PROC007"],
         related: same_port,
     },

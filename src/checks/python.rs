@@ -682,8 +682,42 @@ fn running_server_environment(
 ) -> Option<Vec<(std::ffi::OsString, std::ffi::OsString)>> {
     let snapshot = ctx.snapshot().ok()?;
     let root = &ctx.project.root;
-    let holder = super::project_server(snapshot, root, service.port)?;
+    let holder = super::project_server(snapshot, root, service.port)
+        .or_else(|| started_for(ctx, service))?;
     crate::platform::environment_of(holder.pid)
+}
+
+/// The project's process started to serve `service` when nothing of the
+/// project listens on its port: a reloader whose worker died at import
+/// (uvicorn's binds the socket but only its worker listens). Its command
+/// names the port, or names none and the framework's default is the
+/// service's, or imports the service's module; the newest such, run from
+/// the project.
+fn started_for<'a>(
+    ctx: &'a Context,
+    service: &Service,
+) -> Option<&'a crate::platform::ProcessInfo> {
+    let root = &ctx.project.root;
+    ctx.all_processes()
+        .values()
+        .filter(|p| p.cwd.as_ref().is_some_and(|c| c.starts_with(root)))
+        .filter(|p| {
+            let Some(c) = crate::project::commands::parse(&p.command()) else {
+                return false;
+            };
+            if c.kind != "fastapi" && c.kind != "flask" && c.kind != "django" && c.kind != "python"
+            {
+                return false;
+            }
+            match c.port {
+                Some(port) => port == service.port,
+                None => {
+                    crate::frameworks::default_port(c.kind) == Some(service.port)
+                        || (c.entry.is_some() && c.entry == service.entry)
+                }
+            }
+        })
+        .max_by_key(|p| p.start_time)
 }
 
 /// Why the running server proves that its module imports: a project
