@@ -528,6 +528,19 @@ fn next_and_express_under_concurrently() {
     assert_eq!(server["source"], "server/server.js:7", "{server:#}");
     stack.assert_fix_yes_is_inert();
 
+    // Field round 7 (gb P3 c2x, gc P3 c7, harmful): an `npm install` while
+    // the stack runs writes node_modules/.package-lock.json. Neither nodemon's
+    // child nor next dev serves old code for it: silent, and --fix --yes
+    // ends no one (it had restarted nodemon's child outside nodemon).
+    for dir in ["server", "client"] {
+        stack.write(
+            &format!("{dir}/node_modules/.package-lock.json"),
+            "{\"lockfileVersion\": 3}\n",
+        );
+    }
+    stack.assert_silent();
+    stack.assert_fix_yes_is_inert();
+
     let express = listener_pids(&[api]);
     assert_eq!(express.len(), 1, "{express:?}");
     stop(express[0]);
@@ -542,6 +555,27 @@ fn next_and_express_under_concurrently() {
     assert_eq!(first["code"], "PROC001", "{report:#}");
     assert_eq!(first["evidence"]["port"], api, "{first:#}");
     doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    answers_200(api, "/api/items");
+
+    // An env file the server reads once (nodemon watches no .env): old
+    // settings. The fix lets nodemon restart its child (a touch of the
+    // file it runs); never a detached copy outside nodemon.
+    let child = listener_pids(&[api])[0];
+    let nodemon = parent_of(child).unwrap();
+    stack.write("server/.env", "GREETING=hello\n");
+    let (_, report) = stack.doctor(&[]);
+    let stale = findings(&report, "PROC004");
+    assert_eq!(stale.len(), 1, "{report:#}");
+    assert_eq!(
+        stale[0]["fix"]["commands"][0], "touch server/server.js",
+        "{report:#}"
+    );
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    eventually("nodemon runs a new child on the port", || {
+        listener_pids(&[api])
+            .first()
+            .is_some_and(|p| *p != child && parent_of(*p) == Some(nodemon))
+    });
     answers_200(api, "/api/items");
 }
 

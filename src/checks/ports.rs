@@ -392,32 +392,6 @@ fn nothing_listens(
     f
 }
 
-/// The file a watcher runs (`nodemon server.js`, `nodemon --exec ts-node
-/// src/server.ts`, `node --watch index.js`, `tsx watch src/index.ts`): the
-/// first argument that is a JS/TS file in its folder, else package.json's
-/// `main` (what a bare `nodemon` runs).
-fn watched_entry(p: &crate::platform::ProcessInfo) -> Option<std::path::PathBuf> {
-    let cwd = p.cwd.as_ref()?;
-    let script = |arg: &str| {
-        [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".py"]
-            .iter()
-            .any(|e| arg.ends_with(e))
-            && !arg.contains("node_modules")
-    };
-    p.cmdline
-        .iter()
-        .skip(1)
-        .filter(|a| script(a))
-        .map(|a| cwd.join(a))
-        .find(|f| f.is_file())
-        .or_else(|| {
-            let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
-            let manifest: Value = serde_json::from_str(&text).ok()?;
-            let main = cwd.join(manifest.get("main")?.as_str()?);
-            main.is_file().then_some(main)
-        })
-}
-
 /// What more can be known of an expected port with no listener: a process
 /// of the project started for it that holds no listener (a reloader whose
 /// server crashed at start), and whether the port is bound all the same (a
@@ -479,7 +453,7 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         {
             started_for.push(json!({"pid": p.pid, "command": command}));
             if (watcher || django_reloader) && rerun.is_none() && !command.starts_with("sh -c") {
-                rerun = watched_entry(p).map(|file| (p.pid, p.start_time, file));
+                rerun = super::watched_entry(p).map(|file| (p.pid, p.start_time, file));
             }
         }
     }

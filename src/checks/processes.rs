@@ -544,17 +544,52 @@ fn stale_code(
             json!({"file": rel, "modified": timefmt::utc(mtime)}),
         )
         .with_fix(
-            super::restart_fix(
-                root,
-                port,
-                &project
-                    .services_on(port)
-                    .next()
-                    .map_or_else(|| format!("port-{port}"), |s| s.name.clone()),
-            )
-            .unwrap_or_else(|| terminate_fix(root)),
+            watcher_rerun(project, root, port)
+                .or_else(|| {
+                    super::restart_fix(
+                        root,
+                        port,
+                        &project
+                            .services_on(port)
+                            .next()
+                            .map_or_else(|| format!("port-{port}"), |s| s.name.clone()),
+                    )
+                })
+                .unwrap_or_else(|| terminate_fix(root)),
         ),
     )
+}
+
+/// A server whose parent is a watcher (nodemon, node-dev) is restarted by
+/// that watcher when a file it watches changes: its entry's modification
+/// time set to now, never a detached second copy outside the watcher
+/// (which the watcher's next restart would collide with: EADDRINUSE).
+fn watcher_rerun(project: &Project, p: &ProcessInfo, port: u16) -> Option<Fix> {
+    let parent = project.all_processes().get(&p.parent?)?;
+    let command = parent.command();
+    if !["nodemon", "node-dev", "ts-node-dev"]
+        .iter()
+        .any(|w| command.contains(w))
+    {
+        return None;
+    }
+    let file = super::watched_entry(parent)?;
+    let shown = project.relative(&file);
+    Some(Fix {
+        title: format!(
+            "let its watcher, pid {} ({}), restart it: touch {shown} (its content is not changed)",
+            parent.pid,
+            super::shorten(&command, 40)
+        ),
+        safety: Safety::Confirm,
+        commands: vec![format!("touch {}", crate::shell::quote_arg(&shown))],
+        action: Some(FixAction::Touch {
+            path: file,
+            watcher: parent.pid,
+            watcher_start: parent.start_time,
+            port,
+        }),
+    })
 }
 
 /// The framework kind a running process serves: from its command line, or
@@ -640,9 +675,11 @@ fn newest_unwatched(project: &Project, p: &ProcessInfo, cwd: &Path) -> Option<(P
                 candidates.push(file);
             }
         }
-        if runtime != Some(crate::frameworks::Runtime::Python) {
-            candidates.push(dir.join("node_modules/.package-lock.json"));
-        }
+        // Not node_modules: an `npm install` while a watching node server
+        // runs is no old code (field round 7, three times): vite
+        // re-optimizes its dependencies itself, and a package the code
+        // starts to require comes with the edit that restarts nodemon's
+        // child. Ending that server would be the harm.
         if runtime == Some(crate::frameworks::Runtime::Node) {
             continue;
         }
