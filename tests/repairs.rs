@@ -414,6 +414,20 @@ fn a_root_env_the_backend_does_not_read_is_not_stale() {
 /// `runserver` without the env never listens), and it serves the new code.
 #[test]
 fn django_noreload_restarted_with_its_argv_and_environment() {
+    django_noreload_restarted(false);
+}
+
+/// Field round 7 (gc P2 c6, harmful): the same server started by a launcher
+/// script that detached it and exited (`setsid nohup … &`): its parent is
+/// pid 1. Its argv, folder and environment are still what it runs with; the
+/// restart keeps them (it had fallen back to the Procfile's bare command,
+/// which never listened, and left the port refused).
+#[test]
+fn django_noreload_whose_launcher_exited_restarted_with_its_argv() {
+    django_noreload_restarted(true);
+}
+
+fn django_noreload_restarted(detached: bool) {
     let mut procs = Procs::new();
     let stack = Stack::new("django-runserver");
     stack.link_venv(".venv");
@@ -429,18 +443,39 @@ fn django_noreload_restarted_with_its_argv_and_environment() {
         ),
     );
     let port = stack.port("API_PORT");
-    let old = procs.spawn(
-        Command::new(venv().join("bin/python"))
-            .args([
-                "manage.py",
-                "runserver",
-                "--noreload",
-                &format!("127.0.0.1:{port}"),
-            ])
+    let python = venv().join("bin/python");
+    let argv = [
+        "manage.py".to_string(),
+        "runserver".into(),
+        "--noreload".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let old = if detached {
+        // The launcher detaches the server (a session of its own, as
+        // `setsid nohup … &` gives) and exits at once.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "setsid {} {} >/dev/null 2>&1 & echo $!",
+                python.display(),
+                argv.join(" ")
+            ))
             .current_dir(stack.path())
             .env("SHOP_SECRET_KEY", "exported-by-the-user")
-            .stderr(Stdio::null()),
-    );
+            .output()
+            .unwrap();
+        let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        procs.adopt(pid);
+        pid
+    } else {
+        procs.spawn(
+            Command::new(&python)
+                .args(&argv)
+                .current_dir(stack.path())
+                .env("SHOP_SECRET_KEY", "exported-by-the-user")
+                .stderr(Stdio::null()),
+        )
+    };
     answers(port, "/api/health/", "ok");
     until_an_edit_is_newer_than(old);
     let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();

@@ -201,13 +201,14 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
 /// `--reload` and all, comes back new).
 pub fn restart_fix(p: &ProcessInfo, port: u16, name: &str) -> Option<Fix> {
     let cwd = p.cwd.clone()?;
-    // A worker whose reloader is gone (multiprocessing's `spawn_main`) or an
-    // orphan is no command to run again: ended, the service's own start
-    // command brings it back.
+    // A worker whose reloader is gone (multiprocessing's `spawn_main`) or a
+    // server that renamed itself (`next-server (v14)`) is no command to run
+    // again: ended, the service's own start command brings it back. A
+    // server whose launcher exited (`setsid nohup … &`, parent pid 1) still
+    // runs with its own argv, folder and environment: those come back.
     let command = p.command();
-    let orphaned = p.parent.is_none_or(|pp| pp <= 1);
     if p.cmdline.is_empty()
-        || orphaned
+        || crate::frameworks::by_title(p).is_some()
         || command.contains("spawn_main")
         || command.contains("--multiprocessing-fork")
     {
