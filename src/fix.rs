@@ -219,6 +219,15 @@ fn wait_listening(
             // first compile (webpack 4 on a new OpenSSL). It must stay up.
             let listened_at = began.elapsed();
             std::thread::sleep(STAY_UP);
+            // The port may have been taken by someone else meanwhile (the
+            // user restarting it by hand): then what doctor started is
+            // about to fail on EADDRINUSE, and no success is claimed.
+            if alive() && !listens_in_tree(pid, port) && accepts_on_loopback(port) {
+                let _ = end_started(pid);
+                return Err(format!(
+                    "port {port} was taken by another process while `{command}` started (not by pid {pid} or its children): doctor ended what it started; `doctor` says who holds it now"
+                ));
+            }
             if alive() {
                 return Ok(format!(
                     "started `{command}` in {} as pid {pid}, detached (its output: {shown_log}); it listens on port {port} after {:.1} s",
@@ -234,14 +243,7 @@ fn wait_listening(
                 let _ = end_started(pid);
             }
             let text = std::fs::read_to_string(log).unwrap_or_default();
-            let head: Vec<&str> = text
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let head = log_tail(&text);
             return Err(format!(
                 "`{command}` {} (its output, {shown_log}):\n      {}",
                 if exited {
@@ -257,6 +259,45 @@ fn wait_listening(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether `pid` or one of its descendants listens on `port`.
+fn listens_in_tree(pid: u32, port: u16) -> bool {
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() && tree.len() < 64 {
+        tree.extend(platform::children_of(tree[i]));
+        i += 1;
+    }
+    platform::listeners_of(&tree).is_ok_and(|sockets| {
+        sockets
+            .iter()
+            .any(|s| s.state == platform::TcpState::Listen && s.local.port() == port)
+    })
+}
+
+/// The last lines of a failed start's output, and the error line above
+/// them when a long stack trace pushed it out (`Error: Cannot find module
+/// './apii'` above its twenty frames).
+fn log_tail(text: &str) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(15);
+    let mut out: Vec<&str> = Vec::new();
+    let is_error = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("Error")
+            || t.starts_with("Traceback")
+            || t.contains("Error:")
+            || t.contains("Exception:")
+    };
+    if !lines[from..].iter().any(|l| is_error(l)) {
+        if let Some(e) = lines[..from].iter().rev().take(200).find(|l| is_error(l)) {
+            out.push(e);
+            out.push("…");
+        }
+    }
+    out.extend(&lines[from..]);
+    out
 }
 
 /// doctor's own folder in the project, which git never commits: a
@@ -603,6 +644,32 @@ mod tests {
 
     // A pid far above any real one: the ancestor rule cannot match it.
     const PID: u32 = u32::MAX - 7;
+
+    /// Field round 7 gd P2 C': the user's own restart took the port while
+    /// doctor's start was coming up; doctor claimed it. Now: not claimed,
+    /// and what doctor started is ended.
+    #[cfg(unix)]
+    #[test]
+    fn a_port_taken_by_someone_else_is_no_successful_start() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let root = tempfile::tempdir().unwrap();
+        let out = start(root.path(), "sleep 30", root.path(), None, "api", port);
+        let err = out.unwrap_err();
+        assert!(err.contains("was taken by another process"), "{err}");
+    }
+
+    #[test]
+    fn a_start_log_keeps_the_error_above_a_long_stack() {
+        let mut text = String::from("> node server.js\nnode:internal/modules/cjs/loader:1210\nError: Cannot find module './apii'\nRequire stack:\n");
+        for i in 0..20 {
+            text.push_str(&format!("    at frame{i} (node:internal:{i})\n"));
+        }
+        let tail = log_tail(&text);
+        assert_eq!(tail[0], "Error: Cannot find module './apii'", "{tail:?}");
+        assert_eq!(tail.len(), 17, "{tail:?}");
+        assert_eq!(log_tail("a\nError: b\nc\n"), ["a", "Error: b", "c"]);
+    }
 
     #[test]
     fn another_users_process_is_refused_without_force() {
