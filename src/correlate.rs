@@ -295,6 +295,12 @@ const RULES: &[Rule] = &[
         causes: &["ENV004"],
         related: env_url_port,
     },
+    // The proxy target names the wrong port: the proxied path fails.
+    Rule {
+        consequence: &["HEALTH006"],
+        causes: &["ENV004"],
+        related: proxy_url_port,
+    },
     // Leftover sockets of a server that is gone.
     Rule {
         consequence: &["PORT004"],
@@ -449,6 +455,11 @@ fn database_read_by_service(down: &Finding, db001: &Finding) -> bool {
             .iter()
             .any(|s| r.iter().any(|x| x.as_str() == Some(*s)))
     })
+}
+
+fn proxy_url_port(proxied: &Finding, env004: &Finding) -> bool {
+    let url_port = env004.evidence.get("url_port").and_then(|v| v.as_u64());
+    url_port.is_some() && url_port == proxied.evidence.get("target_port").and_then(|v| v.as_u64())
 }
 
 fn env_url_port(port001: &Finding, env004: &Finding) -> bool {

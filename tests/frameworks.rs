@@ -500,6 +500,98 @@ fn an_orphaned_vite_that_moved_the_users_vite() {
     );
 }
 
+/// Field round 7 (ga P1 c6, gb P2 c2, gc P1 c6: three projects, missed or
+/// partial): the backend started on another port than the one the frontend
+/// calls. Its port is only the framework's default (8000), the vite proxy
+/// targets :8000, and uvicorn runs `--port 8001`. The running port is where
+/// the backend runs, and the proxy's :8000 is where the browser's calls go:
+/// ENV004 at the proxy line is the first cause (the proxy's failure folds
+/// under it), and `--fix --yes` points the proxy at :8001 (vite restarts on
+/// its config), after which the API answers through vite.
+#[test]
+fn backend_on_another_port_than_the_proxy_target() {
+    let Some(ns) = common::netns::Netns::new("proxy-port") else {
+        eprintln!("no network namespace here (needs root and ip): skipped");
+        return;
+    };
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let web = stack.port("WEB_PORT");
+    stack.write(
+        "frontend/vite.config.js",
+        &format!(
+            "import {{ defineConfig }} from \"vite\"\n\nexport default defineConfig({{\n  server: {{ host: \"127.0.0.1\", port: {web}, proxy: {{ \"/api\": \"http://127.0.0.1:8000\" }} }},\n}})\n"
+        ),
+    );
+    install_framework(&stack.join("frontend"), "vite");
+    procs.spawn(
+        ns.command(venv().join("bin/uvicorn"))
+            .args([
+                "app.main:app",
+                "--reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "8001",
+            ])
+            .current_dir(stack.join("backend"))
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(8001);
+    procs.spawn(
+        ns.command("node")
+            .args(["node_modules/.bin/vite"])
+            .current_dir(stack.join("frontend"))
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(web);
+
+    let (code, report) = ns.doctor_json(stack.path(), &[]);
+    assert_ne!(code, 0, "{report:#}");
+    let first = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    assert_eq!(first["code"], "ENV004", "{report:#}");
+    let roots: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(roots, ["ENV004"], "one story: {report:#}");
+    assert_eq!(
+        first["evidence"]["source"], "frontend/vite.config.js:4",
+        "{first:#}"
+    );
+    assert_eq!(first["evidence"]["url_port"], 8000, "{first:#}");
+    assert_eq!(first["evidence"]["listening_port"], 8001, "{first:#}");
+    for f in findings(&report, "HEALTH006") {
+        assert!(
+            !f["caused_by"].is_null(),
+            "the proxy's failure is a consequence: {report:#}"
+        );
+    }
+
+    ns.doctor_json(stack.path(), &["--fix", "--yes"]);
+    let config = std::fs::read_to_string(stack.join("frontend/vite.config.js")).unwrap();
+    assert!(config.contains("http://127.0.0.1:8001"), "{config}");
+    let through_vite = || {
+        ns.command("python3")
+            .args([
+                "-c",
+                &format!("import urllib.request,sys\ntry:\n    sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{web}/api/health', timeout=2).status == 200 else 1)\nexcept Exception:\n    sys.exit(1)"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    eventually("the API answers through vite", through_vite);
+}
+
 /// The Next + Express shape (field: a backend in `server/` whose port is a
 /// constant in its code was never discovered): the root's `concurrently -k`
 /// runs `next dev` and `nodemon server.js`. Silent and inert when healthy;

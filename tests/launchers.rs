@@ -217,3 +217,52 @@ fn a_file_that_serves_itself() {
         "{report:#}"
     );
 }
+
+/// Field round 7 (ga fa P2 c6, c7; harmful): the backend's port is written
+/// only in the README's development command (`uvicorn main:app --reload
+/// --port N`); its production section runs :8000, FastAPI's default. The
+/// README's dev block gives the service its port and its start command
+/// (never the production one, never the README run as a script), so the
+/// backend that is down is expected on N, and `--fix --yes` starts it there.
+#[test]
+fn the_readmes_dev_command_gives_the_backend_its_port() {
+    let stack = Stack::new("fastapi-readme");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let backend = service(&report, "fastapi");
+    assert_eq!(backend["port"], api, "{backend:#}");
+    let starts = start_fact(backend);
+    assert!(
+        starts.iter().any(|f| f["source"] == "README.md:13"
+            && f["value"].as_str().is_some_and(|v| v.contains("--reload"))),
+        "{backend:#}"
+    );
+    let down = findings(&report, "PORT001");
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert_eq!(down[0]["evidence"]["port"], api, "{report:#}");
+    assert!(
+        !report.to_string().contains("0.0.0.0 --port 8000"),
+        "the production command was taken: {report:#}"
+    );
+
+    let mut procs = Procs::new();
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for pid in listener_pids(&[api]) {
+        procs.adopt(pid);
+        for child in children(pid) {
+            procs.adopt(child);
+        }
+    }
+    let addr = format!("127.0.0.1:{api}");
+    wait_listening(&addr);
+    eventually("the backend answers /health", || {
+        http_get(&addr, "/health")
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains(" 200"))
+    });
+    assert!(text.contains(&format!("--port {api}")), "{text}");
+}

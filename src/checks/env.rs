@@ -606,25 +606,35 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             && ["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"]
                 .iter()
                 .any(|e| file.ends_with(&format!(".{e}")))
-            && !file
-                .rsplit('/')
-                .next()
-                .is_some_and(|n| n.contains(".config.") || n.starts_with("setupProxy"))
+            && !in_config(src)
     };
+    // A dev server's proxy target (`vite.config.ts`, `setupProxy.js`): what
+    // every API call through the frontend reaches; the dev server restarts
+    // itself when its config changes.
+    fn in_config(src: &str) -> bool {
+        let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
+        file.rsplit('/')
+            .next()
+            .is_some_and(|n| n.contains(".config.") || n.starts_with("setupProxy"))
+    }
     // A literal may sit in a branch that never runs: when another literal of
     // the frontend's code names a port that answers, none is a guess worth saying.
     let some_literal_answers = project.services.iter().any(|s| {
         !s.is_frontend() && listening(s.port) && s.clients.iter().any(|(_, src)| in_code(src))
     });
-    // (service, file, line) for each env-file or code URL with no listener.
+    // (service, file, line) for each env-file or code URL with no listener,
+    // each place once (a service can learn one place twice).
+    let mut places = BTreeSet::new();
     let dangling: Vec<(&crate::project::Service, String)> = project
         .services
         .iter()
         .filter(|s| s.is_http() && !listening(s.port))
         .flat_map(|s| s.clients.iter().map(move |(_, src)| (s, src.clone())))
         .filter(|(s, src)| {
-            (s.expected && src.contains(".env")) || (in_code(src) && !some_literal_answers)
+            (s.expected && (src.contains(".env") || in_config(src)))
+                || (in_code(src) && !some_literal_answers)
         })
+        .filter(|(s, src)| places.insert((s.port, src.clone())))
         .collect();
     if dangling.is_empty() {
         return Vec::new();
@@ -682,7 +692,7 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             let path = project.root.join(file);
             let text = read_bounded(&path).ok()?;
             let url_line = text.lines().nth(line - 1)?;
-            let code = in_code(&source);
+            let code = in_code(&source) || in_config(&source);
             let url = if code {
                 crate::project::quoted_urls(url_line)
                     .into_iter()

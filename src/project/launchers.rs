@@ -175,8 +175,97 @@ pub fn scan(project: &mut Project) {
                 }
             };
             let script = read_script(&path, &text, &root);
-            add_script(project, &script);
+            add_script(project, &script, false);
         }
+    }
+    readme(project);
+}
+
+/// The README's development commands: each fenced shell block of the
+/// root's README read as a script of its own (a `cd` does not carry from
+/// one block to the next), except blocks under a heading about production,
+/// deployment or containers. Only Python servers are taken (a node server's
+/// start is its package.json script): `uv run uvicorn main:app --reload
+/// --port 8001` gives the backend its port and its start command, where no
+/// other file does. The README is never run itself.
+fn readme(project: &mut Project) {
+    let root = project.root.clone();
+    let Some(path) = [
+        "README.md",
+        "readme.md",
+        "Readme.md",
+        "README.rst",
+        "README",
+    ]
+    .iter()
+    .map(|n| root.join(n))
+    .find(|p| p.is_file()) else {
+        return;
+    };
+    let Ok(text) = read_bounded(&path) else {
+        return;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
+    let (mut open, mut skipped, mut shell_block) = (None::<usize>, false, false);
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if let Some(lang) = t.strip_prefix("```").or_else(|| t.strip_prefix("~~~")) {
+            match open.take() {
+                Some(start) => {
+                    if shell_block && !skipped {
+                        blocks.push((start, i));
+                    }
+                }
+                None => {
+                    let lang = lang.trim().to_ascii_lowercase();
+                    shell_block = matches!(
+                        lang.as_str(),
+                        "" | "sh"
+                            | "bash"
+                            | "shell"
+                            | "console"
+                            | "zsh"
+                            | "shell-session"
+                            | "terminal"
+                    );
+                    open = Some(i + 1);
+                }
+            }
+            continue;
+        }
+        if open.is_none() && t.starts_with('#') {
+            let heading = t.to_ascii_lowercase();
+            skipped = [
+                "prod",
+                "deploy",
+                "docker",
+                "container",
+                "kubernetes",
+                "heroku",
+                "render",
+                "railway",
+                "fly.io",
+                "vercel",
+                "release",
+            ]
+            .iter()
+            .any(|w| heading.contains(w));
+        }
+    }
+    for (start, end) in blocks {
+        // The block alone, at its own line numbers (README.md:N in evidence).
+        let mut pseudo: Vec<String> = vec![String::new(); start];
+        pseudo.extend(lines[start..end].iter().map(|l| {
+            let t = l.trim_start();
+            t.strip_prefix("$ ")
+                .or_else(|| t.strip_prefix("> "))
+                .unwrap_or(t)
+                .to_string()
+        }));
+        let mut script = read_script(&path.with_extension("sh"), &pseudo.join("\n"), &root);
+        script.path = path.clone();
+        add_script(project, &script, true);
     }
 }
 
@@ -196,18 +285,20 @@ fn target(launch: &Launch) -> Option<Target> {
         .then_some(Target::Python(server))
 }
 
-fn add_script(project: &mut Project, script: &Script) {
+fn add_script(project: &mut Project, script: &Script, documented: bool) {
     let rel = project.relative(&script.path);
     let servers: Vec<(&Launch, Target)> = script
         .launches
         .iter()
         .filter_map(|l| Some((l, target(l)?)))
+        .filter(|(_, t)| !documented || matches!(t, Target::Python(_)))
         .collect();
     // A script that starts one server is that server's start path, when it
     // runs on this platform; one that starts several (a backend and a
     // frontend) is not rerun for one of them (it would start a second copy
     // of the others): the command it runs for this one is, from its folder.
-    let alone = servers.len() == 1;
+    // A README documents the command; it is no script to run.
+    let alone = servers.len() == 1 && !documented;
     for (launch, target) in servers {
         let source = format!("{rel}:{}", launch.line);
         let (start, start_in) = if alone && script.dialect.runs_here() {

@@ -34,7 +34,10 @@ pub fn attach(project: &mut Project) {
     let wanting: Vec<usize> = (0..project.services.len())
         .filter(|&i| {
             let s = &project.services[i];
-            s.default_port && s.kind.is_some() && !s.declared && s.folder.is_some()
+            // A port that only the README's documented command gives is
+            // intent as weak as a default: the running server outranks it.
+            let weak = s.default_port || s.source.starts_with("README");
+            weak && s.kind.is_some() && !s.declared && s.folder.is_some()
         })
         .collect();
     if wanting.is_empty() {
@@ -62,10 +65,34 @@ pub fn attach(project: &mut Project) {
             continue;
         }
         let s = &mut project.services[i];
+        // The app's code or env files call it on the default port (that is
+        // how a URL joined it): those callers stay on that port, as a
+        // service of their own where nothing listens, so that the mismatch
+        // is seen (ENV004: the frontend calls :5000, the server runs on
+        // :5001), not hidden under the running port.
+        let called = (!s.clients.is_empty()).then(|| {
+            let mut called = super::Service::at(s.name.clone(), default, s.clients[0].1.clone());
+            called.url = s.url.take();
+            called.host = s.host.clone();
+            called.clients = std::mem::take(&mut s.clients);
+            called.references = std::mem::take(&mut s.references);
+            called.expected = s.expected;
+            called.sources = s
+                .sources
+                .iter()
+                .filter(|f| f.fact == "url")
+                .cloned()
+                .collect();
+            s.sources.retain(|f| f.fact != "url");
+            called
+        });
         s.learn("port", port.to_string(), &source);
         s.port = port;
         s.source = source;
         s.default_port = false;
+        if let Some(called) = called {
+            project.services.push(called);
+        }
     }
 }
 
