@@ -446,3 +446,36 @@ fn a_split_that_clients_fall_back_from_is_info() {
     assert_eq!(split[0]["evidence"]["refused"][0], "::1");
     assert_eq!(code, 0);
 }
+
+/// Field round 7 (gd fd P1 0'): the same split with a server that answers
+/// HTTP, and every check: the health probe sees ::1 refuse and 127.0.0.1
+/// answer (HEALTH005). That is the split PORT003 already says, as info:
+/// the run is silent (it was a warning, raised by HEALTH005 folded under
+/// PORT003).
+#[test]
+fn a_split_that_clients_fall_back_from_is_silent_in_a_full_run() {
+    let Some(ns) = common::netns::Netns::new("split-http") else {
+        eprintln!("skipped: no network namespaces here (needs root and ip)");
+        return;
+    };
+    ns.hosts("::1 localhost\n127.0.0.1 localhost\n");
+    let dir = project(&[(".env", "VITE_API_URL=http://localhost:8000\n")]);
+    let mut procs = Procs::new();
+    procs.spawn(
+        ns.command(python())
+            .args(["-m", "http.server", "8000", "--bind", "127.0.0.1"])
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::null()),
+    );
+    ns.wait_listening(8000);
+    let (code, report) = ns.doctor_json(dir.path(), &[]);
+    let loud: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(loud.is_empty(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert!(!findings(&report, "HEALTH005").is_empty(), "{report:#}");
+}

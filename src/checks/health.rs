@@ -596,7 +596,11 @@ fn judge(
                 "refused",
                 refused.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             )
-            .evidence("source", t.source.clone()),
+            .evidence("source", t.source.clone())
+            // Clients that resolve the name try the next address when one
+            // refuses (browsers, curl, Python, Node 20+): the service is
+            // reached. Said as PORT003 says the split it comes from: info.
+            .severity(crate::finding::Severity::Info),
         );
     }
     // A configured health path's status counts whatever it is; a path
