@@ -592,6 +592,37 @@ fn backend_on_another_port_than_the_proxy_target() {
     eventually("the API answers through vite", through_vite);
 }
 
+/// Field round 7 (gc fc P1 baseline, 1 run in 17 at load 16 on 2 cores): a
+/// healthy vite whose first page takes longer than the probe waits was
+/// ✖ HEALTH002. vite compiles on demand; a first answer still coming is
+/// said as info, the run exits 0. The slow first page is made for real: a
+/// plugin of the project's config that keeps vite's event loop busy for
+/// 3 s when it first transforms index.html.
+#[test]
+fn a_vite_busy_with_its_first_page_is_no_hang() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    std::fs::remove_dir_all(stack.join("backend")).unwrap();
+    let web = stack.port("WEB_PORT");
+    stack.write(
+        "frontend/vite.config.js",
+        &format!(
+            "import {{ defineConfig }} from \"vite\"\n\nlet first = true\nconst slow = {{ name: \"slow-first-page\", transformIndexHtml(html) {{ if (first) {{ first = false; const t = Date.now(); while (Date.now() - t < 3000) {{}} }} return html }} }}\n\nexport default defineConfig({{\n  plugins: [slow],\n  server: {{ host: \"127.0.0.1\", port: {web}, strictPort: true }},\n}})\n"
+        ),
+    );
+    install_framework(&stack.join("frontend"), "vite");
+    start_tool(&mut procs, &stack.join("frontend"), "vite", &[], web);
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    let hang: Vec<&Value> = findings(&report, "HEALTH002");
+    assert_eq!(
+        hang.len(),
+        1,
+        "the slow first page was not seen: {report:#}"
+    );
+    assert_eq!(hang[0]["severity"], "info", "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+}
+
 /// The Next + Express shape (field: a backend in `server/` whose port is a
 /// constant in its code was never discovered): the root's `concurrently -k`
 /// runs `next dev` and `nodemon server.js`. Silent and inert when healthy;

@@ -4,7 +4,8 @@
 //! restarting server"); it serves edited sources at once. Since 8.4 a second
 //! dev server of the same project refuses to start ("Found another Vite dev
 //! process", its lock in `node_modules/.vite/lock/`). Default port 5173;
-//! without `strictPort` it moves to the next free port.
+//! without `strictPort` it moves to the next free port. It compiles on
+//! demand: a module is transformed when first asked for.
 
 use super::{Framework, Runtime};
 
@@ -21,7 +22,11 @@ pub const VITE: Framework = Framework {
     ],
     reloads_env_files: true,
     watches_sources: true,
-    compiles_on_demand: false,
+    // It transforms each module when it is first asked for, and bundles the
+    // dependencies on the first page load of a cold start: under load the
+    // first answer can take longer than a probe waits (field round 7, a
+    // healthy vite on a machine at load 16).
+    compiles_on_demand: true,
     worker_marker: None,
 };
 
