@@ -266,3 +266,39 @@ fn the_readmes_dev_command_gives_the_backend_its_port() {
     });
     assert!(text.contains(&format!("--port {api}")), "{text}");
 }
+
+/// Field round 7 (gd fd P3 A, partial since round 3): `run.bat` sets
+/// `FLASK_APP` (the app is the package `shop/`: no `app.py`, no
+/// `.flaskenv`) before `flask run`. The start command doctor prints and
+/// runs keeps that setting (`FLASK_APP=shop venv/bin/flask run …`); without
+/// it Flask cannot locate the app and the backend stays down.
+#[test]
+fn a_batch_scripts_flask_app_is_kept_in_the_start_command() {
+    let stack = Stack::new("flask-runbat");
+    stack.link_venv("venv");
+    let api = stack.port("API_PORT");
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let backend = service(&report, "flask");
+    assert_eq!(backend["port"], api, "{backend:#}");
+    let start = backend["start"].as_str().unwrap_or_default();
+    assert!(start.contains("FLASK_APP=shop"), "{backend:#}");
+
+    let mut procs = Procs::new();
+    let out = doctor_in(stack.path(), &["--fix", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for pid in listener_pids(&[api]) {
+        procs.adopt(pid);
+        for child in children(pid) {
+            procs.adopt(child);
+        }
+    }
+    let addr = format!("127.0.0.1:{api}");
+    assert!(!listener_pids(&[api]).is_empty(), "not started: {text}");
+    eventually("the backend answers /health", || {
+        http_get(&addr, "/health")
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains(" 200"))
+    });
+}

@@ -72,7 +72,21 @@ pub struct Launch {
     pub own_python: bool,
     /// `PORT` set for it (`set PORT=3001`, `$env:PORT`, `env={"PORT": …}`), with its line.
     pub env_port: Option<(u16, usize)>,
+    /// The framework settings the script sets for it (`set FLASK_APP=bunshi`
+    /// in `run.bat`): a start command printed or run without them fails
+    /// ("Could not locate a Flask application").
+    pub env: Vec<(String, String)>,
 }
+
+/// Variables a server's framework reads to find and run the app: kept with
+/// the command that needs them.
+const FRAMEWORK_VARS: &[&str] = &[
+    "FLASK_APP",
+    "FLASK_DEBUG",
+    "FLASK_RUN_PORT",
+    "FLASK_RUN_HOST",
+    "DJANGO_SETTINGS_MODULE",
+];
 
 /// What a start script says.
 #[derive(Debug, Clone, PartialEq)]
@@ -511,7 +525,7 @@ pub fn render(launch: &Launch, dialect: Dialect, root: &Path) -> String {
             }
         }
     }
-    words
+    let command = words
         .iter()
         .map(|w| {
             if w.is_empty() || w.contains([' ', '\t']) {
@@ -521,7 +535,26 @@ pub fn render(launch: &Launch, dialect: Dialect, root: &Path) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if launch.env.is_empty() {
+        return command;
+    }
+    // The settings the script set for it, in this shell's words.
+    if cfg!(windows) {
+        let sets: Vec<String> = launch
+            .env
+            .iter()
+            .map(|(k, v)| format!("set \"{k}={v}\" &&"))
+            .collect();
+        format!("{} {command}", sets.join(" "))
+    } else {
+        let sets: Vec<String> = launch
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::shell::quote_arg(v)))
+            .collect();
+        format!("{} {command}", sets.join(" "))
+    }
 }
 
 /// `a/b/venv` from `a/b` → `venv`; from `a/b/backend` → `../venv`.
@@ -729,6 +762,11 @@ impl<'a> State<'a> {
         let Some(dir) = self.dir.clone() else { return };
         // `PORT=3001 npm start`: the assignment is for this command only.
         let mut port = self.port;
+        let mut env: Vec<(String, String)> = FRAMEWORK_VARS
+            .iter()
+            .filter_map(|k| self.get(k).map(|v| (k.to_string(), v.clone())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
         while let Some((k, v)) = words.first().and_then(|w| w.split_once('=')) {
             if k.is_empty()
                 || k.starts_with('-')
@@ -738,6 +776,10 @@ impl<'a> State<'a> {
             }
             if k == "PORT" {
                 port = v.parse().ok().map(|p| (p, line)).or(port);
+            }
+            if FRAMEWORK_VARS.contains(&k) {
+                env.retain(|(name, _)| name != k);
+                env.push((k.to_string(), v.to_string()));
             }
             words.remove(0);
         }
@@ -751,6 +793,7 @@ impl<'a> State<'a> {
             venv: self.venv.clone(),
             own_python: false,
             env_port: port,
+            env,
         };
         if target(&launch).is_some() {
             out.push(launch);
@@ -1909,6 +1952,7 @@ mod tests {
             venv: Some("/p/backend/venv".into()),
             own_python: false,
             env_port: None,
+            env: Vec::new(),
         };
         let shown = render(&l, Dialect::Batch, Path::new("/p"));
         if cfg!(windows) {
