@@ -397,65 +397,6 @@ pub fn run_checks(ctx: &Arc<Context>, checks: &[Arc<dyn Check>], bound: Duration
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::finding::Finding;
-
-    struct Fixed(&'static str, fn() -> Result<Vec<Finding>, CheckError>);
-    impl Check for Fixed {
-        fn id(&self) -> &'static str {
-            self.0
-        }
-        fn description(&self) -> &'static str {
-            "test"
-        }
-        fn codes(&self) -> &'static [&'static str] {
-            &["PORT001"]
-        }
-        fn run(&self, _ctx: &Context) -> Result<Vec<Finding>, CheckError> {
-            (self.1)()
-        }
-    }
-
-    #[test]
-    fn a_panicking_a_failing_and_a_hanging_check_do_not_stop_the_others() {
-        let ctx = Arc::new(Context::new(Config::default(), Project::default()));
-        let checks: Vec<Arc<dyn Check>> = vec![
-            Arc::new(Fixed("panics", || panic!("boom"))),
-            Arc::new(Fixed("fails", || {
-                Err(CheckError::Failed("no /proc".into()))
-            })),
-            Arc::new(Fixed("hangs", || {
-                std::thread::sleep(Duration::from_secs(30));
-                Ok(vec![])
-            })),
-            Arc::new(Fixed("finds", || {
-                Ok(vec![
-                    Finding::new("PORT004", "finds", "info"),
-                    Finding::new("PORT003", "finds", "warning"),
-                    Finding::new("PORT001", "finds", "error"),
-                ])
-            })),
-        ];
-        // The bound leaves room for a panic's backtrace on a loaded machine.
-        let runs = run_checks(&ctx, &checks, Duration::from_secs(3));
-        let outcomes: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
-        assert_eq!(
-            outcomes,
-            [
-                Outcome::Crashed,
-                Outcome::Crashed,
-                Outcome::TimedOut,
-                Outcome::Findings
-            ]
-        );
-        assert!(runs[0].reason.as_deref().unwrap().contains("boom"));
-        let codes: Vec<_> = runs[3].findings.iter().map(|f| f.code).collect();
-        assert_eq!(codes, ["PORT001", "PORT003", "PORT004"]);
-    }
-}
-
 /// An interactive shell, terminal or session manager: where a service's
 /// tree ends. `sh -c 'vite'` (how npm runs a script) is a step of the
 /// launcher, not the user's shell.
@@ -532,4 +473,63 @@ fn is_runner(p: &ProcessInfo) -> bool {
         ]
         .contains(&base)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    struct Fixed(&'static str, fn() -> Result<Vec<Finding>, CheckError>);
+    impl Check for Fixed {
+        fn id(&self) -> &'static str {
+            self.0
+        }
+        fn description(&self) -> &'static str {
+            "test"
+        }
+        fn codes(&self) -> &'static [&'static str] {
+            &["PORT001"]
+        }
+        fn run(&self, _ctx: &Context) -> Result<Vec<Finding>, CheckError> {
+            (self.1)()
+        }
+    }
+
+    #[test]
+    fn a_panicking_a_failing_and_a_hanging_check_do_not_stop_the_others() {
+        let ctx = Arc::new(Context::new(Config::default(), Project::default()));
+        let checks: Vec<Arc<dyn Check>> = vec![
+            Arc::new(Fixed("panics", || panic!("boom"))),
+            Arc::new(Fixed("fails", || {
+                Err(CheckError::Failed("no /proc".into()))
+            })),
+            Arc::new(Fixed("hangs", || {
+                std::thread::sleep(Duration::from_secs(30));
+                Ok(vec![])
+            })),
+            Arc::new(Fixed("finds", || {
+                Ok(vec![
+                    Finding::new("PORT004", "finds", "info"),
+                    Finding::new("PORT003", "finds", "warning"),
+                    Finding::new("PORT001", "finds", "error"),
+                ])
+            })),
+        ];
+        // The bound leaves room for a panic's backtrace on a loaded machine.
+        let runs = run_checks(&ctx, &checks, Duration::from_secs(3));
+        let outcomes: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Crashed,
+                Outcome::Crashed,
+                Outcome::TimedOut,
+                Outcome::Findings
+            ]
+        );
+        assert!(runs[0].reason.as_deref().unwrap().contains("boom"));
+        let codes: Vec<_> = runs[3].findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["PORT001", "PORT003", "PORT004"]);
+    }
 }

@@ -300,6 +300,32 @@ pub fn terminate_fix(p: &ProcessInfo) -> Fix {
     }
 }
 
+/// The file a watcher runs (`nodemon server.js`, `nodemon --exec ts-node
+/// src/server.ts`, `node --watch index.js`, `tsx watch src/index.ts`): the
+/// first argument that is a JS/TS file in its folder, else package.json's
+/// `main` (what a bare `nodemon` runs).
+pub fn watched_entry(p: &crate::platform::ProcessInfo) -> Option<std::path::PathBuf> {
+    let cwd = p.cwd.as_ref()?;
+    let script = |arg: &str| {
+        [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".py"]
+            .iter()
+            .any(|e| arg.ends_with(e))
+            && !arg.contains("node_modules")
+    };
+    p.cmdline
+        .iter()
+        .skip(1)
+        .filter(|a| script(a))
+        .map(|a| cwd.join(a))
+        .find(|f| f.is_file())
+        .or_else(|| {
+            let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
+            let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let main = cwd.join(manifest.get("main")?.as_str()?);
+            main.is_file().then_some(main)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,30 +353,4 @@ mod tests {
         assert!(!named("python3", &["python3", "ssh"]));
         assert!(!named("node", &["node", "server.js"]));
     }
-}
-
-/// The file a watcher runs (`nodemon server.js`, `nodemon --exec ts-node
-/// src/server.ts`, `node --watch index.js`, `tsx watch src/index.ts`): the
-/// first argument that is a JS/TS file in its folder, else package.json's
-/// `main` (what a bare `nodemon` runs).
-pub fn watched_entry(p: &crate::platform::ProcessInfo) -> Option<std::path::PathBuf> {
-    let cwd = p.cwd.as_ref()?;
-    let script = |arg: &str| {
-        [".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".py"]
-            .iter()
-            .any(|e| arg.ends_with(e))
-            && !arg.contains("node_modules")
-    };
-    p.cmdline
-        .iter()
-        .skip(1)
-        .filter(|a| script(a))
-        .map(|a| cwd.join(a))
-        .find(|f| f.is_file())
-        .or_else(|| {
-            let text = std::fs::read_to_string(cwd.join("package.json")).ok()?;
-            let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
-            let main = cwd.join(manifest.get("main")?.as_str()?);
-            main.is_file().then_some(main)
-        })
 }

@@ -951,6 +951,40 @@ fn new_venv_steps(shown: &str, args: &str) -> Vec<String> {
 /// ARGS`), in `folder`; the printed command runs from the project root. With
 /// no virtual environment, the fix is to make one: installing into the
 /// system's Python fails under PEP 668 and mixes projects.
+/// A virtual environment made by uv (`uv venv`, `uv sync`) has no pip:
+/// `python -m pip` fails there ("No module named pip"), `uv pip install
+/// --python PY` is its installer. Told by pyvenv.cfg's `uv = …` line, or by
+/// no pip in its site-packages.
+pub fn made_by_uv(python: &Path) -> bool {
+    let Some(venv) = python.parent().and_then(Path::parent) else {
+        return false;
+    };
+    if std::fs::read_to_string(venv.join("pyvenv.cfg"))
+        .is_ok_and(|c| c.lines().any(|l| l.trim_start().starts_with("uv =")))
+    {
+        return true;
+    }
+    let libs = ["lib", "Lib"]
+        .iter()
+        .filter_map(|l| std::fs::read_dir(venv.join(l)).ok())
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .chain([venv.join("Lib/site-packages")])
+        .filter(|p| p.is_dir())
+        .collect::<Vec<_>>();
+    !libs.is_empty() && libs.iter().all(|sp| !sp.join("pip").is_dir())
+}
+
+/// The words that install `args` with `python`'s own installer.
+fn install_words(python: &str, uv: bool) -> String {
+    if uv {
+        format!("uv pip install --python {python}")
+    } else {
+        format!("{python} -m pip install")
+    }
+}
+
 fn pip_install_fix(
     project: &Project,
     interp: &Interpreter,
@@ -960,6 +994,33 @@ fn pip_install_fix(
 ) -> Fix {
     let mut full = vec!["-m".to_string(), "pip".into(), "install".into()];
     full.extend(args.iter().cloned());
+    if interp.venv.is_some() && made_by_uv(&interp.path) {
+        let shown = project.shown(folder).unwrap_or_else(|| ".".into());
+        let python = crate::redact::home(&interp.path);
+        let mut uv_args: Vec<String> = vec![
+            "pip".into(),
+            "install".into(),
+            "--python".into(),
+            interp.path.display().to_string(),
+        ];
+        uv_args.extend(args.iter().cloned());
+        return Fix {
+            title: format!(
+                "install {what} into {} with uv (a uv environment has no pip)",
+                interp.found_in
+            ),
+            safety: Safety::Confirm,
+            commands: crate::shell::in_folder(
+                &shown,
+                &format!("{} {}", install_words(&python, true), args.join(" ")),
+            ),
+            action: Some(FixAction::Run {
+                program: "uv".into(),
+                args: uv_args,
+                cwd: folder.to_path_buf(),
+            }),
+        };
+    }
     let shown = project.shown(folder).unwrap_or_else(|| ".".into());
     if interp.venv.is_none() {
         return Fix::manual(
@@ -1160,7 +1221,14 @@ fn import_fix(kind: &str, message: &str, at: Option<&(String, u64)>, interp: &st
     if let Some(module) = missing {
         let python = crate::shell::native(interp);
         let dist = crate::project::code::distribution_of_module(module);
-        let mut steps = vec![format!("{python} -m pip install {dist}")];
+        // `interp` is as shown (`~/…`): the home folder put back.
+        let path = match interp.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from(interp), |h| PathBuf::from(h).join(rest)),
+            None => PathBuf::from(interp),
+        };
+        let uv = made_by_uv(&path);
+        let mut steps = vec![format!("{} {dist}", install_words(&python, uv))];
         if let Some(place) = &place {
             steps.push(format!(
                 "or remove the import at {place} if the app no longer needs it"
@@ -1291,6 +1359,43 @@ fn other_interpreter(
 
 #[cfg(test)]
 mod tests {
+    /// Field round 7 (ga fa P2 c4): a venv made by uv has no pip; its
+    /// install fix is uv's. A real venv without pip, one whose pyvenv.cfg
+    /// names uv, and one with pip.
+    #[test]
+    fn a_venv_without_pip_is_installed_into_with_uv() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(dir.path().join("v"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(super::made_by_uv(&dir.path().join("v/bin/python")));
+        let fix = super::import_fix(
+            "ModuleNotFoundError",
+            "No module named 'redis'",
+            None,
+            &dir.path().join("v/bin/python").display().to_string(),
+        );
+        assert!(
+            fix.commands[0].starts_with("uv pip install --python "),
+            "{:?}",
+            fix.commands
+        );
+
+        let with_pip = dir.path().join("w");
+        std::fs::create_dir_all(with_pip.join("lib/python3.11/site-packages/pip")).unwrap();
+        std::fs::write(with_pip.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(!super::made_by_uv(&with_pip.join("bin/python")));
+        std::fs::write(
+            with_pip.join("pyvenv.cfg"),
+            "home = /usr/bin\nuv = 0.13.9\n",
+        )
+        .unwrap();
+        assert!(super::made_by_uv(&with_pip.join("bin/python")));
+    }
+
     use super::*;
 
     #[test]
