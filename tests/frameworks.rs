@@ -791,6 +791,41 @@ fn flask_that_cannot_locate_its_app() {
     assert!(down.iter().all(|f| !f["caused_by"].is_null()), "{report:#}");
 }
 
+/// Field round 7 (gc fc P2 c7, missed): an import error in a view the URL
+/// conf imports. `runserver`'s system checks import ROOT_URLCONF after
+/// `django.setup()`; the import probe does the same, so the cause is PY003
+/// at the view's line, not "nothing listens".
+#[test]
+fn django_import_error_below_the_url_conf_is_named() {
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    stack.write(
+        "mysite/views.py",
+        "from django.http import JsonRespons\n\n\ndef v2(request):\n    return JsonRespons({\"v\": 2})\n",
+    );
+    let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
+    stack.write(
+        "mysite/urls.py",
+        &urls.replace(
+            "from django.urls import path\n",
+            "from django.urls import path\n\nfrom mysite import views\n",
+        ),
+    );
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let cause = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    assert_eq!(cause["code"], "PY003", "{report:#}");
+    assert_eq!(
+        cause["evidence"]["location"], "mysite/views.py:1",
+        "{cause:#}"
+    );
+}
+
 /// S41: an app in INSTALLED_APPS that is not installed. Django's real
 /// autoreloader stays alive, listening nowhere, its child dead at import.
 /// The cause is PY003 with the module, the settings line that names it and

@@ -47,6 +47,11 @@ try:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", sys.argv[1].split(":", 1)[1])
         import django
         django.setup()
+        # Then its system checks import the URL conf, and with it every
+        # view it routes to: an import error there stops runserver too.
+        from django.conf import settings
+        if getattr(settings, "ROOT_URLCONF", None):
+            importlib.import_module(settings.ROOT_URLCONF)
     else:
         importlib.import_module(sys.argv[1])
     r = {"ok": True}
@@ -54,7 +59,7 @@ except BaseException as e:
     frames = [{"file": f.filename, "line": f.lineno} for f in traceback.extract_tb(e.__traceback__)]
     if isinstance(e, SyntaxError) and e.filename:
         frames.append({"file": e.filename, "line": e.lineno or 0})
-    r = {"ok": False, "type": type(e).__name__, "message": str(e)[:500], "frames": frames}
+    r = {"ok": False, "type": type(e).__name__, "message": str(e)[:8000], "frames": frames}
 sys.stdout.write("\nDOCTOR-RESULT:" + json.dumps(r) + "\n")
 sys.stdout.flush()
 os._exit(0)
