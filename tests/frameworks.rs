@@ -826,6 +826,46 @@ fn django_import_error_below_the_url_conf_is_named() {
     );
 }
 
+/// Field round 7 (gb fb P1 c5, partial since round 1): `config.py` loads
+/// `.env` from its own folder (`load_dotenv(path.join(basedir, '.env'))`),
+/// and the file is gone. Every setting is `None`, and `flask run` dies on
+/// it far from the cause (`'NoneType' object has no attribute 'split'`).
+/// The missing file, with the line that loads it, is the first cause; the
+/// crash folds under it.
+#[test]
+fn a_missing_env_file_the_code_loads_is_the_cause() {
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    stack.write(
+        "config.py",
+        "from os import environ, path\nfrom dotenv import load_dotenv\n\nbasedir = path.abspath(path.dirname(__file__))\nload_dotenv(path.join(basedir, \".env\"))\n\nDATABASE_URI = environ.get(\"DATABASE_URI\")\n",
+    );
+    let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
+    stack.write(
+        "app.py",
+        &format!("from config import DATABASE_URI\n\nDRIVER = DATABASE_URI.split(\":\")[0]\n{app}"),
+    );
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let cause = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    assert_eq!(cause["code"], "ENV001", "{report:#}");
+    assert_eq!(cause["evidence"]["missing"], ".env", "{cause:#}");
+    assert_eq!(cause["evidence"]["read_at"], "config.py:5", "{cause:#}");
+    for crash in findings(&report, "PY003") {
+        assert!(!crash["caused_by"].is_null(), "{report:#}");
+    }
+
+    // With the file there, nothing is said of it.
+    stack.write(".env", "DATABASE_URI=sqlite:///app.db\n");
+    let (_, report) = stack.doctor(&["--timeout", "1s"]);
+    assert!(findings(&report, "ENV001").is_empty(), "{report:#}");
+}
+
 /// S41: an app in INSTALLED_APPS that is not installed. Django's real
 /// autoreloader stays alive, listening nowhere, its child dead at import.
 /// The cause is PY003 with the module, the settings line that names it and

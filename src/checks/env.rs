@@ -63,6 +63,7 @@ impl Check for Env {
             }
         }
         compose_env_files(ctx, &mut out);
+        code_loaded_env_files(ctx, &mut out);
         out.extend(not_ignored(project, &with_values, ctx.config.timeout));
         out.extend(wrong_port(ctx));
         out.extend(proxy_without_loopback());
@@ -588,6 +589,148 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
             )));
         }
     }
+}
+
+/// ENV001 for an env file a Python server's own code loads by path
+/// (`load_dotenv(path.join(basedir, '.env'))`, `load_dotenv(BASE_DIR /
+/// ".env")`, `load_dotenv(".env")`) that does not exist: every setting it
+/// holds is unset, and the crash that follows names a `None` (`'NoneType'
+/// object has no attribute 'drivername'`), not the file. A warning when the
+/// server that loads it is down, info otherwise (the shell may set them).
+fn code_loaded_env_files(ctx: &Context, out: &mut Vec<Finding>) {
+    let project = &ctx.project;
+    let said: Vec<String> = out
+        .iter()
+        .filter(|f| f.code == "ENV001")
+        .filter_map(|f| {
+            f.evidence
+                .get("missing")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
+        .collect();
+    let listening = |port: u16| ctx.snapshot().map(|s| s.has_listener(port)).unwrap_or(true);
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for service in project.services.iter().filter(|s| {
+        s.expected
+            && matches!(
+                s.kind.as_deref(),
+                Some("fastapi" | "flask" | "django" | "python")
+            )
+    }) {
+        let Some(folder) = service.folder.as_ref() else {
+            continue;
+        };
+        let run_folder = service.run_folder().unwrap_or(folder).clone();
+        for (file, text) in project.code.under(folder) {
+            let Some((n, path)) = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| loaded_env_file(file, text, l, &run_folder).map(|p| (i + 1, p)))
+            else {
+                continue;
+            };
+            let path = crate::project::lexical(&path);
+            let rel = project.relative(&path);
+            if path.exists() || seen.contains(&path) || said.contains(&rel) {
+                continue;
+            }
+            seen.push(path.clone());
+            let at = format!("{}:{n}", project.relative(file));
+            let down = !listening(service.port);
+            let example = EXAMPLES
+                .iter()
+                .filter_map(|e| path.parent().map(|d| d.join(e)))
+                .find(|e| e.is_file())
+                .map(|e| project.relative(&e));
+            let steps = match &example {
+                Some(ex) => vec![format!("cp {ex} {rel}"), format!("then fill in its values and restart {}", service.name)],
+                None => vec![format!("create {rel} with the settings {at} loads from it (the README or a teammate has them), then restart {}", service.name)],
+            };
+            out.push(
+                Finding::new(
+                    "ENV001",
+                    ID,
+                    format!("{rel} is missing: {at} loads it (load_dotenv), so every setting it holds is unset"),
+                )
+                .evidence("missing", rel.clone())
+                .evidence("read_at", at.clone())
+                .evidence("service", service.name.clone())
+                .evidence("port", service.port)
+                .severity(if down { Severity::Warning } else { Severity::Info })
+                .with_fix(Fix::manual(format!("create {rel}, which {} loads at start", service.name), steps)),
+            );
+        }
+    }
+}
+
+/// The env file a `load_dotenv(...)` call on `line` loads, when the call
+/// names it: a literal path from the server's run folder, or one joined to
+/// a folder the module computes from `__file__` (`basedir =
+/// path.abspath(path.dirname(__file__))`, `BASE_DIR =
+/// Path(__file__).resolve().parent.parent`). `None` when it cannot be told
+/// (`load_dotenv()` searches upward; a path from a variable).
+fn loaded_env_file(file: &Path, text: &str, line: &str, run_folder: &Path) -> Option<PathBuf> {
+    let code = line.split('#').next()?;
+    let args = code.split_once("load_dotenv(")?.1;
+    let args = args.rsplit_once(')').map_or(args, |(a, _)| a);
+    let literal = string_literals(args).pop()?;
+    if !literal.contains(".env") {
+        return None;
+    }
+    let before = args.split(['"', '\'']).next().unwrap_or("").trim();
+    if before.is_empty() || before == "dotenv_path=" {
+        // A bare literal: read from the folder the server runs in.
+        return Some(run_folder.join(&literal));
+    }
+    let here = file.parent()?;
+    // `path.join(basedir, '.env')`, `BASE_DIR / '.env'`, `Path(__file__).parent / ".env"`.
+    let ident: String = before
+        .trim_start_matches("os.path.join(")
+        .trim_start_matches("path.join(")
+        .trim_end_matches([',', '/', ' '])
+        .trim()
+        .to_string();
+    let base = if ident.contains("__file__") {
+        folder_from_file_expr(&ident, here)?
+    } else if !ident.is_empty() && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let definition = text.lines().find_map(|l| {
+            let (name, value) = l.split_once('=')?;
+            (name.trim() == ident).then(|| value.trim().to_string())
+        })?;
+        folder_from_file_expr(&definition, here)?
+    } else {
+        return None;
+    };
+    Some(base.join(&literal))
+}
+
+/// The string literals of a Python expression, in order (`'…'` or `"…"`).
+fn string_literals(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        if c == '"' || c == '\'' {
+            let inside: String = chars.by_ref().take_while(|d| *d != c).collect();
+            out.push(inside);
+        }
+    }
+    out
+}
+
+/// The folder an expression of `__file__` names: each `dirname` or
+/// `.parent` one level up from the file (`Path(__file__).resolve().parent`
+/// is its folder).
+fn folder_from_file_expr(expr: &str, here: &Path) -> Option<PathBuf> {
+    if !expr.contains("__file__") {
+        return None;
+    }
+    let ups = expr.matches("dirname").count() + expr.matches(".parent").count();
+    let mut dir = here.to_path_buf();
+    for _ in 1..ups.max(1) {
+        dir = dir.parent()?.to_path_buf();
+    }
+    Some(dir)
 }
 
 /// ENV004: an env URL names a port where nothing listens while the project's
