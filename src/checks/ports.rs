@@ -405,6 +405,9 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         .flatten()
         .collect();
     let mut started_for: Vec<Value> = Vec::new();
+    // A process started for this port whose tree listens on another one:
+    // (its pid, command, (that port, the listener's pid)).
+    let mut moved: Option<(u32, String, (u16, u32))> = None;
     // A watcher whose app exited waits for a change to a file it watches:
     // its pid, start time, and the entry file it runs.
     let mut rerun: Option<(u32, u64, std::path::PathBuf)> = None;
@@ -442,20 +445,73 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         });
         // A server of the project that listens on another port moved
         // there (this one was taken): it does not "listen nowhere".
+        // (Its descendants too: nodemon's server is its grandchild, under
+        // `sh -c`.)
         let listens_elsewhere = || {
-            crate::platform::listeners_of(&[p.pid]).is_ok_and(|l| {
+            let mut tree = vec![p.pid];
+            let mut i = 0;
+            while i < tree.len() && tree.len() < 32 {
+                tree.extend(crate::platform::children_of(tree[i]));
+                i += 1;
+            }
+            crate::platform::listeners_of(&tree).ok().and_then(|l| {
                 l.iter()
-                    .any(|s| s.state == crate::platform::TcpState::Listen && s.local.port() != port)
+                    .find(|s| {
+                        s.state == crate::platform::TcpState::Listen && s.local.port() != port
+                    })
+                    .and_then(|s| Some((s.local.port(), *s.pids().first()?)))
             })
         };
-        if (parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here)
-            && !listens_elsewhere()
-        {
+        let started = parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here;
+        if started && moved.is_none() {
+            if let Some(there) = listens_elsewhere() {
+                moved = Some((p.pid, command.clone(), there));
+                continue;
+            }
+        }
+        if started && moved.as_ref().is_none_or(|(pid, _, _)| *pid != p.pid) {
             started_for.push(json!({"pid": p.pid, "command": command}));
             if (watcher || django_reloader) && rerun.is_none() && !command.starts_with("sh -c") {
                 rerun = super::watched_entry(p).map(|file| (p.pid, p.start_time, file));
             }
         }
+    }
+    if let (None, Some((pid, command, (there, listener))), false) = (
+        started_for.first(),
+        &moved,
+        f.evidence.contains_key("moved_to"),
+    ) {
+        // Its server runs, on another port: a PORT in its environment
+        // (`PORT=3001 npm run dev`), or a flag. Restarting it there, or
+        // pointing the callers at it, is the user's choice.
+        let env_port = crate::platform::env_var_of(*listener, "PORT").flatten();
+        let why = env_port
+            .as_deref()
+            .map_or(String::new(), |v| format!(", PORT={v} in its environment"));
+        f.title = format!(
+            "{}; pid {pid} ({}) was started to serve it and its server, pid {listener}, listens on :{there} instead{why}",
+            f.title,
+            super::shorten(command, 50)
+        );
+        f.evidence.insert(
+            "listening_elsewhere".into(),
+            json!({"pid": listener, "port": there, "env_port": env_port}),
+        );
+        f.fix = Some(Fix::manual(
+            format!("make the server and its callers agree on one port: :{port} or :{there}"),
+            vec![
+                format!(
+                    "restart it so that it listens on :{port}{}",
+                    if env_port.is_some() {
+                        " (without PORT in the environment of the shell that starts it)"
+                    } else {
+                        ""
+                    }
+                ),
+                format!("or point what calls :{port} at :{there}"),
+            ],
+        ));
+        return;
     }
     if let Some(first) = started_for.first() {
         f.title = format!(
