@@ -302,3 +302,47 @@ fn a_500_without_cors_headers_is_a_server_error_not_cors() {
     assert_eq!(all[cause as usize]["evidence"]["status"], 500);
     assert_eq!(loud_codes(&report), ["HEALTH003", "CORS005"], "{report:#}");
 }
+
+/// Field round 7 (ga fa P2 c5, gd fd P1 G): the CORS fix of a backend whose
+/// origins are in its code. The running server says whether the edit is
+/// enough: under `uvicorn --reload` it is (no restart step); without it,
+/// the restart is the running command line (its `--port`), not a guessed
+/// start on the framework's default port.
+#[test]
+fn cors_fix_restarts_only_a_server_that_does_not_reload() {
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    let origin = format!("http://localhost:{}", free_port());
+    for reload in [true, false] {
+        let mut procs = Procs::new();
+        let mut args = vec!["main:app", "--host", "127.0.0.1"];
+        let port = api.to_string();
+        args.extend(["--port", &port]);
+        if reload {
+            args.push("--reload");
+        }
+        start_venv(
+            &mut procs,
+            &stack.join("backend"),
+            "uvicorn",
+            &args,
+            api,
+            "/health",
+        );
+        let (_, report) = stack.doctor(&["--only", "cors", "--origin", &origin]);
+        let rejected = the(&report, "CORS001");
+        let steps = rejected["fix"]["commands"].to_string();
+        if reload {
+            assert!(
+                !steps.contains("restart"),
+                "a reloader needs no restart: {steps}"
+            );
+        } else {
+            assert!(
+                steps.contains(&format!("--port {api}")) && steps.contains("restart"),
+                "the restart is the running command: {steps}"
+            );
+        }
+    }
+}

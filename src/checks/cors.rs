@@ -298,11 +298,18 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
         Some("express") => "the cors package: app.use(cors({ origin: [...] }))",
         _ => "FastAPI's CORSMiddleware: allow_origins=[...]",
     };
-    let restart = match backend.start_from_root() {
+    // The running server says whether it reloads and how it was started
+    // (`uv run uvicorn main:app --reload --port 8001`), over the files.
+    let running = running_server(ctx, backend.port);
+    let reloads = running.as_ref().map_or(backend.reloads, |(r, _)| *r);
+    let restart = match running
+        .as_ref()
+        .map(|(_, c)| c.clone())
+        .or_else(|| backend.start_from_root().map(|s| crate::shell::inline(&s)))
+    {
         Some(start) => format!(
-            "then restart {} ({}): it reads its settings once, at start",
-            backend.name,
-            crate::shell::inline(&start)
+            "then restart {} ({start}): it reads its settings once, at start",
+            backend.name
         ),
         None => format!(
             "then restart {}: it reads its settings once, at start",
@@ -320,13 +327,37 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
         )],
         None => vec![format!("allow {origin} with {mechanism}")],
     };
-    if in_env || !backend.reloads {
+    if in_env || !reloads {
         steps.push(restart);
     }
     Fix::manual(
         format!("allow {origin} in {}'s CORS settings", backend.name),
         steps,
     )
+}
+
+/// The project's server on `port` as it runs: whether it (or the
+/// reloader above it) reloads on an edit, and its command line from its
+/// folder, as the user would type it again.
+fn running_server(ctx: &Context, port: u16) -> Option<(bool, String)> {
+    let snapshot = ctx.snapshot().ok()?;
+    let listener = super::project_server(snapshot, &ctx.project.root, port)?;
+    let parent = listener.parent.and_then(|pp| ctx.all_processes().get(&pp));
+    let server = [Some(listener), parent]
+        .into_iter()
+        .flatten()
+        .find(|p| crate::project::commands::parse(&p.command()).is_some())?;
+    let parsed = crate::project::commands::parse(&server.command())?;
+    let folder = server
+        .cwd
+        .as_deref()
+        .map(|c| ctx.project.relative(c))
+        .filter(|f| !f.is_empty() && f != ".");
+    let command = match folder {
+        Some(f) => format!("cd {f} && {}", server.command()),
+        None => server.command(),
+    };
+    Some((parsed.reloads, command))
 }
 
 /// `http://localhost:5173` ↔ `http://127.0.0.1:5173`: the same page to a
