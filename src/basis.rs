@@ -106,6 +106,7 @@ const RUNNING: &[&str] = &[
 
 /// The evidence keys read from files.
 const FILES: &[&str] = &[
+    "also_at",
     "at",
     "bound_wide_by",
     "command",

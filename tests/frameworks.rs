@@ -1509,7 +1509,7 @@ fn compose_service_names_read_by_servers_run_natively() {
         ),
     );
     let healthy_config = format!(
-        "import {{ defineConfig }} from \"vite\"\n\nexport default defineConfig({{\n  server: {{\n    port: {web},\n    proxy: {{\n      \"/api\": {{ target: \"http://localhost:{api}\" }},\n    }},\n  }},\n}})\n"
+        "import {{ defineConfig }} from \"vite\"\n\nexport default defineConfig({{\n  server: {{\n    port: {web},\n    proxy: {{\n      \"/api\": {{ target: \"http://localhost:{api}\" }},\n      \"/docs\": {{ target: \"http://localhost:{api}\" }},\n    }},\n  }},\n}})\n"
     );
     stack.write("frontend/vite.config.ts", &healthy_config);
     start_fullstack_backend(&mut procs, &stack);
@@ -1537,6 +1537,17 @@ fn compose_service_names_read_by_servers_run_natively() {
     assert_eq!(proxy["severity"], "warning", "{proxy:#}");
     assert_eq!(proxy["evidence"]["service"], "frontend");
     assert_eq!(proxy["evidence"]["at"], "frontend/vite.config.ts:7");
+    // Field round 7 (gd fd P1 B): two proxy entries to the same compose
+    // name are one finding with both lines, and vite restarts itself on its
+    // config: no restart step.
+    assert_eq!(
+        proxy["evidence"]["also_at"][0], "frontend/vite.config.ts:8",
+        "{proxy:#}"
+    );
+    assert!(
+        !proxy["fix"]["commands"].to_string().contains("restart"),
+        "{proxy:#}"
+    );
     assert!(proxy["fix"]["title"]
         .as_str()
         .unwrap()

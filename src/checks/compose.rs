@@ -65,9 +65,30 @@ impl Check for Compose {
                 running(container_of(s)) && env_files(ctx, s).iter().any(|(_, rel)| rel == file)
             })
         };
-        let mut out: Vec<Finding> = native
+        // One finding per file, host and key: a vite config with four proxy
+        // entries to `backend:8000` is one fact with four lines.
+        let mut grouped: Vec<(&NativeCall, Vec<String>)> = Vec::new();
+        for c in &native {
+            let file = c.at.rsplit_once(':').map_or(c.at.as_str(), |(f, _)| f);
+            match grouped.iter_mut().find(|(g, _)| {
+                g.host == c.host
+                    && g.key == c.key
+                    && g.at.rsplit_once(':').map_or(g.at.as_str(), |(f, _)| f) == file
+            }) {
+                Some((_, lines)) => lines.push(c.at.clone()),
+                None => grouped.push((c, Vec::new())),
+            }
+        }
+        let mut out: Vec<Finding> = grouped
             .iter()
-            .map(|c| c.finding(ctx, read_by_a_running_container(&c.at)))
+            .map(|(c, more)| {
+                let mut f = c.finding(ctx, read_by_a_running_container(&c.at));
+                if !more.is_empty() {
+                    f.title = format!("{} (and at {})", f.title, more.join(", "));
+                    f = f.evidence("also_at", more.clone());
+                }
+                f
+            })
             .collect();
         let engine_said = |c: Option<&Container>| match (&engine, c) {
             (Err(why), _) => why.clone(),
@@ -520,8 +541,17 @@ impl NativeCall<'_> {
         let _ = ctx;
         let mut steps = steps;
         // A server reads its env at start: a reloader restarts its worker
-        // with the old environment.
-        if let Some((s, _)) = self.reader {
+        // with the old environment. A dev server's own config (vite, next)
+        // is different: it restarts itself when that file changes.
+        let own_config = {
+            let file = self
+                .at
+                .rsplit_once(':')
+                .map_or(self.at.as_str(), |(f, _)| f);
+            let name = file.rsplit('/').next().unwrap_or(file);
+            name.starts_with("vite.config.") || name.starts_with("next.config.")
+        };
+        if let (Some((s, _)), false) = (self.reader, own_config) {
             steps.push(match &s.start {
                 Some(start) => format!(
                     "then restart {} from a shell with the new value: {start}",
