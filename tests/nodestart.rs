@@ -380,3 +380,32 @@ fn nodemon_serving_on_the_port_its_environment_gives() {
         "a second copy was started"
     );
 }
+
+/// Field round 7 (gd fd P2 E, partial): the server loads its `.env` with
+/// dotenv and listens on `process.env.PORT || N`; `.env` says `PORT=M`.
+/// It listens on M: that is its port (from `.env:1`), the server is ✔
+/// there, and nothing is said of N.
+#[test]
+fn a_port_from_the_servers_dotenv_file() {
+    let stack = express_stack();
+    let code = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &format!("require(\"dotenv\").config()\n{code}"),
+    );
+    let port = free_port();
+    stack.write(".env", &format!("PORT={port}\n"));
+    let mut procs = Procs::new();
+    start_node(&mut procs, stack.path(), &["server.js"], &[], port);
+    let (code, report) = stack.doctor(&[]);
+    let api = report["project"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "express")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(api["port"], port, "{api:#}");
+    assert_eq!(api["source"], ".env:1", "{api:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert!(findings(&report, "PORT001").is_empty(), "{report:#}");
+}

@@ -205,6 +205,12 @@ fn package_json(project: &mut Project, dir: &Path) {
         {
             port = Some(p);
             source = format!("{}:{line}", project.relative(&file));
+            // `process.env.PORT || 9000` in a server that loads its `.env`
+            // with dotenv: the file's PORT is the port it listens on.
+            if let Some((p, at)) = dotenv_port(&file, line, dir) {
+                port = Some(p);
+                source = format!("{}:{at}", project.relative(&dir.join(".env")));
+            }
         }
     }
     let reloads = script
@@ -231,6 +237,29 @@ fn package_json(project: &mut Project, dir: &Path) {
             project.add_reference(s);
         }
     }
+}
+
+/// The PORT a node server's own `.env` gives it, when its entry loads that
+/// file (`require("dotenv").config()`, `import "dotenv/config"`) and the
+/// port line reads `process.env.PORT`: (port, line of `.env`).
+fn dotenv_port(entry: &Path, port_line: usize, dir: &Path) -> Option<(u16, usize)> {
+    let text = read_bounded(entry).ok()?;
+    let reads_port = text
+        .lines()
+        .nth(port_line.checked_sub(1)?)
+        .is_some_and(|l| l.contains("process.env.PORT"));
+    let loads_dotenv = text.lines().any(|l| {
+        let l = l.trim();
+        !l.starts_with("//")
+            && l.contains("dotenv")
+            && (l.contains(".config(") || l.contains("dotenv/config"))
+    });
+    if !reads_port || !loads_dotenv {
+        return None;
+    }
+    let env = super::env_file_values(dir, &[".env"]);
+    let (value, _, line) = env.get("PORT")?;
+    Some((value.parse().ok()?, *line))
 }
 
 /// The port a node server's entry file passes to `listen(…)`: a number,
