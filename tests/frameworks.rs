@@ -866,6 +866,42 @@ fn a_missing_env_file_the_code_loads_is_the_cause() {
     assert!(findings(&report, "ENV001").is_empty(), "{report:#}");
 }
 
+/// Field round 8 (gc fc P2 c5, harmful): Django's autoreloader and its
+/// worker (`RUN_MAIN=true`, the same command line), the worker slow to
+/// answer (a 500 after seconds, on a loaded machine). The worker is never
+/// "a reloader with no worker": no PROC007, and `--fix --yes` ends neither.
+#[test]
+fn a_slow_django_worker_is_no_reloader_without_a_worker() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
+    stack.write(
+        "mysite/urls.py",
+        &urls
+            .replace("from django.urls import path\n", "import time\n\nfrom django.urls import path\n")
+            .replace(
+                "urlpatterns = [",
+                "def slow(request):\n    time.sleep(3)\n    return JsonResponse({}, status=500)\n\n\nurlpatterns = [\n    path(\"\", slow),",
+            ),
+    );
+    let port = stack.port("API_PORT");
+    let reloader = procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", &format!("127.0.0.1:{port}")])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    answers_200(port, "/api/health/");
+    let worker = listener_pids(&[port]);
+    assert_eq!(worker.len(), 1);
+    let (_, report) = stack.doctor(&["--timeout", "1s"]);
+    assert!(findings(&report, "PROC007").is_empty(), "{report:#}");
+    doctor_in(stack.path(), &["--fix", "--yes", "--timeout", "1s"]);
+    assert!(is_alive(reloader), "the autoreloader was ended");
+    assert!(is_alive(worker[0]), "the worker was ended");
+}
+
 /// S41: an app in INSTALLED_APPS that is not installed. Django's real
 /// autoreloader stays alive, listening nowhere, its child dead at import.
 /// The cause is PY003 with the module, the settings line that names it and

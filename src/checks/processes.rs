@@ -272,6 +272,17 @@ fn orphan(
 /// Django's autoreloader, nodemon, watchfiles. vite and next are single
 /// processes, and a plain `flask run` is the server itself.
 fn is_reloader(p: &ProcessInfo) -> bool {
+    // Django's and werkzeug's worker runs the reloader's own command line;
+    // the reloader marks it in its environment (`RUN_MAIN=true`,
+    // `WERKZEUG_RUN_MAIN=true`). Field round 8 (gc fc P2 c5, harmful): the
+    // worker was taken for a reloader "with no worker" and ended.
+    let marked = crate::frameworks::ALL
+        .iter()
+        .filter_map(|f| f.worker_marker)
+        .any(|(name, value)| platform::env_var_of(p.pid, name).flatten().as_deref() == Some(value));
+    if marked {
+        return false;
+    }
     let cmd = p.cmdline.join(" ");
     if ["watchfiles", "watchmedo", "hupper", "nodemon"]
         .iter()
