@@ -282,6 +282,26 @@ fn rejustify(
     finding: &Finding,
     action: &FixAction,
 ) -> Result<(), String> {
+    // A line to change is re-checked by the line itself: it still holds
+    // what the fix replaces. (A diagnosis again is no test here: once one
+    // of several URLs naming the wrong port is changed, the rest read as
+    // a branch that never runs, and were skipped as "no longer found",
+    // leaving the frontend split between two ports; field round 8.)
+    if let FixAction::EditLine {
+        path, line, from, ..
+    } = action
+    {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let holds = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .is_some_and(|l| l.contains(from.as_str()));
+        return if holds {
+            Ok(())
+        } else {
+            Err(format!("line {line} no longer holds {from}"))
+        };
+    }
     let ending = matches!(
         action,
         FixAction::Terminate { .. } | FixAction::Restart { .. }

@@ -1014,12 +1014,28 @@ fn a_url_in_the_frontends_code_pointing_where_nothing_listens() {
         stack.port("WEB_PORT"),
         "/",
     );
+    // Field round 8 (gc fc P1 c6): the wrong port in more than one place.
+    stack.write(
+        "frontend/src/tasks.js",
+        &format!("export const tasks = () => fetch(\"http://localhost:{wrong}/api/tasks\")\n"),
+    );
     let (_, report) = stack.doctor(&[]);
     let f = findings(&report, "ENV004");
-    assert_eq!(f.len(), 1, "{report:#}");
-    assert_eq!(f[0]["evidence"]["source"], "frontend/src/api.js:1");
-    assert_eq!(f[0]["evidence"]["listening_port"], api);
-    assert!(f[0]["caused_by"].is_null(), "{report:#}");
+    assert_eq!(f.len(), 2, "{report:#}");
+    let api_js = f
+        .iter()
+        .find(|f| f["evidence"]["source"] == "frontend/src/api.js:1")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(api_js["evidence"]["listening_port"], api);
+    assert!(api_js["caused_by"].is_null(), "{report:#}");
+    // `--fix --yes` changes every place, not the first only (once one
+    // names a port that answers, the others read as dead branches to a
+    // new diagnosis: each line is re-checked by itself).
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    for file in ["frontend/src/api.js", "frontend/src/tasks.js"] {
+        let text = std::fs::read_to_string(stack.join(file)).unwrap();
+        assert!(text.contains(&format!("localhost:{api}")), "{file}: {text}");
+    }
 }
 
 /// Field (harmful in round 2 and 3): the launcher of a `concurrently -k`
