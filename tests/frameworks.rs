@@ -902,6 +902,96 @@ fn a_slow_django_worker_is_no_reloader_without_a_worker() {
     assert!(is_alive(worker[0]), "the worker was ended");
 }
 
+/// Field round 7/8 (gc fc P1 c9, missed): every API call answers 500 (a
+/// table that does not exist), while `/` is a 404 and the health probe
+/// said ✔. The path the frontend's code calls on the backend is asked too:
+/// its 500 is HEALTH003. When that path answers, the stack is silent.
+#[test]
+fn the_path_the_frontend_calls_is_asked() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    // A frontend (not running here: only its code matters) that calls the API.
+    stack.write(
+        "frontend/package.json",
+        r#"{"name": "web-ui", "private": true, "scripts": {"dev": "vite"}, "devDependencies": {"vite": "^5.4.0"}}"#,
+    );
+    stack.write(
+        "frontend/src/api.js",
+        &format!("export const tasks = () => fetch(\"http://localhost:{port}/api/tasks/\")\n"),
+    );
+    let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
+    let with_tasks = |body: &str| {
+        urls.replace(
+            "urlpatterns = [",
+            &format!("def tasks(request):\n{body}\n\n\nurlpatterns = [\n    path(\"api/tasks/\", tasks),"),
+        )
+    };
+    stack.write(
+        "mysite/urls.py",
+        &with_tasks("    return JsonResponse([], safe=False)"),
+    );
+    procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args([
+                "manage.py",
+                "runserver",
+                "--noreload",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    answers_200(port, "/api/tasks/");
+    let (_, report) = stack.doctor(&["--only", "health"]);
+    let about_the_api: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["evidence"]["url"]
+                .as_str()
+                .is_some_and(|u| u.contains(&format!(":{port}/")))
+        })
+        .collect();
+    assert!(about_the_api.is_empty(), "{report:#}");
+
+    // The view fails as a missing table does: every call is a 500.
+    stack.write(
+        "mysite/urls.py",
+        &with_tasks("    raise RuntimeError(\"no such table: tasks_task\")"),
+    );
+    // The server running has the old code (no reloader): end it, start
+    // the new one on the same port.
+    for pid in listener_pids(&[port]) {
+        procs.end(pid);
+    }
+    procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args([
+                "manage.py",
+                "runserver",
+                "--noreload",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
+    let (_, report) = stack.doctor(&["--only", "health"]);
+    let failing = findings(&report, "HEALTH003");
+    assert_eq!(failing.len(), 1, "{report:#}");
+    assert!(
+        failing[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("/api/tasks/"),
+        "{report:#}"
+    );
+    assert_ne!(failing[0]["severity"], "info", "{report:#}");
+}
+
 /// S41: an app in INSTALLED_APPS that is not installed. Django's real
 /// autoreloader stays alive, listening nowhere, its child dead at import.
 /// The cause is PY003 with the module, the settings line that names it and

@@ -80,6 +80,10 @@ pub struct Target {
     pub source: String,
     /// Health routes the backend's source declares: tried before guesses.
     pub routes: Vec<String>,
+    /// The path the project's frontend calls on this backend, as written
+    /// (`http://localhost:8000/api/tasks/`): what the browser asks, tried
+    /// after the health routes and before guesses.
+    pub called: Option<String>,
     /// An HTML page from a backend is an SPA's catch-all, not its health.
     pub backend: bool,
     /// A dev server that compiles a page on its first request (`next dev`):
@@ -223,6 +227,12 @@ impl Target {
             configured,
             source: s.source.clone(),
             routes: s.routes.clone(),
+            called: url.as_ref().map(|u| u.path.clone()).filter(|p| {
+                !s.is_frontend()
+                    && p != "/"
+                    && p.starts_with('/')
+                    && !p.contains(['$', '{', '<', ':', '*', '?', ' '])
+            }),
             backend: !s.is_frontend(),
             // Compiling, if its dev server is supervised as started (its
             // parent, `next dev`, alive): an orphaned one that hangs is hung.
@@ -284,6 +294,7 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
             .iter()
             .filter(|_| t.backend)
             .map(String::as_str)
+            .chain(t.called.as_deref())
             .chain(GUESSED_PATHS.iter().copied())
             .collect(),
     };
@@ -302,11 +313,32 @@ fn probe_address(addr: SocketAddr, t: &Target, timeout: Duration) -> AddrOutcome
                 let done = t.configured.is_some()
                     || ((200..300).contains(&r.status) && !catch_all)
                     || !matches!(r.status, 404 | 405 | 200..=299);
+                let ok = (200..300).contains(&r.status);
                 let outcome = AddrOutcome::Answered {
                     response: r,
                     path: path.to_string(),
                     total: start.elapsed(),
                 };
+                // Healthy by its own health route: the path the frontend
+                // calls is asked too, and its server error is the answer
+                // (every API call failing on a missing table, the health
+                // route fine).
+                if let (true, true, Some(called)) = (done, ok, t.called.as_deref()) {
+                    if called != path && t.configured.is_none() {
+                        let left = timeout.saturating_sub(start.elapsed());
+                        if let Ok(r) =
+                            net::send(addr, &t.host, t.scheme == "https", "GET", called, &[], left)
+                        {
+                            if r.status >= 500 {
+                                return AddrOutcome::Answered {
+                                    response: r,
+                                    path: called.to_string(),
+                                    total: start.elapsed(),
+                                };
+                            }
+                        }
+                    }
+                }
                 if done {
                     return outcome;
                 }
@@ -678,6 +710,7 @@ mod tests {
             configured: None,
             source: ".env:1".into(),
             routes: Vec::new(),
+            called: None,
             backend: true,
             compiles_on_demand: false,
             proxied: Vec::new(),
