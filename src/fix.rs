@@ -378,13 +378,34 @@ fn append_keys(root: &Path, path: &Path, keys: &[String]) -> Outcome {
     for key in keys {
         text.push_str(&format!("{key}=\n"));
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    write_whole(path, &text)?;
     Ok(vec![format!(
         "added {} to {} (backup: {})",
         keys.join(", "),
         redact::home(path),
         redact::home(&saved)
     )])
+}
+
+/// Replace a file's content at once: written beside it, then renamed over
+/// it (as `sed -i` does). A dev server that watches the file (vite's config)
+/// never reads it half-written (field round 8: vite read a truncated config
+/// and kept its old proxy target). The file keeps its permissions.
+fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+    let shown = |e: std::io::Error| format!("{}: {e}", redact::home(path));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.doctor-{}", std::process::id()));
+    std::fs::write(&temp, text).map_err(shown)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&temp, meta.permissions());
+    }
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        shown(e)
+    })
 }
 
 fn edit_line(root: &Path, path: &Path, line: usize, from: &str, to: &str) -> Outcome {
@@ -404,7 +425,7 @@ fn edit_line(root: &Path, path: &Path, line: usize, from: &str, to: &str) -> Out
     }
     *target = target.replacen(from, to, 1);
     let saved = backup(root, path)?;
-    std::fs::write(path, lines.join("\n")).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    write_whole(path, &lines.join("\n"))?;
     Ok(vec![format!(
         "{}:{line}: {from} → {to} (backup: {})",
         redact::home(path),

@@ -1109,6 +1109,12 @@ fn a_url_in_the_frontends_code_pointing_where_nothing_listens() {
         "frontend/src/tasks.js",
         &format!("export const tasks = () => fetch(\"http://localhost:{wrong}/api/tasks\")\n"),
     );
+    // Field round 8 (ga fa P2 baseline): a docs link for the person is no
+    // call of the app: nothing is said of it, and no fix edits it.
+    let link = format!(
+        "export const Docs = () => <a href=\"http://localhost:{wrong}/docs\">API docs</a>\n"
+    );
+    stack.write("frontend/src/Docs.jsx", &link);
     let (_, report) = stack.doctor(&[]);
     let f = findings(&report, "ENV004");
     assert_eq!(f.len(), 2, "{report:#}");
@@ -1126,6 +1132,10 @@ fn a_url_in_the_frontends_code_pointing_where_nothing_listens() {
         let text = std::fs::read_to_string(stack.join(file)).unwrap();
         assert!(text.contains(&format!("localhost:{api}")), "{file}: {text}");
     }
+    assert_eq!(
+        std::fs::read_to_string(stack.join("frontend/src/Docs.jsx")).unwrap(),
+        link
+    );
 }
 
 /// Field (harmful in round 2 and 3): the launcher of a `concurrently -k`

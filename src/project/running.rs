@@ -71,7 +71,13 @@ pub fn attach(project: &mut Project) {
         // is seen (ENV004: the frontend calls :5000, the server runs on
         // :5001), not hidden under the running port.
         let called = (!s.clients.is_empty()).then(|| {
-            let mut called = super::Service::at(s.name.clone(), default, s.clients[0].1.clone());
+            // Its own name: a row and a probe of its own, never the
+            // running server's answer shown on the port nobody listens on.
+            let mut called = super::Service::at(
+                format!("{} as called", s.name),
+                default,
+                s.clients[0].1.clone(),
+            );
             called.url = s.url.take();
             called.host = s.host.clone();
             called.clients = std::mem::take(&mut s.clients);

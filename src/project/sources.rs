@@ -1128,6 +1128,18 @@ fn urls_in_file(project: &mut Project, path: &Path, name: &str) {
     }
 }
 
+/// Whether `url` on `line` is a link's target (`href=`, `href:`, `<Link
+/// to=`, `window.open(`), not a URL the code requests.
+fn is_link(line: &str, url: &str) -> bool {
+    let Some(at) = line.find(url) else {
+        return false;
+    };
+    let before = line[..at].trim_end_matches(['"', '\'', '`', '{', ' ']);
+    ["href=", "href:", "to=", "window.open(", "src="]
+        .iter()
+        .any(|k| before.ends_with(k))
+}
+
 /// Extensions of the code a browser runs.
 const BROWSER_CODE: &[&str] = &["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"];
 
@@ -1179,6 +1191,14 @@ fn frontend_code_urls(project: &mut Project) {
                     continue;
                 }
                 for url in quoted_urls(line) {
+                    // A link for the person, not a call of the code
+                    // (`<a href="http://localhost:8000/docs">API docs</a>`):
+                    // the browser opens it when clicked; the app does not
+                    // depend on it (field round 8: a docs button made a
+                    // healthy stack warn, and `--fix --yes` edited it).
+                    if is_link(line, url) {
+                        continue;
+                    }
                     if let Some(mut s) =
                         Service::from_url(url, "api".into(), format!("{rel}:{}", i + 1))
                     {
