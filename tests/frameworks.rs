@@ -446,23 +446,29 @@ fn an_orphaned_vite_that_moved_the_users_vite() {
     let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     procs.adopt(orphan);
     ns.wait_listening(5173);
-    let log = std::fs::File::create(stack.join("copy.log")).unwrap();
-    let copy = procs.spawn(
-        ns.command("node")
-            .args(["node_modules/.bin/vite"])
+    // The user's new copy: `npm run dev` (npm → sh -c vite → node vite).
+    let npm = procs.spawn(
+        ns.command("npm")
+            .args(["run", "dev"])
             .current_dir(stack.path())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log),
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
     );
-    if !(0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        ns.accepts(5174)
-    }) {
-        panic!(
-            "{}",
-            std::fs::read_to_string(stack.join("copy.log")).unwrap()
-        );
+    ns.wait_listening(5174);
+    let mut tree = vec![npm];
+    let mut i = 0;
+    while i < tree.len() {
+        tree.extend(children(tree[i]));
+        i += 1;
     }
+    tree[1..].iter().for_each(|p| procs.adopt(*p));
+    let copy = *tree
+        .iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with("node\0") && c.contains(".bin/vite"))
+        })
+        .unwrap();
 
     let (_, report) = ns.doctor_json(stack.path(), &[]);
     let first = report["findings"]
@@ -498,6 +504,9 @@ fn an_orphaned_vite_that_moved_the_users_vite() {
         !text.contains("listens nowhere"),
         "the moved copy is said to listen nowhere: {text}"
     );
+    // Field round 8 (gd fd P1 X): no second vite of doctor's own on :5173;
+    // the user's restart of their copy takes it.
+    assert!(!ns.accepts(5173), "doctor started a second copy: {text}");
 }
 
 /// Field round 7 (ga P1 c6, gb P2 c2, gc P1 c6: three projects, missed or

@@ -866,10 +866,18 @@ fn copies(
 /// still elsewhere, so the plan says to restart it, and what the browser
 /// sees at that copy's origin (a CORS refusal) is the orphan's doing.
 fn with_moved_copy(ctx: &Context, mut f: Finding, orphan: &ProcessInfo, port: u16) -> Finding {
+    // The same command from the same folder, paths as written or as npm
+    // spells them (`node_modules/.bin/vite`, `/abs/…/node_modules/.bin/vite`).
+    let words = |p: &ProcessInfo| -> Vec<String> {
+        p.cmdline
+            .iter()
+            .map(|w| w.rsplit(['/', '\\']).next().unwrap_or(w).to_string())
+            .collect()
+    };
     let copy = ctx.all_processes().values().find(|p| {
         p.pid != orphan.pid
             && p.cwd == orphan.cwd
-            && p.cmdline == orphan.cmdline
+            && words(p) == words(orphan)
             && p.start_time >= orphan.start_time
     });
     let Some(copy) = copy else { return f };
