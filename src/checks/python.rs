@@ -958,27 +958,14 @@ fn new_venv_steps(shown: &str, args: &str) -> Vec<String> {
 /// system's Python fails under PEP 668 and mixes projects.
 /// A virtual environment made by uv (`uv venv`, `uv sync`) has no pip:
 /// `python -m pip` fails there ("No module named pip"), `uv pip install
-/// --python PY` is its installer. Told by pyvenv.cfg's `uv = …` line, or by
-/// no pip in its site-packages.
+/// --python PY` is its installer. Told by pyvenv.cfg's `uv = …` line.
 pub fn made_by_uv(python: &Path) -> bool {
     let Some(venv) = python.parent().and_then(Path::parent) else {
         return false;
     };
-    if std::fs::read_to_string(venv.join("pyvenv.cfg"))
+    // pyvenv.cfg's `uv = …` line only: a venv without pip is not always uv's.
+    std::fs::read_to_string(venv.join("pyvenv.cfg"))
         .is_ok_and(|c| c.lines().any(|l| l.trim_start().starts_with("uv =")))
-    {
-        return true;
-    }
-    let libs = ["lib", "Lib"]
-        .iter()
-        .filter_map(|l| std::fs::read_dir(venv.join(l)).ok())
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("site-packages"))
-        .chain([venv.join("Lib/site-packages")])
-        .filter(|p| p.is_dir())
-        .collect::<Vec<_>>();
-    !libs.is_empty() && libs.iter().all(|sp| !sp.join("pip").is_dir())
 }
 
 /// The words that install `args` with `python`'s own installer.
@@ -1365,8 +1352,8 @@ fn other_interpreter(
 #[cfg(test)]
 mod tests {
     /// Field round 7 (ga fa P2 c4): a venv made by uv has no pip; its
-    /// install fix is uv's. A real venv without pip, one whose pyvenv.cfg
-    /// names uv, and one with pip.
+    /// install fix is uv's. uv names itself in pyvenv.cfg: a real venv
+    /// without pip is not taken for uv's until it does.
     #[test]
     fn a_venv_without_pip_is_installed_into_with_uv() {
         let dir = tempfile::tempdir().unwrap();
@@ -1376,6 +1363,13 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
+        let cfg = std::fs::read_to_string(dir.path().join("v/pyvenv.cfg")).unwrap();
+        assert!(!super::made_by_uv(&dir.path().join("v/bin/python")));
+        std::fs::write(
+            dir.path().join("v/pyvenv.cfg"),
+            format!("{cfg}uv = 0.13.9\n"),
+        )
+        .unwrap();
         assert!(super::made_by_uv(&dir.path().join("v/bin/python")));
         let fix = super::import_fix(
             "ModuleNotFoundError",
