@@ -263,12 +263,7 @@ fn wait_listening(
 
 /// Whether `pid` or one of its descendants listens on `port`.
 fn listens_in_tree(pid: u32, port: u16) -> bool {
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() && tree.len() < 64 {
-        tree.extend(platform::children_of(tree[i]));
-        i += 1;
-    }
+    let tree = platform::descendants(pid, 64);
     platform::listeners_of(&tree).is_ok_and(|sockets| {
         sockets
             .iter()

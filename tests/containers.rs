@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::stack::uvicorn_with_env;
 use common::*;
 use serde_json::Value;
 
@@ -611,23 +612,16 @@ fn a_compose_name_in_the_running_servers_environment() {
         ("main.py", FASTAPI_APP),
     ]);
     let mut procs = Procs::new();
-    procs.spawn(
-        Command::new(venv().join("bin/uvicorn"))
-            .args([
-                "main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &api.to_string(),
-            ])
-            .current_dir(dir.path())
-            .env(
-                "DATABASE_URL",
-                "postgresql+asyncpg://postgres:hunter2pw@db:5432/app",
-            )
-            .stderr(std::process::Stdio::null()),
+    uvicorn_with_env(
+        &mut procs,
+        dir.path(),
+        api,
+        &[],
+        &[(
+            "DATABASE_URL",
+            "postgresql+asyncpg://postgres:hunter2pw@db:5432/app".into(),
+        )],
     );
-    wait_listening(&format!("127.0.0.1:{api}"));
     let (_, report, text) = doctor_with_path(dir.path(), None, &["--json", "--only", "compose"]);
     let named = findings(&report, "NET004");
     assert_eq!(named.len(), 1, "{report:#}");

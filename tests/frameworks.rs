@@ -34,24 +34,6 @@ fn npm_run(procs: &mut Procs, dir: &Path, script: &str, port: u16, path: &str) -
     pid
 }
 
-/// Poll until `GET path` answers 200: a readiness probe, up to 180 s (a cold
-/// `next dev` compiles the page on the first request; two cores are slow).
-fn answers_200(port: u16, path: &str) {
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    while !http_get_as_browser(&addr, path)
-        .lines()
-        .next()
-        .is_some_and(|l| l.contains(" 200"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{addr}{path} did not answer 200 within 180 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 fn next_dev_is_the_frontend(range: &str) {
     let mut procs = Procs::new();
     let stack = Stack::new("next-dev");
@@ -471,12 +453,7 @@ fn an_orphaned_vite_that_moved_the_users_vite() {
         .unwrap();
 
     let (_, report) = ns.doctor_json(stack.path(), &[]);
-    let first = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
-        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    let first = first_loud_root(&report);
     assert_eq!(first["code"], "PROC003", "{report:#}");
     assert_eq!(first["evidence"]["process"]["pid"], orphan, "{report:#}");
     assert_eq!(first["evidence"]["moved_to"]["port"], 5174, "{report:#}");
@@ -558,18 +535,10 @@ fn backend_on_another_port_than_the_proxy_target() {
 
     let (code, report) = ns.doctor_json(stack.path(), &[]);
     assert_ne!(code, 0, "{report:#}");
-    let first = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
-        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    let first = first_loud_root(&report);
     assert_eq!(first["code"], "ENV004", "{report:#}");
-    let roots: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
+    let roots: Vec<&str> = loud_roots(&report)
         .iter()
-        .filter(|f| f["caused_by"].is_null() && f["severity"] != "info")
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert_eq!(roots, ["ENV004"], "one story: {report:#}");
@@ -822,12 +791,7 @@ fn django_import_error_below_the_url_conf_is_named() {
     );
     let (code, report) = stack.doctor(&["--timeout", "1s"]);
     assert_eq!(code, 1, "{report:#}");
-    let cause = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
-        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    let cause = first_loud_root(&report);
     assert_eq!(cause["code"], "PY003", "{report:#}");
     assert_eq!(
         cause["evidence"]["location"], "mysite/views.py:1",
@@ -856,12 +820,7 @@ fn a_missing_env_file_the_code_loads_is_the_cause() {
     );
     let (code, report) = stack.doctor(&["--timeout", "1s"]);
     assert_eq!(code, 1, "{report:#}");
-    let cause = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["caused_by"].is_null() && f["severity"] != "info")
-        .unwrap_or_else(|| panic!("no cause: {report:#}"));
+    let cause = first_loud_root(&report);
     assert_eq!(cause["code"], "ENV001", "{report:#}");
     assert_eq!(cause["evidence"]["missing"], ".env", "{cause:#}");
     assert_eq!(cause["evidence"]["read_at"], "config.py:5", "{cause:#}");

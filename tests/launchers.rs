@@ -250,20 +250,8 @@ fn the_readmes_dev_command_gives_the_backend_its_port() {
     let mut procs = Procs::new();
     let out = doctor_in(stack.path(), &["--fix", "--yes"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    for pid in listener_pids(&[api]) {
-        procs.adopt(pid);
-        for child in children(pid) {
-            procs.adopt(child);
-        }
-    }
-    let addr = format!("127.0.0.1:{api}");
-    wait_listening(&addr);
-    eventually("the backend answers /health", || {
-        http_get(&addr, "/health")
-            .lines()
-            .next()
-            .is_some_and(|l| l.contains(" 200"))
-    });
+    adopt_listeners(&mut procs, api);
+    answers_200(api, "/health");
     assert!(text.contains(&format!("--port {api}")), "{text}");
 }
 
@@ -287,18 +275,9 @@ fn a_batch_scripts_flask_app_is_kept_in_the_start_command() {
     let mut procs = Procs::new();
     let out = doctor_in(stack.path(), &["--fix", "--yes"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    for pid in listener_pids(&[api]) {
-        procs.adopt(pid);
-        for child in children(pid) {
-            procs.adopt(child);
-        }
-    }
-    let addr = format!("127.0.0.1:{api}");
-    assert!(!listener_pids(&[api]).is_empty(), "not started: {text}");
-    eventually("the backend answers /health", || {
-        http_get(&addr, "/health")
-            .lines()
-            .next()
-            .is_some_and(|l| l.contains(" 200"))
-    });
+    assert!(
+        !adopt_listeners(&mut procs, api).is_empty(),
+        "not started: {text}"
+    );
+    answers_200(api, "/health");
 }

@@ -49,19 +49,6 @@ fn uvicorn_args(port: u16, extra: &[&str]) -> Vec<String> {
     args
 }
 
-/// Whoever listens on `port` now is ended by pid when the test ends: a
-/// server doctor started (detached, by the plan) belongs to the test too.
-fn adopt_listeners(procs: &mut Procs, port: u16) -> Vec<u32> {
-    let pids = listener_pids(&[port]);
-    for &pid in &pids {
-        for child in children(pid) {
-            procs.adopt(child);
-        }
-        procs.adopt(pid);
-    }
-    pids
-}
-
 /// Poll until `GET path` on 127.0.0.1:port has `needle` in its answer.
 fn answers(port: u16, path: &str, needle: &str) {
     let addr = format!("127.0.0.1:{port}");

@@ -470,21 +470,13 @@ fn import_probe_runs_with_the_reloaders_environment() {
     let stack = fastapi_settings();
     let api = stack.port("API_PORT");
     let mut procs = Procs::new();
-    let reloader = procs.spawn(
-        std::process::Command::new(venv().join("bin/uvicorn"))
-            .args([
-                "main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &api.to_string(),
-                "--reload",
-            ])
-            .current_dir(stack.join("backend"))
-            .env("SHOP_TENANT", "acme")
-            .stderr(std::process::Stdio::null()),
+    let reloader = uvicorn_with_env(
+        &mut procs,
+        &stack.join("backend"),
+        api,
+        &["--reload"],
+        &[("SHOP_TENANT", "acme".into())],
     );
-    wait_listening(&format!("127.0.0.1:{api}"));
     region_kills_the_worker(&stack, reloader);
     stack.write("backend/.env", "SHOP_REGION=eu\n");
 

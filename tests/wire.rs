@@ -5,6 +5,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use common::stack::uvicorn_with_env;
 use common::*;
 use serde_json::Value;
 
@@ -540,23 +541,16 @@ fn a_database_url_in_the_running_servers_environment_is_checked() {
     std::fs::remove_file(dir.path().join(".env")).unwrap();
     let mut procs = Procs::new();
     let data = start_postgres(&mut procs, db);
-    procs.spawn(
-        Command::new(venv().join("bin/uvicorn"))
-            .args([
-                "main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &api.to_string(),
-            ])
-            .current_dir(dir.path())
-            .env(
-                "DATABASE_URL",
-                format!("postgresql://app:s3cret-pw@127.0.0.1:{db}/app"),
-            )
-            .stderr(Stdio::null()),
+    uvicorn_with_env(
+        &mut procs,
+        dir.path(),
+        api,
+        &[],
+        &[(
+            "DATABASE_URL",
+            format!("postgresql://app:s3cret-pw@127.0.0.1:{db}/app"),
+        )],
     );
-    wait_listening(&format!("127.0.0.1:{api}"));
     let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
     assert_eq!(code, 0, "{report:#}");
     assert!(findings(&report, "DB001").is_empty(), "{report:#}");
@@ -642,20 +636,13 @@ fn a_postgres_that_refuses_the_projects_login() {
     // The running backend was started with the right URL in its shell;
     // the file's stale password is not what it logs in with.
     env_file(&url("wrong-pw-3", "app"));
-    procs.spawn(
-        Command::new(venv().join("bin/uvicorn"))
-            .args([
-                "main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &api.to_string(),
-            ])
-            .current_dir(dir.path())
-            .env("DATABASE_URL", url("right-pw-7", "app"))
-            .stderr(Stdio::null()),
+    uvicorn_with_env(
+        &mut procs,
+        dir.path(),
+        api,
+        &[],
+        &[("DATABASE_URL", url("right-pw-7", "app"))],
     );
-    wait_listening(&format!("127.0.0.1:{api}"));
     let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
     assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
     secret_free(&report.to_string());

@@ -501,15 +501,9 @@ fn not_ignored(project: &Project, files: &[PathBuf], limit: std::time::Duration)
         .collect()
 }
 
-/// ENV001 for an env file a compose service is given (`env_file:`) that
-/// is not there: compose refuses to start the service ("env file … not
-/// found"), and a README's native steps load the same file into the shell.
-/// A warning when the project's server that would read it is down; info
-/// otherwise (a deploy-only file, `.env.prod`, is often absent in dev).
-fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
-    let project = &ctx.project;
-    let mut said: Vec<String> = out
-        .iter()
+/// The env files an ENV001 already said are missing.
+fn missing_said(out: &[Finding]) -> Vec<String> {
+    out.iter()
         .filter(|f| f.code == "ENV001")
         .filter_map(|f| {
             f.evidence
@@ -517,7 +511,17 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
                 .and_then(|v| v.as_str())
                 .map(String::from)
         })
-        .collect();
+        .collect()
+}
+
+/// ENV001 for an env file a compose service is given (`env_file:`) that
+/// is not there: compose refuses to start the service ("env file … not
+/// found"), and a README's native steps load the same file into the shell.
+/// A warning when the project's server that would read it is down; info
+/// otherwise (a deploy-only file, `.env.prod`, is often absent in dev).
+fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
+    let project = &ctx.project;
+    let mut said = missing_said(out);
     let listening = |port: u16| ctx.snapshot().map(|s| s.has_listener(port)).unwrap_or(true);
     for s in &project.compose {
         let compose = project.root.join(&s.file);
@@ -599,16 +603,7 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
 /// server that loads it is down, info otherwise (the shell may set them).
 fn code_loaded_env_files(ctx: &Context, out: &mut Vec<Finding>) {
     let project = &ctx.project;
-    let said: Vec<String> = out
-        .iter()
-        .filter(|f| f.code == "ENV001")
-        .filter_map(|f| {
-            f.evidence
-                .get("missing")
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        })
-        .collect();
+    let said = missing_said(out);
     let listening = |port: u16| ctx.snapshot().map(|s| s.has_listener(port)).unwrap_or(true);
     let mut seen: Vec<PathBuf> = Vec::new();
     for service in project.services.iter().filter(|s| {

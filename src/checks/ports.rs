@@ -448,12 +448,7 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         // (Its descendants too: nodemon's server is its grandchild, under
         // `sh -c`.)
         let listens_elsewhere = || {
-            let mut tree = vec![p.pid];
-            let mut i = 0;
-            while i < tree.len() && tree.len() < 32 {
-                tree.extend(crate::platform::children_of(tree[i]));
-                i += 1;
-            }
+            let tree = crate::platform::descendants(p.pid, 32);
             crate::platform::listeners_of(&tree).ok().and_then(|l| {
                 l.iter()
                     .find(|s| {

@@ -501,7 +501,14 @@ fn check_folder(ctx: &Context, folder: &Path, service: Option<&Service>, out: &m
         match handle.join() {
             Ok((Ok(ran), took)) => {
                 ctx.record_probe(json!({"check": ID, "import": module, "from": import_shown, "ms": took.as_millis() as u64}));
-                import_failure(project, &import_from, &interp_shown, &module, &ran.stdout, out)
+                import_failure(
+                    project,
+                    &import_from,
+                    (&interp_shown, made_by_uv(&interp.path)),
+                    &module,
+                    &ran.stdout,
+                    out,
+                )
             }
             Ok((Err(RunError::TimedOut(d)), _)) => out.push(
                 Finding::new("PY003", ID, format!("importing {module} (from {import_shown}) did not finish within {} s: the server would hang at start-up", d.as_secs()))
@@ -1108,7 +1115,7 @@ fn project_frame(project: &Project, frames: &[Value]) -> Option<(String, u64)> {
 fn import_failure(
     project: &Project,
     folder: &Path,
-    interp: &str,
+    (interp, uv): (&str, bool),
     module: &str,
     stdout: &str,
     out: &mut Vec<Finding>,
@@ -1181,7 +1188,7 @@ fn import_failure(
     .evidence("folder", shown)
     .evidence("interpreter", interp.to_string())
     .evidence("exception", json!({"type": kind, "message": message}));
-    f = f.with_fix(import_fix(kind, message, at.as_ref(), interp));
+    f = f.with_fix(import_fix(kind, message, at.as_ref(), interp, uv));
     if let Some((file, line)) = at {
         f = f.evidence("location", format!("{file}:{line}"));
     }
@@ -1204,7 +1211,14 @@ fn import_failure(
 /// What repairs an import failure: the package a missing module comes from,
 /// the settings that need values, or the line to change. A reloader picks
 /// the repair up by itself; a plain server needs its start command again.
-fn import_fix(kind: &str, message: &str, at: Option<&(String, u64)>, interp: &str) -> Fix {
+/// `uv`: the interpreter's environment is uv's (installed into with uv).
+fn import_fix(
+    kind: &str,
+    message: &str,
+    at: Option<&(String, u64)>,
+    interp: &str,
+    uv: bool,
+) -> Fix {
     let place = at.map(|(f, l)| format!("{f}:{l}"));
     let missing = message
         .strip_prefix("No module named '")
@@ -1213,13 +1227,6 @@ fn import_fix(kind: &str, message: &str, at: Option<&(String, u64)>, interp: &st
     if let Some(module) = missing {
         let python = crate::shell::native(interp);
         let dist = crate::project::code::distribution_of_module(module);
-        // `interp` is as shown (`~/…`): the home folder put back.
-        let path = match interp.strip_prefix("~/") {
-            Some(rest) => std::env::var_os("HOME")
-                .map_or_else(|| PathBuf::from(interp), |h| PathBuf::from(h).join(rest)),
-            None => PathBuf::from(interp),
-        };
-        let uv = made_by_uv(&path);
         let mut steps = vec![format!("{} {dist}", install_words(&python, uv))];
         if let Some(place) = &place {
             steps.push(format!(
@@ -1376,6 +1383,7 @@ mod tests {
             "No module named 'redis'",
             None,
             &dir.path().join("v/bin/python").display().to_string(),
+            super::made_by_uv(&dir.path().join("v/bin/python")),
         );
         assert!(
             fix.commands[0].starts_with("uv pip install --python "),
@@ -1404,6 +1412,7 @@ mod tests {
             "2 validation errors for Settings\nPOSTGRES_PASSWORD\n  Extra inputs are not permitted",
             Some(&("backend/app/core/config.py".into(), 43)),
             ".venv/bin/python",
+            false,
         );
         assert!(
             extra.title.starts_with("remove the keys"),
@@ -1415,6 +1424,7 @@ mod tests {
             "No module named 'rest_framework'",
             None,
             ".venv/bin/python",
+            false,
         );
         assert_eq!(
             missing.commands[0],
@@ -1425,6 +1435,7 @@ mod tests {
             "name 'x' is not defined",
             Some(&("main.py".into(), 3)),
             "python",
+            false,
         );
         assert!(
             other.commands[0].contains("main.py:3"),

@@ -243,6 +243,19 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     os::children_of(pid)
 }
 
+/// A process and its descendants, breadth first, at most `most` of them
+/// (a watcher's server is its grandchild, under `sh -c`).
+pub fn descendants(pid: u32, most: usize) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() && tree.len() < most {
+        tree.extend(children_of(tree[i]));
+        i += 1;
+    }
+    tree.truncate(most);
+    tree
+}
+
 pub fn process_extras(pid: u32) -> ProcessExtras {
     os::process_extras(pid)
 }

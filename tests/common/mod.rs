@@ -725,3 +725,39 @@ pub fn doctor_json_as_nobody(dir: &Path, args: &[&str]) -> Value {
 pub mod frameworks;
 pub mod netns;
 pub mod stack;
+
+/// Poll until `GET path` answers 200: a readiness probe, up to 180 s (a cold
+/// `next dev` compiles the page on the first request; two cores are slow).
+pub fn answers_200(port: u16, path: &str) {
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !http_get_as_browser(&addr, path)
+        .lines()
+        .next()
+        .is_some_and(|l| l.contains(" 200"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr}{path} did not answer 200 within 180 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The causes a report leads with: findings nothing explains, above info.
+pub fn loud_roots(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["caused_by"].is_null() && f["severity"] != "info")
+        .collect()
+}
+
+/// The first of them: the cause the report prints first.
+pub fn first_loud_root(report: &Value) -> &Value {
+    loud_roots(report)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no cause: {report:#}"))
+}

@@ -348,3 +348,40 @@ impl Stack {
         assert_eq!(pids, listener_pids(&ports), "{text}");
     }
 }
+
+/// Whoever listens on `port` now is ended by pid when the test ends: a
+/// server doctor started (detached, by the plan) belongs to the test too.
+pub fn adopt_listeners(procs: &mut Procs, port: u16) -> Vec<u32> {
+    let pids = listener_pids(&[port]);
+    for &pid in &pids {
+        for child in children(pid) {
+            procs.adopt(child);
+        }
+        procs.adopt(pid);
+    }
+    pids
+}
+
+/// `uvicorn main:app --host 127.0.0.1 --port PORT EXTRA…` of the test venv
+/// in `cwd`, started with `env` added to its environment (a shell that
+/// exported the app's settings), waiting until it listens.
+pub fn uvicorn_with_env(
+    procs: &mut Procs,
+    cwd: &Path,
+    port: u16,
+    extra: &[&str],
+    env: &[(&str, String)],
+) -> u32 {
+    let port_arg = port.to_string();
+    let mut cmd = Command::new(venv().join("bin/uvicorn"));
+    cmd.args(["main:app", "--host", "127.0.0.1", "--port", &port_arg])
+        .args(extra)
+        .current_dir(cwd)
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let pid = procs.spawn(&mut cmd);
+    wait_listening(&format!("127.0.0.1:{port}"));
+    pid
+}
