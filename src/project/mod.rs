@@ -71,8 +71,41 @@ pub fn walks_into(path: &Path, name: &str) -> bool {
 /// Env files are small; a huge one is read up to this many bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
+/// One service as doctor knows it, in two halves joined by its port: what
+/// the project's files say it should be ([`Intent`], filled by discovery)
+/// and what the process tree shows it is (`running`, filled from the
+/// snapshot the checks read). The intent's fields read through the service
+/// (`service.port`), so a check names the half only where it matters.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
+    #[serde(flatten)]
+    pub intent: Intent,
+    /// The state half: the processes that serve its port, as the process
+    /// tree shows them (launcher → reloader → worker). Filled by the
+    /// pipeline from the snapshot the checks read; empty when nothing listens.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<RunningProcess>,
+}
+
+impl std::ops::Deref for Service {
+    type Target = Intent;
+    fn deref(&self) -> &Intent {
+        &self.intent
+    }
+}
+
+impl std::ops::DerefMut for Service {
+    fn deref_mut(&mut self) -> &mut Intent {
+        &mut self.intent
+    }
+}
+
+/// The intent half of a service: what the files say (ports, URLs, start
+/// command, entry, health route), each fact with the place that states it
+/// in `sources`. Where a running process corrects a file (a dev server that
+/// moved to the next free port), discovery records that in `sources` too.
+#[derive(Debug, Clone, Serialize)]
+pub struct Intent {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -142,14 +175,8 @@ pub struct Service {
     /// Other ports sources name for the same app, each with its source.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_ports: Vec<PortClaim>,
-    /// Every fact doctor knows of it with where it learned it: the intent
-    /// half, what the files say.
+    /// Every fact doctor knows of it with where it learned it.
     pub sources: Vec<Fact>,
-    /// The state half: the processes that serve its port, as the process
-    /// tree shows them (launcher → reloader → worker). Filled by the
-    /// pipeline from the snapshot the checks read; empty when nothing listens.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub running: Vec<RunningProcess>,
 }
 
 /// One process of a service's tree, as the running system shows it.
@@ -202,35 +229,39 @@ impl Service {
     /// A service known by its port (a server definition, a framework default).
     pub fn at(name: impl Into<String>, port: u16, source: String) -> Service {
         Service {
-            name: name.into(),
-            kind: None,
-            port,
-            host: "localhost".into(),
-            url: None,
-            health: None,
-            source,
-            folder: None,
-            folder_shown: None,
-            start: None,
-            entry: None,
-            origin: None,
-            references: Vec::new(),
-            default_port: false,
-            declared: false,
-            clients: Vec::new(),
-            package_root: None,
-            package_root_shown: None,
-            start_in: None,
-            guessed_entry: false,
-            reloads: false,
-            expected: true,
-            routes: Vec::new(),
-            other_ports: Vec::new(),
-            sources: Vec::new(),
+            intent: Intent {
+                name: name.into(),
+                kind: None,
+                port,
+                host: "localhost".into(),
+                url: None,
+                health: None,
+                source,
+                folder: None,
+                folder_shown: None,
+                start: None,
+                entry: None,
+                origin: None,
+                references: Vec::new(),
+                default_port: false,
+                declared: false,
+                clients: Vec::new(),
+                package_root: None,
+                package_root_shown: None,
+                start_in: None,
+                guessed_entry: false,
+                reloads: false,
+                expected: true,
+                routes: Vec::new(),
+                other_ports: Vec::new(),
+                sources: Vec::new(),
+            },
             running: Vec::new(),
         }
     }
+}
 
+impl Intent {
     /// Record where a fact came from (kept once per fact, value and source).
     pub fn learn(&mut self, fact: &'static str, value: impl Into<String>, source: &str) {
         let f = Fact {
@@ -281,7 +312,7 @@ impl Service {
         }
     }
 
-    fn is_same_app(&self, other: &Service) -> bool {
+    fn is_same_app(&self, other: &Intent) -> bool {
         if let (Some(a), Some(b)) = (self.app_file(), other.app_file()) {
             return a == b;
         }
@@ -294,7 +325,7 @@ impl Service {
     /// Merge another mention of the same service: a written port beats a
     /// framework default; a start command's entry beats a guessed one; two
     /// written ports that disagree are both kept, with their sources.
-    fn absorb(&mut self, other: Service) {
+    fn absorb(&mut self, other: Intent) {
         // A URL-only mention met its server: the server's definition leads.
         if self.kind.is_none() && other.kind.is_some() && !self.declared {
             self.name = other.name.clone();
@@ -588,6 +619,7 @@ impl Project {
                         && (d.folder.is_none() || d.folder == service.folder)))
         };
         if let Some(declared) = self.services.iter_mut().find(|d| claims(d)) {
+            let service = service.intent;
             declared.folder = declared.folder.take().or(service.folder);
             declared.folder_shown = declared.folder_shown.take().or(service.folder_shown);
             declared.entry = declared.entry.take().or(service.entry);
@@ -607,10 +639,10 @@ impl Project {
         let same_app = self
             .services
             .iter()
-            .position(|s| s.is_same_app(&service))
+            .position(|s| s.is_same_app(&service.intent))
             .or_else(|| self.services.iter().position(|s| s.port == service.port));
         match same_app {
-            Some(i) => self.services[i].absorb(service),
+            Some(i) => self.services[i].absorb(service.intent),
             None => self.services.push(service),
         }
     }
@@ -618,13 +650,14 @@ impl Project {
     /// A URL that names a port (env file, proxy target): a reference to the
     /// service there, or a service of its own when none is known.
     pub fn add_reference(&mut self, mut service: Service) {
-        service.learn(
-            "url",
+        let (url, source) = (
             service.url.clone().unwrap_or_default(),
-            &service.source.clone(),
+            service.source.clone(),
         );
+        service.learn("url", url, &source);
         match self.services.iter_mut().find(|s| s.port == service.port) {
             Some(existing) => {
+                let service = service.intent;
                 existing.clients.extend(service.clients);
                 if existing.url.is_none() {
                     existing.url = service.url;
@@ -657,7 +690,7 @@ impl Project {
                 .flatten();
             match target {
                 Some(t) => {
-                    let reference = self.services.remove(i);
+                    let reference = self.services.remove(i).intent;
                     let t = if t > i { t - 1 } else { t };
                     let server = &mut self.services[t];
                     server.clients.extend(reference.clients);

@@ -1203,10 +1203,11 @@ fn frontend_code_urls(project: &mut Project) {
                         Service::from_url(url, "api".into(), format!("{rel}:{}", i + 1))
                     {
                         if s.is_http() {
+                            let source = s.source.clone();
                             s.learn(
                                 "note",
                                 "called by the browser (a URL in the frontend's code)",
-                                &s.source.clone(),
+                                &source,
                             );
                             // A literal may sit in a branch that never runs
                             // (`case "mock": return "http://localhost:3000"`):
@@ -1265,10 +1266,11 @@ fn env_file(project: &mut Project, path: &Path) {
         // tool's endpoint) is context: said as info, never an error.
         s.expected = !s.is_http() || !has_code || project.code.reads_key(&project.root, &key);
         if !s.expected {
+            let source = s.source.clone();
             s.learn(
                 "note",
                 format!("{key}: no code of the app reads it"),
-                &s.source.clone(),
+                &source,
             );
         }
         project.add_reference(s);

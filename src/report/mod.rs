@@ -168,10 +168,16 @@ impl Report {
             }
         }
         for s in &mut self.project.services {
-            for field in [&mut s.url, &mut s.start, &mut s.health, &mut s.origin] {
+            let intent = &mut s.intent;
+            for field in [
+                &mut intent.url,
+                &mut intent.start,
+                &mut intent.health,
+                &mut intent.origin,
+            ] {
                 *field = field.as_deref().map(redact::text);
             }
-            for f in &mut s.sources {
+            for f in &mut intent.sources {
                 f.value = redact::text(&f.value);
             }
             for r in &mut s.running {
