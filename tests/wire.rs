@@ -570,6 +570,39 @@ fn a_database_url_in_the_running_servers_environment_is_checked() {
     drop(data);
 }
 
+/// Field fc D7 (round 7): a foreign cluster on the project's port that
+/// asks md5 passwords (`pg_hba` md5, the password stored as md5) took the
+/// project's login without a word: "db :5432 ok" while the backend got
+/// `password authentication failed`. doctor answers md5 as libpq does.
+#[test]
+fn an_md5_postgres_that_refuses_the_projects_login() {
+    let (api, db) = (free_port(), free_port());
+    let mut procs = Procs::new();
+    let _data = start_postgres_md5(&mut procs, db, "their-pw-1");
+    let app = format!("{FASTAPI_APP}\nDATABASE_URL = os.environ.get(\"DATABASE_URL\")\n");
+    let dir = backend_project(
+        api,
+        &[
+            ("main.py", &app),
+            ("Procfile", &format!("web: uvicorn main:app --port {api}\n")),
+        ],
+    );
+    let env_file = |pw: &str| {
+        let url = format!("postgresql://app:{pw}@127.0.0.1:{db}/app");
+        std::fs::write(dir.path().join(".env"), format!("DATABASE_URL={url}\n")).unwrap();
+    };
+    env_file("ours-pw-2");
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    let refused = findings(&report, "DB004");
+    assert_eq!((code, refused.len()), (1, 1), "{report:#}");
+    assert_eq!(refused[0]["evidence"]["sqlstate"], "28P01", "{report:#}");
+    assert!(!report.to_string().contains("ours-pw-2"), "{report:#}");
+    env_file("their-pw-1");
+    let (code, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
+    assert!(report.to_string().contains("app logged in"), "{report:#}");
+}
+
 /// Field fc P2 c3 and fd P1 c4 (round 6): another PostgreSQL on the
 /// project's port speaks PostgreSQL, so every sniff said "ok", while the
 /// backend died with `password authentication failed`. doctor logs in as

@@ -6,8 +6,10 @@
 //! The check logs in as the app would (the startup message with the URL's
 //! user and database, then cleartext or SCRAM-SHA-256 with its password),
 //! sends no query, and says goodbye (Terminate). What the server answers is
-//! the evidence; a method doctor does not speak (md5, GSS) proves nothing
-//! and is said as such in the probe, never as a finding.
+//! the evidence; a method doctor does not speak (GSS, SSPI) proves nothing
+//! and is said as such in the probe, never as a finding. md5 is spoken: it
+//! is `pg_hba`'s method on many clusters (`initdb --auth=md5`, older
+//! images), the classic "another project's PostgreSQL on 5432".
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -135,8 +137,17 @@ fn exchange(stream: &mut TcpStream, login: &Login) -> Outcome {
                             return Outcome::Unknown("the connection closed".into());
                         }
                     }
-                    5 => {
-                        return Outcome::Unknown("it asks for an md5 password (not checked)".into())
+                    5 if data.len() >= 4 => {
+                        let Some(pw) = &login.password else {
+                            return Outcome::Unknown(
+                                "it asks for a password and none is set".into(),
+                            );
+                        };
+                        let mut msg = md5_response(pw, &login.user, &data[..4]).into_bytes();
+                        msg.push(0);
+                        if send(stream, b'p', &msg).is_err() {
+                            return Outcome::Unknown("the connection closed".into());
+                        }
                     }
                     10 => {
                         let Some(pw) = &login.password else {
@@ -227,6 +238,71 @@ fn read_message(stream: &mut TcpStream) -> Result<(u8, Vec<u8>), String> {
         .read_exact(&mut body)
         .map_err(|_| "the connection closed mid-message".to_string())?;
     Ok((head[0], body))
+}
+
+/// PostgreSQL's md5 answer: `"md5" + md5hex(md5hex(password + user) + salt)`.
+fn md5_response(password: &str, user: &str, salt: &[u8]) -> String {
+    let inner = hex(&md5(format!("{password}{user}").as_bytes()));
+    let mut outer = inner.into_bytes();
+    outer.extend_from_slice(salt);
+    format!("md5{}", hex(&md5(&outer)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// MD5 (RFC 1321), for PostgreSQL's md5 login only: ring has none, and
+/// the login needs no more than this.
+fn md5(data: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    // K[i] = floor(abs(sin(i + 1)) * 2^32), as the RFC defines it.
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let mut state: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_le_bytes());
+    for block in msg.chunks(64) {
+        let m: Vec<u32> = block
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = state;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let rotated = a
+                .wrapping_add(f)
+                .wrapping_add(k[i])
+                .wrapping_add(m[g])
+                .rotate_left(S[i]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(rotated);
+        }
+        for (s, v) in state.iter_mut().zip([a, b, c, d]) {
+            *s = s.wrapping_add(v);
+        }
+    }
+    let mut out = [0u8; 16];
+    for (i, s) in state.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&s.to_le_bytes());
+    }
+    out
 }
 
 /// SCRAM-SHA-256 as PostgreSQL speaks it (RFC 5802, RFC 7677): no channel
@@ -378,6 +454,31 @@ mod tests {
             assert_eq!(unbase64(&base64(s)).unwrap(), s);
         }
         assert_eq!(base64(b"n,,"), "biws");
+    }
+
+    /// RFC 1321's test suite, and PostgreSQL's own md5 form of a role's
+    /// password (`md5` + md5(password + user), as `pg_authid` stores it).
+    #[test]
+    fn md5_matches_rfc_1321() {
+        for (input, want) in [
+            ("", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("a", "0cc175b9c0f1b6a831c399e269772661"),
+            ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+            ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ] {
+            assert_eq!(hex(&md5(input.as_bytes())), want, "{input:?}");
+        }
+        // SELECT 'md5' || md5('secretapp'): the inner half of the answer;
+        // the answer to salt 01 02 03 04, as psql's libpq makes it.
+        assert_eq!(hex(&md5(b"secretapp")), "6a422f785c9e20873908ce25d1736ae2");
+        assert_eq!(
+            md5_response("secret", "app", &[1, 2, 3, 4]),
+            "md5911f527656472583a006e7727877b33e"
+        );
     }
 
     /// RFC 7677's example exchange (user "user", password "pencil").

@@ -601,6 +601,22 @@ pub fn start_postgres_with_password(
     port: u16,
     password: Option<&str>,
 ) -> tempfile::TempDir {
+    start_postgres_auth(procs, port, password, "scram-sha-256")
+}
+
+/// A cluster as `initdb --auth-host=md5` and `password_encryption=md5`
+/// make it (older images, many hand-made clusters): every TCP login is
+/// asked an md5 password; the local socket is trusted.
+pub fn start_postgres_md5(procs: &mut Procs, port: u16, password: &str) -> tempfile::TempDir {
+    start_postgres_auth(procs, port, Some(password), "md5")
+}
+
+fn start_postgres_auth(
+    procs: &mut Procs,
+    port: u16,
+    password: Option<&str>,
+    method: &str,
+) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
     let initdb =
         postgres_bin("initdb").expect("PostgreSQL from Debian's packages (.ci/run installs it)");
@@ -639,7 +655,12 @@ pub fn start_postgres_with_password(
         Some(pw) => {
             let file = data.path().join("pwfile");
             std::fs::write(&file, format!("{pw}\n")).unwrap();
-            init.args(["-A", "scram-sha-256", "--pwfile"]).arg(&file);
+            if method == "md5" {
+                init.args(["--auth-local=trust", "--auth-host=md5", "--pwfile"]);
+            } else {
+                init.args(["-A", method, "--pwfile"]);
+            }
+            init.arg(&file);
         }
     }
     as_postgres(&mut init);
@@ -651,6 +672,17 @@ pub fn start_postgres_with_password(
         .args(["-p", &port.to_string(), "-k"])
         .arg(data.path())
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args([
+            "-c",
+            &format!(
+                "password_encryption={}",
+                if method == "md5" {
+                    "md5"
+                } else {
+                    "scram-sha-256"
+                }
+            ),
+        ])
         .stderr(Stdio::null())
         .current_dir("/");
     as_postgres(&mut server);
@@ -683,6 +715,25 @@ pub fn start_postgres_with_password(
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(made, "PostgreSQL on {port} never took a login");
+    if method == "md5" {
+        // initdb stored the password as SCRAM, which an md5 line answers
+        // with SCRAM; stored again as md5, the server asks md5 (type 5).
+        let out = Command::new(postgres_bin("psql").unwrap())
+            .arg("-h")
+            .arg(data.path())
+            .args(["-p", &port.to_string(), "-U", "app", "-d", "app", "-c"])
+            .arg(format!(
+                "ALTER ROLE app PASSWORD '{}'",
+                password.unwrap_or_default()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     data
 }
 
