@@ -725,6 +725,64 @@ fn vite_proxy_to_the_wrong_address_is_evidence_of_the_split() {
         .expect("folded under a cause") as usize];
     assert_eq!(cause["code"], "PORT003", "{report:#}");
     assert!(cause["caused_by"].is_null());
+    // The bind step is uvicorn's own flag, the address the proxy asks.
+    let steps = cause["fix"]["commands"].to_string();
+    assert!(
+        steps.contains("start uvicorn bound to 127.0.0.1: `--host 127.0.0.1`"),
+        "{steps}"
+    );
+    assert!(!steps.contains("0.0.0.0"), "{steps}");
+}
+
+/// Field gc fc P1 7 (round 7, partial): `runserver -6` listens on `[::1]`
+/// while the clients call 127.0.0.1. The cause was right, its fix said
+/// `--host 127.0.0.1`, which runserver rejects (`unrecognized arguments`).
+/// The bind step is runserver's own address argument, without `-6`, and
+/// running it as printed serves the clients' address.
+#[test]
+fn django_on_the_other_address_is_told_its_own_bind_argument() {
+    if !ipv6_loopback_works() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    let runserver = procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", "-6", &port.to_string()])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("[::1]:{port}"));
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let split = findings(&report, "PORT003");
+    assert_eq!(split.len(), 1, "{report:#}");
+    let steps: Vec<String> = split[0]["fix"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let want = format!("`python manage.py runserver 127.0.0.1:{port}`");
+    assert!(
+        steps[0].contains(&want) && steps[0].contains("without `-6`"),
+        "{steps:?}"
+    );
+    assert!(!steps.join(" ").contains("--host"), "{steps:?}");
+    // The printed command, run as the user would, serves 127.0.0.1.
+    procs.end(runserver);
+    procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", &format!("127.0.0.1:{port}")])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
+    let (_, report) = stack.doctor(&[]);
+    assert!(findings(&report, "PORT003").is_empty(), "{report:#}");
 }
 
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder

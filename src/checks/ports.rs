@@ -143,6 +143,19 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
                 }
             }
         }
+        // What the server is started with, to say its own bind flag: the
+        // holders' command lines and their parents' (a uvicorn worker's
+        // line is `spawn_main`; its reloader's holds the flags).
+        let mut server_cmd: Vec<String> = Vec::new();
+        for pid in &holders {
+            let mut at = snapshot.process(*pid);
+            for _ in 0..3 {
+                let Some(p) = at else { break };
+                server_cmd.push(p.cmdline.join(" "));
+                at = p.parent.and_then(|pp| snapshot.process(pp));
+            }
+        }
+        let server_cmd = server_cmd.join(" ");
         for service in &services {
             // Each spelling clients use (localhost, 127.0.0.1, ::1) is checked.
             let mut hosts: Vec<(String, String)> = service.clients.clone();
@@ -151,7 +164,7 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             }
             hosts.dedup_by(|a, b| a.0 == b.0);
             for (host, source) in &hosts {
-                if let Some(f) = address_mismatch(host, source, port, &listeners) {
+                if let Some(f) = address_mismatch(host, source, port, &listeners, &server_cmd) {
                     out.push(f);
                 }
             }
@@ -1077,6 +1090,7 @@ fn address_mismatch(
     source: &str,
     port: u16,
     listeners: &[&Socket],
+    server_cmd: &str,
 ) -> Option<Finding> {
     let resolved = resolve(host_name, port);
     if resolved.is_empty() {
@@ -1102,11 +1116,30 @@ fn address_mismatch(
         )
     };
     let host = display_host(host_name);
-    let bind_to = if refused.iter().any(IpAddr::is_ipv6) && refused.iter().any(IpAddr::is_ipv4) {
+    // The address to bind: the one the clients ask. A client that asks
+    // ::1 of a server on 127.0.0.1 is served by binding both (`::`), never
+    // ::1 alone, which would refuse the IPv4 clients instead.
+    let bind_to = if refused.iter().any(IpAddr::is_ipv6) {
         "::".to_string()
-    } else {
+    } else if refused.iter().all(|ip| ip.is_loopback()) {
         refused_text[0].clone()
+    } else {
+        "0.0.0.0".to_string()
     };
+    // The URL is rewritten to an address the server listens on, never a
+    // wildcard (`0.0.0.0` is no address a client connects to).
+    let url_address = listeners
+        .iter()
+        .map(|l| l.local.ip())
+        .map(|ip| match ip {
+            IpAddr::V4(v4) if v4.is_unspecified() => LOOPBACK_V4,
+            IpAddr::V6(v6) if v6.is_unspecified() => LOOPBACK_V6,
+            other => other,
+        })
+        .min_by_key(|ip| ip.is_ipv6())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| listening[0].clone());
+    let bind_step = bind_advice(server_cmd, &bind_to, port);
     Some(
         Finding::new(
             "PORT003",
@@ -1134,11 +1167,11 @@ fn address_mismatch(
         .with_fix(Fix::manual(
             "make the listener and the URL agree on an address",
             vec![
-                format!("start the server bound to {bind_to} (e.g. `--host {bind_to}`)"),
+                bind_step,
                 format!(
                     "or write the URL in {} with the address it listens on: {}",
                     source,
-                    url_host(&listening[0], port)
+                    url_host(&url_address, port)
                 ),
             ],
         ))
@@ -1152,6 +1185,38 @@ fn address_mismatch(
             crate::finding::Severity::Warning
         }),
     )
+}
+
+/// How the server at hand is told to bind `addr`, in its own flags: a
+/// `--host` that Django's runserver rejects is no fix.
+fn bind_advice(server_cmd: &str, addr: &str, port: u16) -> String {
+    let words: Vec<&str> = server_cmd.split_whitespace().collect();
+    let has = |w: &str| words.iter().any(|x| x.ends_with(w));
+    let bracketed = display_host(addr);
+    if words.contains(&"runserver") {
+        let ipv6 = if addr.contains(':') { "-6 " } else { "" };
+        let dropped = if words.contains(&"-6") || words.contains(&"--ipv6") {
+            " (without `-6`)"
+        } else {
+            ""
+        };
+        let dropped = if addr.contains(':') { "" } else { dropped };
+        return format!(
+            "start runserver bound to {bracketed}{dropped}: `python manage.py runserver {ipv6}{bracketed}:{port}`"
+        );
+    }
+    if has("gunicorn") {
+        return format!("start gunicorn bound to {bracketed}: `--bind {bracketed}:{port}`");
+    }
+    if has("next") || words.iter().any(|w| w.starts_with("next-server")) {
+        return format!("start next bound to {addr}: `next dev -H {addr} -p {port}`");
+    }
+    for tool in ["uvicorn", "fastapi", "flask", "vite", "hypercorn"] {
+        if has(tool) {
+            return format!("start {tool} bound to {addr}: `--host {addr}`");
+        }
+    }
+    format!("start the server bound to {addr} (its host setting, or the host of its listen() call)")
 }
 
 fn display_host(host: &str) -> String {
