@@ -1257,6 +1257,65 @@ fn an_orphaned_concurrently_tree_is_named_and_replaced() {
     );
 }
 
+/// Field gc fc P1 11 (round 7, missed): django-cors-headers installed and
+/// the origin listed, but `'corsheaders.middleware.CorsMiddleware'`
+/// commented out of MIDDLEWARE. The fix said to allow the origin, which is
+/// allowed already. It names the commented line; uncommented as printed,
+/// the autoreloader restarts and the origin gets its header.
+#[test]
+fn django_cors_middleware_commented_out_is_named() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    let origin = "http://localhost:5173";
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &format!(
+            "{}\nMIDDLEWARE = [\n    # \"corsheaders.middleware.CorsMiddleware\",\n]\nCORS_ALLOWED_ORIGINS = [\"{origin}\"]\n",
+            settings.replace(
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\"]",
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\", \"corsheaders\"]"
+            )
+        ),
+    );
+    start_venv(
+        &mut procs,
+        stack.path(),
+        "python",
+        &["manage.py", "runserver", &format!("127.0.0.1:{api}")],
+        api,
+        "/api/health/",
+    );
+    let (code, report) = stack.doctor(&["--only", "cors", "--origin", origin]);
+    assert_eq!(code, 1, "{report:#}");
+    let rejected = findings(&report, "CORS001");
+    assert_eq!(rejected.len(), 1, "{report:#}");
+    let steps = rejected[0]["fix"]["commands"].as_array().unwrap();
+    let first = steps[0].as_str().unwrap();
+    assert!(
+        first.starts_with("uncomment the CORS middleware at mysite/settings.py:")
+            && first.contains("corsheaders.middleware.CorsMiddleware"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps.len(),
+        1,
+        "a reloading runserver needs no restart: {steps:?}"
+    );
+    // Uncommented as printed: the autoreloader serves the header.
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings.replace("    # \"corsheaders", "    \"corsheaders"),
+    );
+    eventually("the origin is allowed", || {
+        let (_, report) = stack.doctor(&["--only", "cors", "--origin", origin]);
+        findings(&report, "CORS001").is_empty()
+    });
+}
+
 /// Issue 17: a CORS fix that points at where the origins really come from,
 /// applied as printed, repairs it. Django with django-cors-headers' older
 /// setting name (CORS_ORIGIN_WHITELIST) lacking the vite frontend's origin;

@@ -289,6 +289,58 @@ fn allowed_origins_at(ctx: &Context, backend: &Service) -> Option<(String, Optio
     })
 }
 
+/// A CORS middleware the backend's code has commented out, with no live
+/// line that installs it: the origin may well be listed already, so adding
+/// it again fixes nothing (field gc 11: `# 'corsheaders.middleware.CorsMiddleware'`).
+fn disabled_cors_middleware(ctx: &Context, backend: &Service) -> Option<(String, String)> {
+    let folder = backend.run_folder()?;
+    // The mark of each framework's middleware being installed.
+    const MARKS: &[&str] = &[
+        "corsheaders.middleware.CorsMiddleware",
+        "CORSMiddleware",
+        "CORS(app",
+        "cors(",
+    ];
+    let code = || ctx.project.code.under(folder);
+    let live = |mark: &str| {
+        code().any(|(_, text)| {
+            text.lines().map(str::trim).any(|l| {
+                l.contains(mark)
+                    && !l.starts_with('#')
+                    && !l.starts_with("//")
+                    && !l.starts_with("from ")
+                    && !l.starts_with("import ")
+                    && !l.contains("require(")
+            })
+        })
+    };
+    for mark in MARKS {
+        let commented = code().find_map(|(path, text)| {
+            text.lines().enumerate().find_map(|(i, l)| {
+                let l = l.trim();
+                let body = l.strip_prefix('#').or_else(|| l.strip_prefix("//"))?.trim();
+                let is_use = body.contains(mark)
+                    && !body.starts_with("from ")
+                    && !body.starts_with("import ")
+                    && (*mark != "cors(" || body.contains(".use("));
+                is_use.then(|| {
+                    (
+                        format!("{}:{}", ctx.project.relative(path), i + 1),
+                        l.to_string(),
+                    )
+                })
+            })
+        });
+        if let Some(found) = commented {
+            // flask-cors set up as `cors.init_app(app)` is installed too.
+            if !live(mark) && !(*mark == "CORS(app" && live("init_app(")) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
 /// The fix for an origin the backend rejects: where to add it, and the
 /// framework's own mechanism; a value read at start needs a restart.
 fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
@@ -316,6 +368,18 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
             backend.name
         ),
     };
+    if let Some((at, line)) = disabled_cors_middleware(ctx, backend) {
+        let mut steps = vec![format!(
+            "uncomment the CORS middleware at {at} (`{line}`): while it is commented out no origin is allowed, whatever the settings list"
+        )];
+        if !reloads {
+            steps.push(restart);
+        }
+        return Fix::manual(
+            format!("turn {}'s CORS middleware back on ({at})", backend.name),
+            steps,
+        );
+    }
     let found = allowed_origins_at(ctx, backend);
     // A reloading server picks up an edit of its code by itself; a value
     // from an env file is read once, at start.
