@@ -333,7 +333,8 @@ fn disabled_cors_middleware(ctx: &Context, backend: &Service) -> Option<(String,
         });
         if let Some(found) = commented {
             // flask-cors set up as `cors.init_app(app)` is installed too.
-            if !live(mark) && !(*mark == "CORS(app" && live("init_app(")) {
+            let installed = live(mark) || (*mark == "CORS(app" && live("init_app("));
+            if !installed {
                 return Some(found);
             }
         }
