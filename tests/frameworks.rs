@@ -570,6 +570,105 @@ fn backend_on_another_port_than_the_proxy_target() {
     eventually("the API answers through vite", through_vite);
 }
 
+/// Field gb fb P2 D2b (round 8, partial): CRA's `"proxy"` names the
+/// backend's default port while the backend runs on another one. The same
+/// story as vite's proxy, with CRA's difference: it reads `"proxy"` once,
+/// at start. ENV004 at the package.json line is the one root, its plan
+/// edits the line and ends with the restart of the frontend, and
+/// `--fix --yes` starts no second backend. Restarted as printed, the API
+/// answers through CRA.
+#[test]
+fn cra_proxy_to_another_port_than_the_backend_runs_on() {
+    let Some(ns) = common::netns::Netns::new("cra-proxy") else {
+        eprintln!("no network namespace here (needs root and ip): skipped");
+        return;
+    };
+    let mut procs = Procs::new();
+    let stack = Stack::new("cra-fastapi");
+    stack.link_venv("backend/.venv");
+    let web = stack.port("WEB_PORT");
+    stack.write("backend/Procfile", "web: uvicorn main:app\n");
+    let pkg = std::fs::read_to_string(stack.join("frontend/package.json")).unwrap();
+    let pkg = pkg
+        .lines()
+        .map(|l| {
+            if l.contains("\"proxy\"") {
+                "  \"proxy\": \"http://127.0.0.1:8000\",".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    stack.write("frontend/package.json", &pkg);
+    let proxy_line = pkg.lines().position(|l| l.contains("\"proxy\"")).unwrap() + 1;
+    install_framework(&stack.join("frontend"), "react-scripts");
+    procs.spawn(
+        ns.command(venv().join("bin/uvicorn"))
+            .args(["main:app", "--host", "127.0.0.1", "--port", "8001"])
+            .current_dir(stack.join("backend"))
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(8001);
+    let cra = |procs: &mut Procs| {
+        procs.spawn(
+            ns.command("node")
+                .args(["node_modules/.bin/react-scripts", "start"])
+                .env("PORT", web.to_string())
+                .env("BROWSER", "none")
+                .current_dir(stack.join("frontend"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    };
+    // CRA accepts before its first compile ends: ready is its page's 200
+    // (polled inside the namespace, up to 120 s on a loaded machine). CRA
+    // proxies only requests that do not accept HTML, as fetch's do.
+    let answers = |path: &str, tries: u32| {
+        ns.command("python3")
+            .args([
+                "-c",
+                &format!("import urllib.request,sys,time\nfor _ in range({tries}):\n    try:\n        if urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{web}{path}', headers={{'Accept': 'application/json'}}), timeout=5).status == 200: sys.exit(0)\n    except Exception:\n        pass\n    time.sleep(0.2)\nsys.exit(1)"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let first_cra = cra(&mut procs);
+    assert!(answers("/", 600), "CRA never served its page");
+
+    let (code, report) = ns.doctor_json(stack.path(), &[]);
+    assert_ne!(code, 0, "{report:#}");
+    let first = first_loud_root(&report);
+    assert_eq!(first["code"], "ENV004", "{report:#}");
+    assert_eq!(
+        first["evidence"]["source"],
+        format!("frontend/package.json:{proxy_line}"),
+        "{first:#}"
+    );
+    assert_eq!(first["evidence"]["listening_port"], 8001, "{first:#}");
+    let steps = first["fix"]["commands"].to_string();
+    assert!(
+        steps.contains("then restart") && steps.contains("npm run start"),
+        "{steps}"
+    );
+
+    ns.doctor_json(stack.path(), &["--fix", "--yes"]);
+    let pkg = std::fs::read_to_string(stack.join("frontend/package.json")).unwrap();
+    assert!(pkg.contains("http://127.0.0.1:8001"), "{pkg}");
+    assert!(
+        !ns.accepts(8000),
+        "--fix --yes started a second backend on :8000"
+    );
+    // The one step left, as printed: restart the frontend.
+    procs.end(first_cra);
+    cra(&mut procs);
+    assert!(answers("/", 600), "CRA never served its page again");
+    assert!(
+        answers("/api/health", 50),
+        "the API does not answer through CRA"
+    );
+}
+
 /// Field round 7 (gc fc P1 baseline, 1 run in 17 at load 16 on 2 cores): a
 /// healthy vite whose first page takes longer than the probe waits was
 /// ✖ HEALTH002. vite compiles on demand; a first answer still coming is

@@ -746,15 +746,22 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
                 .any(|e| file.ends_with(&format!(".{e}")))
             && !in_config(src)
     };
-    // A dev server's proxy target (`vite.config.ts`, `setupProxy.js`): what
-    // every API call through the frontend reaches; the dev server restarts
-    // itself when its config changes.
+    // A dev server's proxy target (`vite.config.ts`, `setupProxy.js`, CRA's
+    // `"proxy"` in package.json): what every API call through the frontend
+    // reaches. vite and next restart themselves when their config changes;
+    // CRA reads `"proxy"` and `setupProxy.js` once, at start.
     fn in_config(src: &str) -> bool {
+        let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
+        file.rsplit('/').next().is_some_and(|n| {
+            n.contains(".config.") || n.starts_with("setupProxy") || n == "package.json"
+        })
+    }
+    let read_once = |src: &str| {
         let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
         file.rsplit('/')
             .next()
-            .is_some_and(|n| n.contains(".config.") || n.starts_with("setupProxy"))
-    }
+            .is_some_and(|n| n.starts_with("setupProxy") || n == "package.json")
+    };
     // A literal may sit in a branch that never runs: when another literal of
     // the frontend's code names a port that answers, none is a guess worth saying.
     let some_literal_answers = project.services.iter().any(|s| {
@@ -830,6 +837,11 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             let path = project.root.join(file);
             let text = read_bounded(&path).ok()?;
             let url_line = text.lines().nth(line - 1)?;
+            // Of package.json, only CRA's `"proxy"` is a target the
+            // browser's calls take (a script's URL is no such thing).
+            if file.ends_with("package.json") && !url_line.contains("\"proxy\"") {
+                return None;
+            }
             let code = in_code(&source) || in_config(&source);
             let url = if code {
                 crate::project::quoted_urls(url_line)
@@ -842,6 +854,25 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             let parts = parse_url(&url)?;
             let from = format!(":{}", parts.port);
             let to = format!(":{real_port}");
+            let mut commands = vec![
+                format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
+                format!("sed -i '{line}s/{from}/{to}/' {file}"),
+            ];
+            if read_once(&source) {
+                // The frontend whose proxy this is, as the user starts it.
+                let frontend = project.services.iter().find(|s| {
+                    s.is_frontend()
+                        && s.folder.as_ref().is_some_and(|f| path.starts_with(f))
+                });
+                let start = frontend
+                    .and_then(|f| f.start_from_root())
+                    .map(|s| crate::shell::inline(&s))
+                    .unwrap_or_else(|| "npm start".to_string());
+                commands.push(format!(
+                    "then restart {} (Ctrl-C in its terminal, then {start}): the dev server reads its proxy once, at start",
+                    frontend.map_or("the frontend", |f| f.name.as_str())
+                ));
+            }
             Some(
                 Finding::new(
                     "ENV004",
@@ -856,10 +887,7 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
                 .with_fix(Fix {
                     title: format!("change the port in {source} from {} to {real_port} (after a backup in .doctor/backups/, which git ignores)", service.port),
                     safety: Safety::Confirm,
-                    commands: vec![
-                        format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
-                        format!("sed -i '{line}s/{from}/{to}/' {file}"),
-                    ],
+                    commands,
                     action: Some(FixAction::EditLine { path, line, from, to }),
                 }),
             )
