@@ -123,6 +123,54 @@ fn stopped_plain_flask_is_resumed_not_killed() {
     assert!(http_get(&addr, "/api/health").contains("\"ok\""), "{text}");
 }
 
+/// Field gd fd P3-d7 (round 8, partial): `flask run --debug` with its
+/// reloader stopped (SIGSTOP of the parent) while the worker, which shares
+/// the socket, serves. PROC001 said "connections are accepted and never
+/// answered"; they are answered. It is a warning naming the serving worker
+/// (edits are not reloaded), and `--fix --yes` resumes the reloader and
+/// ends nothing.
+#[test]
+fn stopped_reloader_whose_worker_serves_is_no_hang() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-factory");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    let reloader = start_venv(
+        &mut procs,
+        stack.path(),
+        "flask",
+        &["run", "--debug"],
+        port,
+        "/api/health",
+    );
+    let worker = listener_pids(&[port])
+        .into_iter()
+        .find(|p| *p != reloader)
+        .expect("werkzeug's worker listens too");
+    stop(reloader);
+    let addr = format!("127.0.0.1:{port}");
+    assert!(http_get(&addr, "/api/health").contains("\"ok\""));
+    let (_, report) = stack.doctor(&["--timeout", "1s", "--skip", "env,node"]);
+    let stopped = the(&report, "PROC001");
+    assert_eq!(stopped["severity"], "warning", "{report:#}");
+    let title = stopped["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("its worker pid {worker} answers"))
+            && !title.contains("never answered"),
+        "{title}"
+    );
+    assert!(findings(&report, "HEALTH002").is_empty(), "{report:#}");
+    doctor_in(
+        stack.path(),
+        &["--fix", "--yes", "--timeout", "1s", "--skip", "env,node"],
+    );
+    assert!(
+        is_alive(reloader) && is_alive(worker),
+        "a process was ended"
+    );
+    eventually("the reloader runs again", || !is_stopped(reloader));
+}
+
 /// A second vite of the same frontend on the next port: CORS is asked for
 /// that origin too, and the fix names where the allowed origins are written
 /// (the env key and its line) and that the backend must be restarted.

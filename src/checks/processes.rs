@@ -51,7 +51,15 @@ impl Check for Processes {
                 .collect();
             for p in &procs {
                 if p.state == ProcState::Stopped {
-                    out.push(stopped(snapshot, p, port));
+                    // A reloader stopped while its worker, which shares the
+                    // socket, runs on: connections are answered; edits are
+                    // not picked up (field gd P3-d7, werkzeug's reloader).
+                    let serving = procs.iter().find(|c| {
+                        c.state != ProcState::Stopped
+                            && c.pid != p.pid
+                            && descends_from(ctx.all_processes(), c, p.pid)
+                    });
+                    out.push(stopped(snapshot, p, port, serving.map(|c| c.pid)));
                 }
                 if p.state == ProcState::Zombie {
                     out.push(defunct_holder(snapshot, p, port));
@@ -102,24 +110,57 @@ impl Check for Processes {
     }
 }
 
-fn stopped(snapshot: &Snapshot, p: &ProcessInfo, port: u16) -> Finding {
+/// Whether `p` is a child, grandchild or great-grandchild of `ancestor`.
+fn descends_from(
+    all: &std::collections::HashMap<u32, ProcessInfo>,
+    p: &ProcessInfo,
+    ancestor: u32,
+) -> bool {
+    let mut at = p.parent;
+    for _ in 0..3 {
+        match at {
+            Some(pid) if pid == ancestor => return true,
+            Some(pid) => at = all.get(&pid).and_then(|q| q.parent),
+            None => return false,
+        }
+    }
+    false
+}
+
+fn stopped(snapshot: &Snapshot, p: &ProcessInfo, port: u16, serving: Option<u32>) -> Finding {
     let commands = if cfg!(windows) {
         vec![]
     } else {
         vec![format!("kill -CONT {}", p.pid)]
     };
+    let what = match serving {
+        Some(worker) => format!(
+            "its worker pid {worker} answers on the port, but a stopped reloader restarts nothing: an edit leaves the old code running"
+        ),
+        None => "connections are accepted and never answered".to_string(),
+    };
     Finding::new(
         "PROC001",
         ID,
         format!(
-            "{} holding port {port} is stopped (state T): connections are accepted and never answered",
+            "{} holding port {port} is stopped (state T): {what}",
             describe_pid(snapshot, p.pid)
         ),
     )
+    .evidence("serving_child", serving)
+    // Answered, but not reloading: a warning, the hang is not there.
+    .severity(if serving.is_some() {
+        crate::finding::Severity::Warning
+    } else {
+        crate::finding::Severity::Error
+    })
     .evidence("port", port)
     .evidence("process", process_evidence(snapshot, p))
     .with_fix(Fix {
-        title: format!("let pid {} run again (SIGCONT); or end it and start it anew", p.pid),
+        title: format!(
+            "let pid {} run again (SIGCONT); or end it and start it anew",
+            p.pid
+        ),
         safety: Safety::Safe,
         commands,
         action: Some(FixAction::Continue {

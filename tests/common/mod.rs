@@ -385,6 +385,15 @@ pub fn signal(pid: u32, sig: i32) {
 /// SIGSTOP, then wait until the process is in state T: the kernel changes
 /// the state when the process next runs, which on a loaded machine is not
 /// at once.
+/// Whether `pid` is stopped (state T), as `/proc/PID/stat` says.
+pub fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, r)| r.trim_start().chars().next())
+            == Some('T')
+    })
+}
+
 pub fn stop(pid: u32) {
     signal(pid, libc::SIGSTOP);
     eventually(&format!("pid {pid} is stopped"), || {
