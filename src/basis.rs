@@ -73,6 +73,7 @@ const RUNNING: &[&str] = &[
     "probe",
     "probes",
     "process",
+    "serving_child",
     "process_environment",
     "process_environment_read",
     "process_started",

@@ -364,22 +364,47 @@ fn run_streamed(program: &Path, args: &[String], cwd: &Path) -> Outcome {
 }
 
 fn append_keys(root: &Path, path: &Path, keys: &[String]) -> Outcome {
-    let saved = backup(root, path)?;
-    let mut text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?;
+    // A file that is not there yet (a frontend's `.env.local`) is made:
+    // there is nothing of the user's to back up.
+    let saved = if path.exists() {
+        Some(backup(root, path)?)
+    } else {
+        None
+    };
+    let mut text = if path.exists() {
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", redact::home(path)))?
+    } else {
+        String::new()
+    };
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
+    // `KEY` is added empty, for the user to fill; `KEY=value` as given.
     for key in keys {
-        text.push_str(&format!("{key}=\n"));
+        if key.contains('=') {
+            text.push_str(&format!("{key}\n"));
+        } else {
+            text.push_str(&format!("{key}=\n"));
+        }
     }
     write_whole(path, &text)?;
-    Ok(vec![format!(
-        "added {} to {} (backup: {})",
-        keys.join(", "),
-        redact::home(path),
-        redact::home(&saved)
-    )])
+    let names: Vec<&str> = keys
+        .iter()
+        .map(|k| k.split_once('=').map_or(k.as_str(), |(n, _)| n))
+        .collect();
+    Ok(vec![match saved {
+        Some(saved) => format!(
+            "added {} to {} (backup: {})",
+            names.join(", "),
+            redact::home(path),
+            redact::home(&saved)
+        ),
+        None => format!(
+            "wrote {} to {} (a new file)",
+            names.join(", "),
+            redact::home(path)
+        ),
+    }])
 }
 
 /// Replace a file's content at once: written beside it, then renamed over

@@ -669,6 +669,88 @@ fn cra_proxy_to_another_port_than_the_backend_runs_on() {
     );
 }
 
+/// Field ga N2 / D5 (rounds 7 and 8, partial): the frontend's code reads
+/// `process.env.NEXT_PUBLIC_API_URL || "http://localhost:8000"`, no env
+/// file sets the variable, and the backend runs on :8001. ENV004 named the
+/// cause, and its fix edited the code's fallback. The fix sets the
+/// variable in the frontend's `.env.local` (next reloads it by itself) and
+/// leaves the code alone; afterwards doctor is silent about it.
+#[test]
+fn a_public_env_fallback_is_fixed_by_setting_the_variable() {
+    let Some(ns) = common::netns::Netns::new("env-fallback") else {
+        eprintln!("no network namespace here (needs root and ip): skipped");
+        return;
+    };
+    let mut procs = Procs::new();
+    let stack = Stack::new("next-python");
+    stack.link_venv(".venv");
+    let web = stack.port("WEB_PORT");
+    stack.write(
+        "package.json",
+        &format!("{{\"name\": \"next-python\", \"private\": true, \"scripts\": {{\"fastapi-dev\": \"python3 -m uvicorn api.index:app --reload\", \"next-dev\": \"next dev --port {web}\"}}, \"dependencies\": {{\"next\": \"^15.0.0\"}}}}\n"),
+    );
+    stack.write("next.config.js", "module.exports = {}\n");
+    let page = "const API = process.env.NEXT_PUBLIC_API_URL || \"http://localhost:8000\"\n\nexport default async function Home() {\n  const r = await fetch(`${API}/api/healthchecker`, { cache: \"no-store\" }).catch(() => null)\n  return <main>{r ? r.status : \"refused\"}</main>\n}\n";
+    stack.write("app/page.js", page);
+    install_framework(stack.path(), "next");
+    procs.spawn(
+        ns.command(venv().join("bin/python"))
+            .args([
+                "-m",
+                "uvicorn",
+                "api.index:app",
+                "--reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "8001",
+            ])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(8001);
+    procs.spawn(
+        ns.command("node")
+            .args(["node_modules/.bin/next", "dev", "--port", &web.to_string()])
+            .current_dir(stack.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    ns.wait_listening(web);
+
+    let (_, report) = ns.doctor_json(stack.path(), &[]);
+    let wrong = findings(&report, "ENV004");
+    assert_eq!(wrong.len(), 1, "{report:#}");
+    assert_eq!(
+        wrong[0]["evidence"]["source"], "app/page.js:1",
+        "{report:#}"
+    );
+    let title = wrong[0]["fix"]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("set NEXT_PUBLIC_API_URL=http://localhost:8001 in .env.local"),
+        "{title}"
+    );
+    ns.doctor_json(stack.path(), &["--fix", "--yes"]);
+    let env_local = std::fs::read_to_string(stack.join(".env.local")).unwrap();
+    assert_eq!(env_local, "NEXT_PUBLIC_API_URL=http://localhost:8001\n");
+    assert_eq!(
+        std::fs::read_to_string(stack.join("app/page.js")).unwrap(),
+        page
+    );
+    let (_, report) = ns.doctor_json(stack.path(), &[]);
+    assert!(findings(&report, "ENV004").is_empty(), "{report:#}");
+    // next reloaded `.env.local` by itself: its page reaches the backend.
+    let reached = ns
+        .command("python3")
+        .args([
+            "-c",
+            &format!("import urllib.request,sys,time\nfor _ in range(120):\n    try:\n        if b'<main>200</main>' in urllib.request.urlopen('http://127.0.0.1:{web}/', timeout=30).read(): sys.exit(0)\n    except Exception:\n        pass\n    time.sleep(1)\nsys.exit(1)"),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(reached, "next's page does not reach the backend on :8001");
+}
+
 /// Field round 7 (gc fc P1 baseline, 1 run in 17 at load 16 on 2 cores): a
 /// healthy vite whose first page takes longer than the probe waits was
 /// ✖ HEALTH002. vite compiles on demand; a first answer still coming is

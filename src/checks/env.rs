@@ -854,6 +854,28 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             let parts = parse_url(&url)?;
             let from = format!(":{}", parts.port);
             let to = format!(":{real_port}");
+            // `process.env.NEXT_PUBLIC_API_URL || "http://localhost:8000"`
+            // with the variable set nowhere: the literal is the fallback; the
+            // dev fix is the variable, in the frontend's `.env.local` (every
+            // frontend dev server reads it, and it stays out of git), not an
+            // edit of the code's fallback (field ga N2).
+            if code && !in_config(&source) {
+                if let Some(fix) = public_var_fix(project, &path, url_line, &url, &from, &to) {
+                    return Some(
+                        Finding::new(
+                            "ENV004",
+                            ID,
+                            format!("{source} points at port {}, where nothing listens; the project's server listens on {real_port}: {}", service.port, who.join(", ")),
+                        )
+                        .severity(Severity::Warning)
+                        .evidence("source", source.clone())
+                        .evidence("url_port", service.port)
+                        .evidence("listening_port", real_port)
+                        .evidence("listening", who.clone())
+                        .with_fix(fix),
+                    );
+                }
+            }
             let mut commands = vec![
                 format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
                 format!("sed -i '{line}s/{from}/{to}/' {file}"),
@@ -893,6 +915,85 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             )
         })
         .collect()
+}
+
+/// The public env variable a code URL is the fallback of
+/// (`import.meta.env.VITE_API_URL || "…"`, `process.env.X ?? "…"`), when
+/// no env file of the frontend sets it: the fix that sets it in the
+/// frontend's `.env.local`.
+fn public_var_fix(
+    project: &Project,
+    file: &Path,
+    url_line: &str,
+    url: &str,
+    from: &str,
+    to: &str,
+) -> Option<Fix> {
+    let at = url_line.find(url)?;
+    let before = url_line[..at]
+        .trim_end()
+        .trim_end_matches(['"', '\'', '`'])
+        .trim_end();
+    let before = before
+        .strip_suffix("||")
+        .or_else(|| before.strip_suffix("??"))?
+        .trim_end();
+    let name_start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let name = &before[name_start..];
+    if !before[..name_start].ends_with("env.")
+        || !["NEXT_PUBLIC_", "VITE_", "REACT_APP_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    {
+        return None;
+    }
+    let frontend = project
+        .services
+        .iter()
+        .filter(|s| s.is_frontend())
+        .filter_map(|s| s.folder.as_ref().map(|f| (s, f)))
+        .filter(|(_, f)| file.starts_with(f))
+        .max_by_key(|(_, f)| f.components().count())?;
+    let (service, folder) = frontend;
+    let set_somewhere = ENV_FILES.iter().any(|n| {
+        read_bounded(&folder.join(n)).is_ok_and(|text| {
+            text.lines()
+                .filter_map(crate::project::parse_env_line)
+                .any(|(k, _)| k == name)
+        })
+    });
+    if set_somewhere {
+        return None;
+    }
+    let value = url.replacen(from, to, 1);
+    let env_local = folder.join(".env.local");
+    let shown = project.relative(&env_local);
+    let mut commands = vec![format!("echo '{name}={value}' >> {shown}")];
+    // vite and next reload their env files by themselves; CRA reads them
+    // once, at start.
+    if service.kind.as_deref() == Some("cra") {
+        let start = service
+            .start_from_root()
+            .map(|s| crate::shell::inline(&s))
+            .unwrap_or_else(|| "npm start".to_string());
+        commands.push(format!(
+            "then restart {} (Ctrl-C in its terminal, then {start}): it reads its env files once, at start",
+            service.name
+        ));
+    }
+    Some(Fix {
+        title: format!(
+            "set {name}={value} in {shown} (the code's fallback stays as it is; a backup is made if the file exists)"
+        ),
+        safety: Safety::Confirm,
+        commands,
+        action: Some(FixAction::AppendKeys {
+            path: env_local,
+            keys: vec![format!("{name}={value}")],
+        }),
+    })
 }
 
 fn proxy_without_loopback() -> Vec<Finding> {
