@@ -282,11 +282,55 @@ fn fastapi_down_on_an_unset_settings_field() {
     assert_eq!(root_of(&report, &port001(&report, api))["code"], "ENV007");
     for crash in findings(&report, "PY003") {
         assert_eq!(root_of(&report, crash)["code"], "ENV007", "{report:#}");
+        // Field gd P1-d3: the import's own fix names the variable (with
+        // the settings' prefix) and the env file, read from backend/.
+        let steps = crash["fix"]["commands"].to_string();
+        assert!(
+            steps.contains("set SHOP_TENANT=… in backend/.env (it is not there"),
+            "{steps}"
+        );
+        assert!(steps.contains("touch backend/config.py"), "{steps}");
     }
+    assert!(!findings(&report, "PY003").is_empty(), "{report:#}");
     // page_size has a default: never reported.
     assert!(findings(&report, "ENV007")
         .iter()
         .all(|f| f["evidence"]["variable"] != "SHOP_PAGE_SIZE"));
+}
+
+/// Field gd fd P1 C (round 7, partial): a root `.env.example` copied into
+/// `backend/.env`, whose keys the settings class does not declare
+/// (pydantic-settings forbids extras): the worker dies with
+/// `extra_forbidden`. PY003's fix names the file and every key to delete,
+/// and, once they are deleted as printed, the backend starts.
+#[test]
+fn settings_that_forbid_extra_keys_name_the_file_and_keys() {
+    let stack = fastapi_settings();
+    let api = stack.port("API_PORT");
+    stack.write(
+        "backend/.env",
+        "SHOP_TENANT=acme\nPOSTGRES_SERVER=localhost\nFIRST_SUPERUSER=admin@example.com\n",
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let crash = findings(&report, "PY003");
+    assert_eq!(crash.len(), 1, "{report:#}");
+    let fix = &crash[0]["fix"];
+    assert_eq!(
+        fix["title"], "remove the keys the settings do not declare from backend/.env",
+        "{fix:#}"
+    );
+    let steps = fix["commands"].to_string();
+    assert!(
+        steps.contains("delete postgres_server, first_superuser from backend/.env"),
+        "{steps}"
+    );
+    // Deleted as printed: the backend starts and answers.
+    stack.write("backend/.env", "SHOP_TENANT=acme\n");
+    let mut procs = Procs::new();
+    start_backend(&mut procs, &stack.join("backend"), api);
+    let (_, report) = stack.doctor(&[]);
+    assert!(findings(&report, "PY003").is_empty(), "{report:#}");
 }
 
 /// The healthy twin: SHOP_TENANT in backend/.env (the file pydantic reads

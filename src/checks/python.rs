@@ -1188,7 +1188,17 @@ fn import_failure(
     .evidence("folder", shown)
     .evidence("interpreter", interp.to_string())
     .evidence("exception", json!({"type": kind, "message": message}));
-    f = f.with_fix(import_fix(kind, message, at.as_ref(), interp, uv));
+    let settings_source = at
+        .as_ref()
+        .map(|(file, _)| settings_source(project, folder, &project.root.join(file)));
+    f = f.with_fix(import_fix(
+        kind,
+        message,
+        at.as_ref(),
+        interp,
+        uv,
+        settings_source.as_ref(),
+    ));
     if let Some((file, line)) = at {
         f = f.evidence("location", format!("{file}:{line}"));
     }
@@ -1208,6 +1218,58 @@ fn import_failure(
     out.push(f.evidence("innermost_frames", traceback));
 }
 
+/// Where a pydantic-settings class reads its values: its `env_file`,
+/// resolved against the folder the server starts in (pydantic reads it
+/// relative to the working directory, so `"../.env"` is a classic), and
+/// its `env_prefix`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SettingsSource {
+    /// The env file as the project writes it, relative to the project, and
+    /// whether it is there.
+    env_file: Option<(String, bool)>,
+    prefix: String,
+    /// The settings file, project-relative (what a reloader's touch takes).
+    file: String,
+}
+
+fn settings_source(project: &Project, start_folder: &Path, settings_file: &Path) -> SettingsSource {
+    let text = read_bounded(settings_file).unwrap_or_default();
+    let literal_after = |key: &str| {
+        text.lines().find_map(|l| {
+            let rest = l
+                .split_once(key)?
+                .1
+                .trim_start()
+                .strip_prefix('=')?
+                .trim_start();
+            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+            rest[1..].split(quote).next().map(str::to_string)
+        })
+    };
+    let env_file = literal_after("env_file").map(|name| {
+        let path = start_folder.join(&name);
+        let exists = path.is_file();
+        (project.relative(&path), exists)
+    });
+    SettingsSource {
+        env_file,
+        prefix: literal_after("env_prefix").unwrap_or_default(),
+        file: project.relative(settings_file),
+    }
+}
+
+/// The fields a pydantic ValidationError names, each with its error line:
+/// `database_url\n  Field required [type=missing, …]`.
+fn validation_fields(message: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = message.lines().collect();
+    lines
+        .windows(2)
+        .skip(1)
+        .filter(|w| !w[0].starts_with(' ') && !w[0].is_empty() && w[1].starts_with(' '))
+        .map(|w| (w[0].trim().to_string(), w[1].trim().to_string()))
+        .collect()
+}
+
 /// What repairs an import failure: the package a missing module comes from,
 /// the settings that need values, or the line to change. A reloader picks
 /// the repair up by itself; a plain server needs its start command again.
@@ -1218,8 +1280,28 @@ fn import_fix(
     at: Option<&(String, u64)>,
     interp: &str,
     uv: bool,
+    settings: Option<&SettingsSource>,
 ) -> Fix {
     let place = at.map(|(f, l)| format!("{f}:{l}"));
+    let env_file = settings.and_then(|s| s.env_file.clone());
+    let file_words = match &env_file {
+        Some((f, true)) => f.clone(),
+        Some((f, false)) => format!(
+            "{f} (it is not there: the settings read it from the folder the server starts in)"
+        ),
+        None => {
+            "the environment the server starts with (the settings name no env_file)".to_string()
+        }
+    };
+    // A reloader watches the code, not the env file: an edit of the env
+    // file starts nothing until a .py file changes.
+    let restart = settings.map(|s| {
+        format!(
+            "then restart the server: a reloader does not watch the env file, so save {} (`touch {}`) or run its start command again",
+            s.file, s.file
+        )
+    });
+    let fields = validation_fields(message);
     let missing = message
         .strip_prefix("No module named '")
         .and_then(|m| m.split(['\'', '.']).next())
@@ -1241,21 +1323,65 @@ fn import_fix(
     if kind == "ValidationError" && message.contains("Extra inputs are not permitted") {
         // The env file holds keys the settings class does not declare (a
         // root .env.example copied into backend/), and it forbids extras.
+        let extra: Vec<&str> = fields
+            .iter()
+            .filter(|(_, why)| why.starts_with("Extra inputs"))
+            .map(|(f, _)| f.as_str())
+            .collect();
+        let keys = if extra.is_empty() {
+            "each key the message names as 'Extra inputs are not permitted'".to_string()
+        } else {
+            extra.join(", ")
+        };
+        let mut steps = vec![format!(
+            "delete {keys} from {file_words}: they are no fields of the settings class; or set extra=\"ignore\" in its model_config{}",
+            place.map(|p| format!(" ({p})")).unwrap_or_default()
+        )];
+        steps.extend(restart);
         return Fix::manual(
-            "remove the keys the settings do not declare from the env file they read",
-            vec![format!(
-                "each key the message names as 'Extra inputs are not permitted' is in that env file and not a field of the settings class: delete those lines, or set extra=\"ignore\" in its model_config{}",
-                place.map(|p| format!(" ({p})")).unwrap_or_default()
-            )],
+            match &env_file {
+                Some((f, _)) => format!("remove the keys the settings do not declare from {f}"),
+                None => "remove the keys the settings do not declare from the env file they read"
+                    .to_string(),
+            },
+            steps,
         );
     }
     if kind == "ValidationError" {
+        let prefix = settings.map(|s| s.prefix.as_str()).unwrap_or_default();
+        let required: Vec<String> = fields
+            .iter()
+            .filter(|(_, why)| why.starts_with("Field required"))
+            .map(|(f, _)| format!("{prefix}{}", f.to_ascii_uppercase()))
+            .collect();
+        let mut steps = vec![if required.is_empty() {
+            format!(
+                "give each field the message names a valid value in {file_words}{}",
+                place
+                    .map(|p| format!("; the settings are at {p}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!(
+                "set {} in {file_words}{}",
+                required
+                    .iter()
+                    .map(|k| format!("{k}=…"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                place
+                    .map(|p| format!("; the settings are at {p}"))
+                    .unwrap_or_default()
+            )
+        }];
+        steps.extend(restart);
         return Fix::manual(
-            "give the settings the values they require",
-            vec![format!(
-                "set each field the message names in the env file the settings read (its env_file is read relative to the folder the server starts in) or in the environment{}",
-                place.map(|p| format!("; the settings are at {p}")).unwrap_or_default()
-            )],
+            if required.is_empty() {
+                "give the settings the values they require".to_string()
+            } else {
+                format!("set {} for the settings", required.join(", "))
+            },
+            steps,
         );
     }
     Fix::manual(
@@ -1384,6 +1510,7 @@ mod tests {
             None,
             &dir.path().join("v/bin/python").display().to_string(),
             super::made_by_uv(&dir.path().join("v/bin/python")),
+            None,
         );
         assert!(
             fix.commands[0].starts_with("uv pip install --python "),
@@ -1413,6 +1540,7 @@ mod tests {
             Some(&("backend/app/core/config.py".into(), 43)),
             ".venv/bin/python",
             false,
+            None,
         );
         assert!(
             extra.title.starts_with("remove the keys"),
@@ -1425,6 +1553,7 @@ mod tests {
             None,
             ".venv/bin/python",
             false,
+            None,
         );
         assert_eq!(
             missing.commands[0],
@@ -1436,11 +1565,30 @@ mod tests {
             Some(&("main.py".into(), 3)),
             "python",
             false,
+            None,
         );
         assert!(
             other.commands[0].contains("main.py:3"),
             "{:?}",
             other.commands
+        );
+    }
+
+    #[test]
+    fn validation_error_fields() {
+        let m = "2 validation errors for Settings\ndatabase_url\n  Field required [type=missing, input_value={}, input_type=dict]\npostgres_server\n  Extra inputs are not permitted [type=extra_forbidden]";
+        assert_eq!(
+            validation_fields(m),
+            vec![
+                (
+                    "database_url".to_string(),
+                    "Field required [type=missing, input_value={}, input_type=dict]".to_string()
+                ),
+                (
+                    "postgres_server".to_string(),
+                    "Extra inputs are not permitted [type=extra_forbidden]".to_string()
+                ),
+            ]
         );
     }
 
