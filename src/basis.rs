@@ -74,6 +74,7 @@ const RUNNING: &[&str] = &[
     "probes",
     "process",
     "serving_child",
+    "listening_server",
     "process_environment",
     "process_environment_read",
     "process_started",

@@ -966,6 +966,69 @@ fn django_on_the_other_address_is_told_its_own_bind_argument() {
     assert!(findings(&report, "PORT003").is_empty(), "{report:#}");
 }
 
+/// Field ga fa P1 c7 (round 7, partial) and gc D20: the vite proxy target
+/// edited to a port no server of the project is meant for, while the
+/// backend runs on its own. doctor invented a service "proxy target" and
+/// said to start it. PORT001 names the backend that runs and its port, and
+/// the fix points the proxy line at it; applied as printed, the API
+/// answers through vite.
+#[test]
+fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let (api, web, nowhere) = (stack.port("API_PORT"), stack.port("WEB_PORT"), free_port());
+    // The backend's port is the project's own (its Procfile's).
+    stack.write(
+        "backend/Procfile",
+        &format!("web: uvicorn app.main:app --reload --host 127.0.0.1 --port {api}\n"),
+    );
+    let config = std::fs::read_to_string(stack.join("frontend/vite.config.js")).unwrap();
+    stack.write(
+        "frontend/vite.config.js",
+        &config.replace(&format!(":{api}\""), &format!(":{nowhere}\"")),
+    );
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/health",
+    );
+    start_vite(&mut procs, &stack, "frontend");
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let first = first_loud_root(&report);
+    assert_eq!(first["code"], "PORT001", "{report:#}");
+    let title = first["title"].as_str().unwrap();
+    assert!(title.contains(&format!("listens on :{api}")), "{title}");
+    let steps = first["fix"]["commands"].as_array().unwrap();
+    assert_eq!(
+        steps[0],
+        format!("change the port at frontend/vite.config.js:4 from {nowhere} to {api}"),
+        "{steps:?}"
+    );
+    assert!(
+        !first["fix"].to_string().contains("start the service named"),
+        "{first:#}"
+    );
+    // As printed: vite restarts on its config, the API answers through it.
+    let config = std::fs::read_to_string(stack.join("frontend/vite.config.js")).unwrap();
+    stack.write(
+        "frontend/vite.config.js",
+        &config.replace(&format!(":{nowhere}\""), &format!(":{api}\"")),
+    );
+    answers_200(web, "/api/health");
+}
+
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
 /// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
 /// real flask stops with "Could not locate a Flask application"; doctor's

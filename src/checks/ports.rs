@@ -86,6 +86,9 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             .collect();
         if let Some(first) = services.first() {
             let mut f = nothing_listens(project, first, &services, port, &states);
+            if first.kind.is_none() && first.start.is_none() {
+                point_at_the_running_server(project, snapshot, first, port, &mut f);
+            }
             if !bound.is_empty() {
                 f = f.evidence("bound_not_listening", bound.clone());
             }
@@ -288,6 +291,62 @@ fn shared_launcher(project: &Project, service: &Service) -> Option<Value> {
         }
     }
     None
+}
+
+/// A URL that names a port no server of the project is meant for (a proxy
+/// target edited to :8001, an env URL), while exactly one backend of the
+/// project listens on its own port: "start the service named 'proxy
+/// target'" invents a service (field ga D11, gc D20). The story is the
+/// URL and the server that runs; the fix points the one at the other.
+/// Said as a choice (manual): a second server meant for that port is
+/// possible, the evidence does not exclude it.
+fn point_at_the_running_server(
+    project: &Project,
+    snapshot: &Snapshot,
+    service: &Service,
+    port: u16,
+    f: &mut Finding,
+) {
+    let running: Vec<&Service> = project
+        .services
+        .iter()
+        .filter(|s| {
+            s.kind.is_some()
+                && !s.is_frontend()
+                && s.is_http()
+                && s.port != port
+                && snapshot.has_listener(s.port)
+        })
+        .collect();
+    let [server] = running[..] else { return };
+    let places = lines_naming(project, service, port);
+    if places.is_empty() {
+        return;
+    }
+    let pids = snapshot.listener_pids(server.port);
+    let who = pids
+        .first()
+        .map(|p| format!(" (pid {p})"))
+        .unwrap_or_default();
+    f.title = format!(
+        "{}; no server of the project is meant for :{port}, and {} listens on :{}{who}",
+        f.title, server.name, server.port
+    );
+    f.evidence.insert(
+        "listening_server".into(),
+        json!({"service": server.name, "port": server.port, "pids": pids}),
+    );
+    f.fix = Some(Fix::manual(
+        format!("point the URL at {} on :{}", server.name, server.port),
+        vec![
+            format!(
+                "change the port at {} from {port} to {}",
+                places.join(", "),
+                server.port
+            ),
+            format!("or, if another server is meant for :{port}, start it there"),
+        ],
+    ));
 }
 
 fn nothing_listens(
