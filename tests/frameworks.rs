@@ -1020,6 +1020,17 @@ fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
         !first["fix"].to_string().contains("start the service named"),
         "{first:#}"
     );
+    // The frontend whose proxy fails is no ✔ in the plain report (field ga D4).
+    let out = doctor_in(stack.path(), &["--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.contains(&format!(":{web}")) && l.contains("frontend"))
+        .unwrap_or_else(|| panic!("no frontend row:\n{text}"));
+    assert!(
+        !row.starts_with('✔') && row.contains("HEALTH006 (from PORT001)"),
+        "{text}"
+    );
     // As printed: vite restarts on its config, the API answers through it.
     let config = std::fs::read_to_string(stack.join("frontend/vite.config.js")).unwrap();
     stack.write(

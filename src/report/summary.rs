@@ -57,12 +57,31 @@ pub fn render(report: &Report, style: &Style) -> String {
             .filter(|f| f.caused_by.is_none() && f.severity != Severity::Info)
             .filter(|f| f.services().contains(&s.name.as_str()) || f.port() == Some(s.port))
             .collect();
-        let worst = about.iter().map(|f| f.severity).min();
+        // A service hit only by a consequence (the frontend whose proxy
+        // fails because the backend moved) is no ✔: its row says what
+        // failed and which cause below explains it.
+        let hit: Vec<(&Finding, &Finding)> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .filter(|f| f.services().contains(&s.name.as_str()) || f.port() == Some(s.port))
+            .filter_map(|f| Some((f, report.findings.get(root_index(report, f)?)?)))
+            .collect();
+        let worst = about
+            .iter()
+            .map(|f| f.severity)
+            .chain(hit.iter().map(|(f, _)| f.severity))
+            .min();
         let symbol = match worst {
             Some(sev) => style.paint(style.symbol(sev), sev),
             None => style_green(style, ok(style)),
         };
-        let state = if about.is_empty() {
+        let state = if about.is_empty() && !hit.is_empty() {
+            hit.iter()
+                .map(|(f, root)| format!("{} (from {}) {}", f.code, root.code, short(f)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else if about.is_empty() {
             healthy_state(report, &s.name)
         } else {
             about
@@ -99,6 +118,19 @@ pub fn render(report: &Report, style: &Style) -> String {
     out.push('\n');
     out.push_str(&footer(report, style));
     out
+}
+
+/// The root a consequence folds under (its `caused_by`, followed to the
+/// top); None for a root itself.
+fn root_index(report: &Report, f: &Finding) -> Option<usize> {
+    let mut at = f.caused_by?;
+    for _ in 0..16 {
+        match report.findings.get(at).and_then(|g| g.caused_by) {
+            Some(up) => at = up,
+            None => return Some(at),
+        }
+    }
+    Some(at)
 }
 
 fn cause_block(
