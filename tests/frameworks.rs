@@ -1027,6 +1027,13 @@ fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
         .lines()
         .find(|l| l.contains(&format!(":{web}")) && l.contains("frontend"))
         .unwrap_or_else(|| panic!("no frontend row:\n{text}"));
+    // Its f-string health route (`f"{settings.api_prefix}/health"`) is
+    // asked as `/api/health`, not as written (field gd P1-d1: a 400 ✔).
+    let backend_row = text
+        .lines()
+        .find(|l| l.contains(&format!(":{api}")) && l.contains("backend"))
+        .unwrap_or_else(|| panic!("no backend row:\n{text}"));
+    assert!(backend_row.contains("answers /api/health 200"), "{text}");
     assert!(
         !row.starts_with('✔') && row.contains("HEALTH006 (from PORT001)"),
         "{text}"

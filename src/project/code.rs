@@ -213,6 +213,17 @@ pub fn health_routes(code: &CodeIndex, within: &Path) -> Vec<String> {
             let Some(path) = path.filter(|p| looks_like_health(p)) else {
                 continue;
             };
+            // An f-string route (`f"{settings.api_prefix}/health"`): each
+            // placeholder is the constant it names; one doctor cannot read
+            // makes no route (a URL with `{…}` in it is no request at all).
+            let path = if path.contains('{') {
+                match resolve_placeholders(&path, &constant) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                path
+            };
             let own = own.clone().unwrap_or_default();
             for mount in &mounts {
                 let full = format!("{mount}{}{path}", own.trim_end_matches('/'));
@@ -228,6 +239,26 @@ pub fn health_routes(code: &CodeIndex, within: &Path) -> Vec<String> {
     routes.sort_by_key(|r| std::cmp::Reverse(r.len()));
     routes.truncate(8);
     routes
+}
+
+/// `{settings.api_prefix}/health` → `/api/health`, each `{…}` by the
+/// string constant its last name gives; None when one is unknown.
+fn resolve_placeholders(path: &str, constant: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        let expr = rest[open + 1..close].trim();
+        let name = expr.rsplit('.').next()?;
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        out.push_str(constant(name)?.trim_end_matches('/'));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 fn looks_like_health(path: &str) -> bool {
@@ -344,6 +375,20 @@ mod tests {
         ]);
         let routes = health_routes(&code, Path::new("/p/backend"));
         assert_eq!(routes[0], "/api/v1/utils/health-check/");
+    }
+
+    /// Field gd P1-d1: an f-string route probed as written
+    /// (`/{settings.api_prefix}/health`, a 400 counted as an answer).
+    #[test]
+    fn f_string_routes_take_their_constants() {
+        let code = index(&[
+            ("backend/app/config.py", "class Settings(BaseSettings):\n    api_prefix: str = \"/api\"\n"),
+            ("backend/app/main.py", "@app.get(f\"{settings.api_prefix}/health\")\ndef health():\n    return {}\n@app.get(f\"{unknown_thing}/healthz\")\ndef h2():\n    return {}\n"),
+        ]);
+        assert_eq!(
+            health_routes(&code, Path::new("/p/backend")),
+            ["/api/health"]
+        );
     }
 
     #[test]
