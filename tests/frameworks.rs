@@ -1711,6 +1711,24 @@ fn cra_with_its_proxy_is_silent() {
     install_framework(&stack.join("frontend"), "react-scripts");
     npm_run(&mut procs, &stack.join("frontend"), "start", web, "/");
     let report = stack.assert_silent();
+    // Field ga D15: its open-to-the-network note (info) advises what works
+    // with a "proxy": HOST=127.0.0.1 alone makes react-scripts 5 exit
+    // (`options.allowedHosts[0] should be a non-empty string`).
+    let open = findings(&report, "PORT012");
+    let cra_open: Vec<_> = open
+        .iter()
+        .filter(|f| f["evidence"]["port"] == web)
+        .collect();
+    assert_eq!(cra_open.len(), 1, "{report:#}");
+    assert_eq!(cra_open[0]["severity"], "info");
+    assert!(
+        cra_open[0]["evidence"]["loopback"]
+            .as_str()
+            .unwrap()
+            .starts_with("HOST=127.0.0.1 and DANGEROUSLY_DISABLE_HOST_CHECK=true"),
+        "{:#}",
+        cra_open[0]
+    );
     let cra = report["project"]["services"]
         .as_array()
         .unwrap()

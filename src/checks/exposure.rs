@@ -232,10 +232,22 @@ pub fn wide_flag(cmdline: &[String]) -> Option<Binding> {
 
 /// Dev servers that bind every interface unless told otherwise.
 fn framework_default(service: &Service) -> Option<Binding> {
+    // react-scripts 5 with a `"proxy"` builds its allowedHosts from the LAN
+    // address: with HOST=127.0.0.1 alone it has none and exits ("options.
+    // allowedHosts[0] should be a non-empty string", field ga D15).
+    let proxied = service.kind.as_deref() == Some("cra")
+        && service.folder.as_ref().is_some_and(|f| {
+            crate::project::read_bounded(&f.join("package.json"))
+                .is_ok_and(|t| t.contains("\"proxy\""))
+        });
     let (written, loopback) = match service.kind.as_deref()? {
         "next" => (
             "next dev's default: it binds every interface unless -H/--hostname is given",
             "next dev -H 127.0.0.1 (in the dev script)",
+        ),
+        "cra" if proxied => (
+            "react-scripts' default: with HOST unset it binds every interface",
+            "HOST=127.0.0.1 and DANGEROUSLY_DISABLE_HOST_CHECK=true in the frontend's .env (with a \"proxy\", react-scripts 5 exits on HOST alone: allowedHosts[0] must be non-empty; the second setting turns off its Host header check, its guard against DNS rebinding from pages in your browser, so keeping the default is a fair choice too)",
         ),
         "cra" => (
             "react-scripts' default: with HOST unset it binds every interface",
