@@ -1047,6 +1047,56 @@ fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
     answers_200(web, "/api/health");
 }
 
+/// Field gd fd P1 H (round 9, borderline harmful): the backend started
+/// with `--port` other than the one the project's files give it. ENV004
+/// points the callers at it, and `--fix --yes` then started a second
+/// backend on the files' port. The server that runs on purpose elsewhere
+/// is named by PORT001 and never copied: after `--fix --yes` nothing
+/// listens on the files' port and the API answers through vite.
+#[test]
+fn a_backend_run_on_another_port_on_purpose_is_never_copied() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let (api, web, other) = (stack.port("API_PORT"), stack.port("WEB_PORT"), free_port());
+    stack.write(
+        "backend/Procfile",
+        &format!("web: uvicorn app.main:app --reload --host 127.0.0.1 --port {api}\n"),
+    );
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &other.to_string(),
+        ],
+        other,
+        "/api/health",
+    );
+    start_vite(&mut procs, &stack, "frontend");
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(first_loud_root(&report)["code"], "ENV004", "{report:#}");
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert!(
+        listener_pids(&[api]).is_empty(),
+        "--fix --yes started a second backend on :{api}"
+    );
+    answers_200(web, "/api/health");
+    let (_, report) = stack.doctor(&[]);
+    for f in findings(&report, "PORT001") {
+        assert!(
+            !f["fix"].to_string().contains("doctor runs it detached"),
+            "a second copy is offered: {f:#}"
+        );
+    }
+}
+
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
 /// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
 /// real flask stops with "Could not locate a Flask application"; doctor's

@@ -468,6 +468,17 @@ fn nothing_listens(
 /// of the project started for it that holds no listener (a reloader whose
 /// server crashed at start), and whether the port is bound all the same (a
 /// socket bound but never listening is invisible to socket listings).
+/// The command kinds that serve a Python service.
+const PYTHON_SERVERS: &[&str] = &[
+    "uvicorn",
+    "fastapi",
+    "flask",
+    "django",
+    "gunicorn",
+    "hypercorn",
+    "python",
+];
+
 fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Vec<Finding>) {
     let root = &ctx.project.root;
     let folders: Vec<std::path::PathBuf> = ctx
@@ -530,7 +541,19 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
             })
         };
         let started = parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here;
-        if started && moved.is_none() {
+        // The service's own server started with another port on purpose
+        // (`uvicorn main:app --reload --port 8001` in its folder): it runs,
+        // there. A second copy on this port is no repair (field gd P1 H:
+        // `--fix --yes` started one beside it).
+        let same_server_elsewhere = parsed.as_ref().is_some_and(|c| {
+            c.port.is_some_and(|q| q != port)
+                && p.cwd.as_ref().is_some_and(|cwd| folders.contains(cwd))
+                && ctx.project.services_on(port).any(|s| {
+                    s.kind.as_deref() == Some(c.kind)
+                        || (s.is_python() && PYTHON_SERVERS.contains(&c.kind))
+                })
+        });
+        if (started || same_server_elsewhere) && moved.is_none() {
             if let Some(there) = listens_elsewhere() {
                 moved = Some((p.pid, command.clone(), there));
                 continue;
@@ -1167,7 +1190,7 @@ fn address_mismatch(
     let listening: Vec<String> = listening.into_iter().collect();
     let refused_text: Vec<String> = refused.iter().map(|ip| ip.to_string()).collect();
     let how = if refused.len() == resolved.len() {
-        "every client is refused".to_string()
+        format!("every client that uses {source} is refused")
     } else {
         format!(
             "clients that try {} first are refused",
@@ -1225,14 +1248,23 @@ fn address_mismatch(
         .evidence("source", source.to_string())
         .with_fix(Fix::manual(
             "make the listener and the URL agree on an address",
-            vec![
-                bind_step,
-                format!(
-                    "or write the URL in {} with the address it listens on: {}",
-                    source,
-                    url_host(&url_address, port)
-                ),
-            ],
+            {
+                let mut steps = vec![bind_step];
+                // A compose `ports:` line is a container mapping, not a URL
+                // anyone writes an address into (field ga D16).
+                let file = source.rsplit_once(':').map_or(source, |(f, _)| f);
+                let compose = file.rsplit('/').next().is_some_and(|n| {
+                    n.contains("compose") && (n.ends_with(".yml") || n.ends_with(".yaml"))
+                });
+                if !compose {
+                    steps.push(format!(
+                        "or write the URL in {} with the address it listens on: {}",
+                        source,
+                        url_host(&url_address, port)
+                    ));
+                }
+                steps
+            },
         ))
         // One of the addresses the name resolves to is served: browsers,
         // curl, Python and Node 20+ try the next address when the first
