@@ -100,9 +100,20 @@ impl CodeIndex {
     }
 
     pub fn under<'a>(&'a self, within: &'a Path) -> impl Iterator<Item = &'a (PathBuf, String)> {
+        // A folder reached by `cd ../backend` (`frontend/../backend`) holds
+        // the same files as `backend`: compared lexically normalised (field
+        // gc P1 c1: no settings line was found under such a folder).
+        let within = if within
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            super::lexical(within)
+        } else {
+            within.to_path_buf()
+        };
         self.files
             .iter()
-            .filter(move |(p, _)| p.starts_with(within))
+            .filter(move |(p, _)| p.starts_with(&within))
     }
 }
 
@@ -375,6 +386,19 @@ mod tests {
         ]);
         let routes = health_routes(&code, Path::new("/p/backend"));
         assert_eq!(routes[0], "/api/v1/utils/health-check/");
+    }
+
+    /// Field gc P1 c1 (round 9): a backend folder reached through
+    /// `frontend/../backend` found none of its files, so the CORS fix named
+    /// a setting the project does not use.
+    #[test]
+    fn a_folder_with_dot_dot_holds_its_files() {
+        let code = index(&[(
+            "backend/backend/settings.py",
+            "CORS_ORIGIN_WHITELIST = []\n",
+        )]);
+        assert_eq!(code.under(Path::new("/p/frontend/../backend")).count(), 1);
+        assert_eq!(code.under(Path::new("/p/frontend")).count(), 0);
     }
 
     /// Field gd P1-d1: an f-string route probed as written

@@ -607,6 +607,10 @@ impl Project {
     /// otherwise it merges into a service on the same port. The first one
     /// found keeps its name; every source of every fact is kept.
     pub fn add_server(&mut self, mut service: Service) {
+        // `frontend/../backend` (a launcher's `cd ../backend`) is `backend`:
+        // every comparison of folders below and in the checks is by prefix.
+        service.folder = service.folder.take().map(|f| lexical(&f));
+        service.package_root = service.package_root.take().map(|f| lexical(&f));
         service.learn_own_facts();
         // A declared service claims what discovery finds of it: the same
         // port, the same name, or the same kind of server.
