@@ -75,6 +75,7 @@ const RUNNING: &[&str] = &[
     "process",
     "serving_child",
     "listening_server",
+    "detached_launcher",
     "process_environment",
     "process_environment_read",
     "process_started",

@@ -1097,6 +1097,62 @@ fn a_backend_run_on_another_port_on_purpose_is_never_copied() {
     }
 }
 
+/// Field gd fd P1 D3-o (round 9, harmful in effect): the backend started
+/// by the user's own script, `nohup bash start.sh &`, from a shell that
+/// then exited. The script is alive, its parent is gone: doctor called it
+/// an orphaned tree, and `--fix --yes` ended the working `uvicorn --reload`
+/// and started a copy without its environment. A tree under the user's
+/// live launcher script runs detached on purpose: info, no fix, and
+/// `--fix --yes` ends nothing.
+#[test]
+fn a_server_under_a_nohup_launcher_script_is_left_alone() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    stack.write(
+        "start.sh",
+        &format!(
+            "cd backend\n{} main:app --reload --host 127.0.0.1 --port {api}\n",
+            venv().join("bin/uvicorn").display()
+        ),
+    );
+    let launched = Command::new("bash")
+        .args(["-c", "nohup bash start.sh >/dev/null 2>&1 &"])
+        .current_dir(stack.path())
+        .status()
+        .unwrap();
+    assert!(launched.success());
+    answers_200(api, "/health");
+    // Every process of the tree is this test's to end, by pid.
+    let serving = adopt_listeners(&mut procs, api);
+    let reloader = serving
+        .iter()
+        .copied()
+        .find(|p| !serving.contains(&parent_of(*p).unwrap_or(0)))
+        .expect("the reloader");
+    let script = parent_of(reloader).expect("the launcher script");
+    procs.adopt(script);
+    assert!(
+        std::fs::read_to_string(format!("/proc/{script}/cmdline"))
+            .unwrap()
+            .contains("start.sh"),
+        "the reloader's parent is the script"
+    );
+
+    let (code, report) = stack.doctor(&["--only", "processes"]);
+    assert_eq!(code, 0, "{report:#}");
+    for f in findings(&report, "PROC003") {
+        assert_eq!(f["severity"], "info", "{f:#}");
+        assert!(f["fix"].is_null(), "{f:#}");
+    }
+    doctor_in(stack.path(), &["--fix", "--yes", "--only", "processes"]);
+    assert!(
+        is_alive(script) && is_alive(reloader),
+        "the user's server was ended"
+    );
+}
+
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
 /// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
 /// real flask stops with "Could not locate a Flask application"; doctor's

@@ -227,12 +227,24 @@ impl Target {
             configured,
             source: s.source.clone(),
             routes: s.routes.clone(),
-            called: url.as_ref().map(|u| u.path.clone()).filter(|p| {
-                !s.is_frontend()
-                    && p != "/"
-                    && p.starts_with('/')
-                    && !p.contains(['$', '{', '<', ':', '*', '?', ' '])
-            }),
+            // The first literal path of the URLs the project calls it by:
+            // a template (`…/prereqs/${task.id}`) is no request, the next
+            // URL may be (field gc P1 c9, round 9).
+            called: url
+                .iter()
+                .map(|u| u.path.clone())
+                .chain(
+                    s.sources
+                        .iter()
+                        .filter(|f| f.fact == "url")
+                        .filter_map(|f| parse_url(&f.value).map(|u| u.path)),
+                )
+                .find(|p| {
+                    !s.is_frontend()
+                        && p != "/"
+                        && p.starts_with('/')
+                        && !p.contains(['$', '{', '<', ':', '*', '?', ' '])
+                }),
             backend: !s.is_frontend(),
             // Compiling, if its dev server is supervised as started (its
             // parent, `next dev`, alive): an orphaned one that hangs is hung.

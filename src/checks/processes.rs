@@ -271,6 +271,28 @@ fn orphan(
         // orphaned, and ending it means ending from that ancestor down.
         let top = super::orphaned_ancestor(all, p, project_root)?;
         let a = all.get(&top)?;
+        // The top is the user's own launcher, alive (`nohup bash start.sh &`
+        // from a shell that then exited): the tree was started detached on
+        // purpose and runs as its script meant. Ending it ends the user's
+        // working server (field gd P1 D3-o, round 9). Said as info; a stale
+        // or second copy is PROC004's or PROC005's to say.
+        if is_launcher_script(a) {
+            return Some(
+                Finding::new(
+                    "PROC003",
+                    ID,
+                    format!(
+                        "{} on port {port} runs detached from any terminal: its launcher pid {top} ({}) outlived the shell that started it",
+                        describe_pid(snapshot, p.pid),
+                        super::shorten(&a.command(), 40)
+                    ),
+                )
+                .severity(crate::finding::Severity::Info)
+                .evidence("port", port)
+                .evidence("process", process_evidence(snapshot, p))
+                .evidence("detached_launcher", json!({"pid": top, "command": a.command()})),
+            );
+        }
         return Some(
             Finding::new(
                 "PROC003",
@@ -305,6 +327,33 @@ fn orphan(
         .evidence("started", format!("{} ({})", timefmt::utc(p.start_time), timefmt::ago(p.start_time)))
         .with_fix(terminate_fix(p)),
     )
+}
+
+/// A launcher the user runs: a shell running a script file (`bash
+/// start.sh`, not `sh -c CMD` from a supervisor), `nohup`, or a Python
+/// script that starts servers (`python start.py`).
+fn is_launcher_script(p: &ProcessInfo) -> bool {
+    let base = |i: usize| {
+        p.cmdline
+            .get(i)
+            .map(|a| {
+                a.rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or(a)
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default()
+    };
+    let program = base(0);
+    let first_arg = p.cmdline.get(1).map(String::as_str).unwrap_or_default();
+    match program.as_str() {
+        "nohup" | "setsid" => true,
+        "bash" | "sh" | "zsh" | "dash" => !first_arg.is_empty() && !first_arg.starts_with('-'),
+        _ if program.starts_with("python") => {
+            first_arg.ends_with(".py") && commands::parse(&p.command()).is_none()
+        }
+        _ => false,
+    }
 }
 
 /// A supervisor that runs the server in a child it restarts: uvicorn
