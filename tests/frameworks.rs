@@ -1313,7 +1313,9 @@ fn the_path_the_frontend_calls_is_asked() {
     );
     stack.write(
         "frontend/src/api.js",
-        &format!("export const tasks = () => fetch(\"http://localhost:{port}/api/tasks/\")\n"),
+        // A template first (round 9, gc P1 c9: the first URL found was
+        // `…/${task.id}`, so no literal path was asked at all).
+        &format!("export const prereqs = (id) => fetch(`http://localhost:{port}/api/prereqs/${{id}}`)\nexport const tasks = () => fetch(\"http://localhost:{port}/api/tasks/\")\n"),
     );
     let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
     let with_tasks = |body: &str| {
