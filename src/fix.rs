@@ -76,6 +76,15 @@ pub fn apply(action: &FixAction, limits: Limits, root: &Path) -> Outcome {
                     redact::text(&argv.join(" "))
                 ));
             };
+            // A Python server whose current files no longer import (a key
+            // deleted from its env file) would not come back: the running
+            // copy, old code and all, is the lesser harm (field gb x1).
+            if let Some(why) = would_not_import(argv, cwd, &env) {
+                return Err(format!(
+                    "not ended: pid {pid} started again with the current files would not start ({why}); fix that first, then restart it: {}",
+                    redact::text(&argv.join(" "))
+                ));
+            }
             let mut lines = terminate(*pid, *start_time, cmdline, limits)?;
             let log = log_file(root, name)?;
             let new = platform::spawn_detached_argv(argv, cwd, Some(&env), &log)
@@ -90,6 +99,73 @@ pub fn apply(action: &FixAction, limits: Limits, root: &Path) -> Outcome {
             )?);
             Ok(lines)
         }
+    }
+}
+
+/// For a Python server command (`uvicorn main:app`, `python app.py`,
+/// `fastapi dev main.py`): import its module as the server would, in its
+/// folder and with its environment, under a bound. The last line of the
+/// error when the import fails; None when it imports, or when the command
+/// is not one doctor can check.
+fn would_not_import(
+    argv: &[String],
+    cwd: &Path,
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Option<String> {
+    let server = crate::project::commands::parse(&argv.join(" "))?;
+    if !matches!(server.kind, "fastapi" | "flask" | "python") {
+        return None;
+    }
+    // `flask run` names its app in FLASK_APP (a .flaskenv) or finds app.py.
+    let flask_app = || {
+        env.iter()
+            .find(|(k, _)| k == "FLASK_APP")
+            .map(|(_, v)| {
+                v.to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .or_else(|| {
+                ["app", "wsgi"]
+                    .iter()
+                    .find(|m| cwd.join(format!("{m}.py")).is_file())
+                    .map(|m| m.to_string())
+            })
+    };
+    let module = server
+        .entry
+        .or_else(|| (server.kind == "flask").then(flask_app).flatten())?;
+    let module = module.trim_end_matches(".py").replace('/', ".");
+    // The interpreter beside the program (`.venv/bin/uvicorn` →
+    // `.venv/bin/python`), or the program itself when it is a python.
+    let program = Path::new(argv.first()?);
+    let name = program.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let python = if name.starts_with("python") {
+        program.to_path_buf()
+    } else {
+        let beside = program.parent()?.join(if cfg!(windows) {
+            "python.exe"
+        } else {
+            "python"
+        });
+        beside.is_file().then_some(beside)?
+    };
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(["-c", &format!("import {module}")])
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    match crate::run::bounded(&mut cmd, Duration::from_secs(15)) {
+        Ok(ran) if ran.status != Some(0) => Some(redact::text(
+            ran.stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("the import failed"),
+        )),
+        _ => None,
     }
 }
 

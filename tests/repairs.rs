@@ -655,3 +655,53 @@ fn database_keys_are_named_as_the_project_writes_them() {
     assert!(!report.to_string().contains("PGHOST"), "{report:#}");
     assert_eq!(f[0]["fix"]["commands"][0], "or change the port in .env:4");
 }
+
+/// Field gb x1 (round 9, harmful in effect): `flask --debug run` serving,
+/// then a key its code needs deleted from the `.env` it loads. PROC004
+/// (the env file changed after its start) planned a restart, and
+/// `--fix --yes` ended the healthy server; the new one crashed at import
+/// and the API was left down. The restart is tried first as an import of
+/// the app with the current files: it fails, so nothing is ended, and the
+/// reason is said.
+#[test]
+fn a_restart_that_would_not_start_ends_nothing() {
+    let api = free_port();
+    let dir = project(&[
+        (
+            "app.py",
+            "import os\n\nfrom dotenv import load_dotenv\nfrom flask import Flask\n\nload_dotenv()\nDATABASE_URI = os.environ[\"DATABASE_URI\"]\n\napp = Flask(__name__)\n\n\n@app.get(\"/health\")\ndef health():\n    return {\"ok\": True}\n",
+        ),
+        (".env", "DATABASE_URI=sqlite:///app.db\n"),
+        ("requirements.txt", "flask\npython-dotenv\n"),
+        ("Procfile", &format!("web: flask --debug run --port {api}\n")),
+    ]);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    let mut procs = Procs::new();
+    let flask = procs.spawn(
+        Command::new(venv().join("bin/flask"))
+            .args(["--debug", "run", "--port", &api.to_string()])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    answers_200(api, "/health");
+    // The edit, dated a few seconds after the start as a user's is (the
+    // start time's resolution is a second): no sleep needed.
+    std::fs::write(dir.path().join(".env"), "# DATABASE_URI removed\n").unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(dir.path().join(".env"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "processes"]);
+    assert_eq!(findings(&report, "PROC004").len(), 1, "{report:#}");
+    let out = doctor_in(dir.path(), &["--fix", "--yes", "--only", "processes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(is_alive(flask), "the serving flask was ended:\n{text}");
+    assert!(
+        text.contains("would not start") && text.contains("DATABASE_URI"),
+        "{text}"
+    );
+    answers_200(api, "/health");
+}
