@@ -344,41 +344,50 @@ fn vite_proxy_failure_folds_under_the_crashed_api() {
 /// PORT in its environment), and `--fix --yes` ends and starts nothing.
 #[test]
 fn nodemon_serving_on_the_port_its_environment_gives() {
-    let stack = express_stack();
-    let api = stack.port("API_PORT");
-    let other = free_port();
-    let mut procs = Procs::new();
-    let bin = stack.join("node_modules/.bin/nodemon");
-    let nodemon = procs.spawn(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec node {} server.js", bin.display()))
-            .current_dir(stack.path())
-            .env("PORT", other.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_listening(&format!("127.0.0.1:{other}"));
-    let server = listener_pids(&[other]);
-    assert_eq!(server.len(), 1);
-    let (code, report) = stack.doctor(&[]);
-    assert_eq!(code, 1, "{report:#}");
-    let down = findings(&report, "PORT001");
-    assert_eq!(down.len(), 1, "{report:#}");
-    let title = down[0]["title"].as_str().unwrap();
-    assert!(
-        title.contains(&format!("listens on :{other} instead, PORT={other}")),
-        "{title}"
-    );
-    assert!(!title.contains("listens nowhere"), "{title}");
-    assert_eq!(down[0]["fix"]["safety"], "manual", "{report:#}");
-    doctor_in(stack.path(), &["--fix", "--yes"]);
-    assert!(is_alive(nodemon));
-    assert_eq!(listener_pids(&[other]), server, "the server was replaced");
-    assert!(
-        listener_pids(&[api]).is_empty(),
-        "a second copy was started"
-    );
+    // nodemon alone, and under the `sh -c` npm runs a script with (field
+    // gb c6, gc P3 c2, round 9: the shell and nodemon above the server
+    // were each "started for the port", and nodemon was touched).
+    for shape in ["exec node {bin} server.js", "node {bin} server.js; exit $?"] {
+        let stack = express_stack();
+        let api = stack.port("API_PORT");
+        let other = free_port();
+        let mut procs = Procs::new();
+        let bin = stack.join("node_modules/.bin/nodemon");
+        let nodemon = procs.spawn(
+            Command::new("sh")
+                .arg("-c")
+                .arg(shape.replace("{bin}", &bin.display().to_string()))
+                .current_dir(stack.path())
+                .env("PORT", other.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_listening(&format!("127.0.0.1:{other}"));
+        let server = listener_pids(&[other]);
+        assert_eq!(server.len(), 1);
+        let (code, report) = stack.doctor(&[]);
+        assert_eq!(code, 1, "{report:#}");
+        let down = findings(&report, "PORT001");
+        assert_eq!(down.len(), 1, "{report:#}");
+        let title = down[0]["title"].as_str().unwrap();
+        assert!(
+            title.contains(&format!("listens on :{other} instead, PORT={other}")),
+            "{shape}: {title}"
+        );
+        assert!(!title.contains("listens nowhere"), "{shape}: {title}");
+        assert_eq!(down[0]["fix"]["safety"], "manual", "{report:#}");
+        doctor_in(stack.path(), &["--fix", "--yes"]);
+        assert!(is_alive(nodemon));
+        assert_eq!(
+            listener_pids(&[other]),
+            server,
+            "{shape}: the server was replaced"
+        );
+        assert!(
+            listener_pids(&[api]).is_empty(),
+            "a second copy was started"
+        );
+    }
 }
 
 /// Field round 7 (gd fd P2 E, partial): the server loads its `.env` with

@@ -553,9 +553,15 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
                         || (s.is_python() && PYTHON_SERVERS.contains(&c.kind))
                 })
         });
-        if (started || same_server_elsewhere) && moved.is_none() {
+        // Every process of a tree that listens elsewhere is out of "listens
+        // nowhere": `sh -c nodemon`, nodemon and its node child each are
+        // started for the port (field gb c6, gc P3 c2, round 9: nodemon
+        // itself was called "listens nowhere" and touched).
+        if started || same_server_elsewhere {
             if let Some(there) = listens_elsewhere() {
-                moved = Some((p.pid, command.clone(), there));
+                if moved.is_none() {
+                    moved = Some((p.pid, command.clone(), there));
+                }
                 continue;
             }
         }
