@@ -2173,6 +2173,14 @@ fn compose_service_names_read_by_servers_run_natively() {
         !proxy["fix"]["commands"].to_string().contains("restart"),
         "{proxy:#}"
     );
+    // Round 9 (gd P1 B): the fix names every line, not the first only.
+    assert!(
+        proxy["fix"]["commands"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("in frontend/vite.config.ts:7 and at frontend/vite.config.ts:8:"),
+        "{proxy:#}"
+    );
     assert!(proxy["fix"]["title"]
         .as_str()
         .unwrap()

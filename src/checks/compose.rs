@@ -86,6 +86,17 @@ impl Check for Compose {
                 if !more.is_empty() {
                     f.title = format!("{} (and at {})", f.title, more.join(", "));
                     f = f.evidence("also_at", more.clone());
+                    // The fix is every line: one changed of four leaves the
+                    // others failing (field gd P1 B, round 9).
+                    let at = format!("in {}:", c.at);
+                    let every = format!("in {} and at {}:", c.at, more.join(", "));
+                    if let Some(fix) = &mut f.fix {
+                        for step in &mut fix.commands {
+                            if step.starts_with(&at) {
+                                *step = step.replacen(&at, &every, 1);
+                            }
+                        }
+                    }
                 }
                 f
             })
