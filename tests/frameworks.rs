@@ -1153,6 +1153,36 @@ fn a_server_under_a_nohup_launcher_script_is_left_alone() {
     );
 }
 
+/// Field gc fc P2 c7 (round 9, partial): a misspelt submodule of an
+/// installed package (`rest_framework.respons`). PY003 named it first, and
+/// its fix said to install the package, which is installed. Python names
+/// the first part it could not import: the package imported, the
+/// submodule is the typo. The fix points at the import's line.
+#[test]
+fn a_misspelt_submodule_is_a_typo_not_a_missing_install() {
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    stack.write(
+        "backend/main.py",
+        &format!("from fastapi.respons import JSONResponse\n{main}"),
+    );
+    let (code, report) = stack.doctor(&["--only", "python"]);
+    assert_eq!(code, 1, "{report:#}");
+    let first = first_loud_root(&report);
+    assert_eq!(first["code"], "PY003", "{report:#}");
+    let fix = &first["fix"];
+    assert_eq!(
+        fix["title"],
+        "correct the import at backend/main.py:1: fastapi is installed and has no module respons",
+        "{fix:#}"
+    );
+    assert!(
+        !fix["commands"][0].as_str().unwrap().contains("pip"),
+        "{fix:#}"
+    );
+}
+
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
 /// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
 /// real flask stops with "Could not locate a Flask application"; doctor's

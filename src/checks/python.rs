@@ -1306,6 +1306,44 @@ fn import_fix(
         .strip_prefix("No module named '")
         .and_then(|m| m.split(['\'', '.']).next())
         .filter(|_| kind == "ModuleNotFoundError");
+    // `No module named 'rest_framework.respons'`: Python names the first
+    // component it could not import, so a dotted name means its package
+    // imported and the submodule is not there: a misspelt import, not a
+    // missing install (field gc P2 c7, round 9). Namespace packages
+    // (`google.protobuf`) are the exception: their parts come as
+    // distributions of their own.
+    let full = message
+        .strip_prefix("No module named '")
+        .and_then(|m| m.split('\'').next())
+        .filter(|_| kind == "ModuleNotFoundError")
+        .unwrap_or_default();
+    const NAMESPACES: &[&str] = &[
+        "google",
+        "azure",
+        "jaraco",
+        "zope",
+        "sphinxcontrib",
+        "backports",
+        "ruamel",
+        "mpl_toolkits",
+        "opentelemetry",
+    ];
+    if let Some((top, sub)) = full.split_once('.') {
+        if !NAMESPACES.contains(&top) {
+            let python = crate::shell::native(interp);
+            let dist = crate::project::code::distribution_of_module(top);
+            let at = place
+                .clone()
+                .unwrap_or_else(|| "the line the traceback names".into());
+            return Fix::manual(
+                format!("correct the import at {at}: {top} is installed and has no module {sub}"),
+                vec![
+                    format!("fix the module name at {at} (a typo in `{full}`), then save: a reloader restarts the worker; a plain server needs its start command again"),
+                    format!("or, if {top}'s version should have it: {} --upgrade {dist}", install_words(&python, uv)),
+                ],
+            );
+        }
+    }
     if let Some(module) = missing {
         let python = crate::shell::native(interp);
         let dist = crate::project::code::distribution_of_module(module);
