@@ -1183,6 +1183,71 @@ fn a_misspelt_submodule_is_a_typo_not_a_missing_install() {
     );
 }
 
+/// Field gd fd P2 E (round 9, missed): the client chooses its API by
+/// `switch (import.meta.env.VITE_ENV)`, `client/.env.development` sets
+/// `VITE_ENV=dev`, whose branch calls :API, and the server's `.env` moved
+/// it to another port. doctor took every branch's literal for context
+/// (info) and said "no problems found". The branch the env files choose is
+/// the one the browser calls: PORT001 is an error naming the server, its
+/// port's line, and the client's line to change.
+#[test]
+fn the_url_of_the_branch_the_env_chooses_is_called() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    install_node_tools(&stack.join("server"));
+    install_framework(&stack.join("client"), "vite");
+    let (web, api, other) = (stack.port("WEB_PORT"), stack.port("API_PORT"), free_port());
+    stack.write(
+        "server/index.js",
+        &format!("require(\"dotenv\").config()\nconst express = require(\"express\")\n\nconst app = express()\napp.get(\"/api/health\", (req, res) => res.json({{ status: \"ok\" }}))\napp.listen(Number(process.env.PORT || {api}), \"127.0.0.1\")\n"),
+    );
+    stack.write(
+        "server/package.json",
+        r#"{"name": "server", "private": true, "scripts": {"dev": "node index.js"}, "dependencies": {"express": "^4.21.0", "dotenv": "^16.4.0"}}"#,
+    );
+    stack.write("server/.env", &format!("PORT={other}\n"));
+    stack.write(
+        "client/vite.config.js",
+        &format!("export default {{ server: {{ port: {web} }} }}\n"),
+    );
+    stack.write(
+        "client/src/envSetup.js",
+        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    case \"mock\":\n      return \"http://localhost:{web}/\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
+    );
+    stack.write(
+        "client/src/main.js",
+        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
+    );
+    stack.write("client/.env.development", "VITE_ENV=dev\n");
+    start_node(&mut procs, &stack.join("server"), &["index.js"], &[], other);
+    start_tool(&mut procs, &stack.join("client"), "vite", &[], web);
+
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let first = first_loud_root(&report);
+    assert_eq!(first["code"], "PORT001", "{report:#}");
+    assert_eq!(first["severity"], "error", "{first:#}");
+    let title = first["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("listens on :{other}")) && title.contains("server/.env:1"),
+        "{title}"
+    );
+    assert_eq!(
+        first["fix"]["commands"][0],
+        format!("change the port at client/src/envSetup.js:5 from {api} to {other}"),
+        "{first:#}"
+    );
+    // With VITE_ENV=mock the dev branch is context again: silent about :API.
+    stack.write("client/.env.development", "VITE_ENV=mock\n");
+    let (_, report) = stack.doctor(&[]);
+    assert!(
+        findings(&report, "PORT001")
+            .iter()
+            .all(|f| f["evidence"]["port"] != api || f["severity"] == "info"),
+        "{report:#}"
+    );
+}
+
 /// Flask cannot locate the app: `flask run` (the Procfile's) in a folder
 /// with no FLASK_APP and no app.py/wsgi.py (the app is in server.py). The
 /// real flask stops with "Could not locate a Flask application"; doctor's
@@ -1553,11 +1618,31 @@ fn a_url_in_the_frontends_code_pointing_where_nothing_listens() {
     // `--fix --yes` changes every place, not the first only (once one
     // names a port that answers, the others read as dead branches to a
     // new diagnosis: each line is re-checked by itself).
+    // The fallback of a public variable set nowhere is fixed by setting
+    // the variable in the frontend's `.env.local` (round 9, ga P2 c1), the
+    // code left alone; a plain literal is edited.
+    assert!(
+        api_js["fix"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "set VITE_API_URL=http://localhost:{api} in frontend/.env.local"
+            )),
+        "{api_js:#}"
+    );
     doctor_in(stack.path(), &["--fix", "--yes"]);
-    for file in ["frontend/src/api.js", "frontend/src/tasks.js"] {
-        let text = std::fs::read_to_string(stack.join(file)).unwrap();
-        assert!(text.contains(&format!("localhost:{api}")), "{file}: {text}");
-    }
+    let text = std::fs::read_to_string(stack.join("frontend/src/tasks.js")).unwrap();
+    assert!(
+        text.contains(&format!("localhost:{api}")),
+        "tasks.js: {text}"
+    );
+    let text = std::fs::read_to_string(stack.join("frontend/src/api.js")).unwrap();
+    assert!(
+        text.contains(&format!("localhost:{wrong}")),
+        "api.js: {text}"
+    );
+    let env_local = std::fs::read_to_string(stack.join("frontend/.env.local")).unwrap();
+    assert_eq!(env_local, format!("VITE_API_URL=http://localhost:{api}\n"));
     assert_eq!(
         std::fs::read_to_string(stack.join("frontend/src/Docs.jsx")).unwrap(),
         link

@@ -328,9 +328,18 @@ fn point_at_the_running_server(
         .first()
         .map(|p| format!(" (pid {p})"))
         .unwrap_or_default();
+    // Where the running server's port comes from, when a file says it
+    // (`PORT=9001` in server/.env): the other place to change.
+    let from = (!server.source.starts_with("running pid") && !server.default_port)
+        .then(|| server.source.clone());
     f.title = format!(
-        "{}; no server of the project is meant for :{port}, and {} listens on :{}{who}",
-        f.title, server.name, server.port
+        "{}; no server of the project is meant for :{port}, and {} listens on :{}{who}{}",
+        f.title,
+        server.name,
+        server.port,
+        from.as_ref()
+            .map(|f| format!(", its port from {f}"))
+            .unwrap_or_default()
     );
     f.evidence.insert(
         "listening_server".into(),
@@ -344,7 +353,13 @@ fn point_at_the_running_server(
                 places.join(", "),
                 server.port
             ),
-            format!("or, if another server is meant for :{port}, start it there"),
+            match &from {
+                Some(f) => format!(
+                    "or give {} :{port} again at {f} and restart it",
+                    server.name
+                ),
+                None => format!("or, if another server is meant for :{port}, start it there"),
+            },
         ],
     ));
 }

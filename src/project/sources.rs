@@ -1140,6 +1140,81 @@ fn is_link(line: &str, url: &str) -> bool {
         .any(|k| before.ends_with(k))
 }
 
+/// Whether line `at` sits in the branch of a `switch` on an env variable
+/// that the env files choose: `switch (import.meta.env.VITE_ENV)` (or on a
+/// name assigned from it just above) with `case "dev":` and VITE_ENV=dev.
+/// Some(false) for another branch, None when the code is no such switch.
+/// An unset variable chooses `default:`.
+pub fn active_branch(lines: &[&str], at: usize, values: &[(String, String)]) -> Option<bool> {
+    let mut labels: Vec<String> = Vec::new();
+    let mut default = false;
+    // Still reading this branch's labels (the run of `case`s just above
+    // the line, fall-through included); false once above them.
+    let mut collecting = true;
+    let mut switch_expr = None;
+    let mut i = at;
+    for _ in 0..60 {
+        let l = lines.get(i)?.trim();
+        if let Some(rest) = l.strip_prefix("switch") {
+            let expr = rest
+                .trim_start()
+                .strip_prefix('(')?
+                .split(')')
+                .next()?
+                .trim();
+            switch_expr = Some((expr.to_string(), i));
+            break;
+        }
+        let label = l
+            .strip_prefix("case ")
+            .and_then(|r| r.split(':').next())
+            .map(|v| v.trim().trim_matches(['"', '\'', '`']).to_string());
+        let is_default = l.starts_with("default:") || l.starts_with("default :");
+        if collecting {
+            if let Some(v) = label {
+                labels.push(v);
+            } else if is_default {
+                default = true;
+            } else if !labels.is_empty() || default {
+                collecting = false;
+            }
+        }
+        if i == 0 {
+            return None;
+        }
+        i -= 1;
+    }
+    let (expr, line) = switch_expr?;
+    if labels.is_empty() && !default {
+        return None;
+    }
+    let name_in = |text: &str| {
+        let after = text.split_once("env.")?.1;
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    let var = name_in(&expr).or_else(|| {
+        // `const environment = import.meta.env.VITE_ENV;` above the switch.
+        (line.saturating_sub(20)..line).rev().find_map(|j| {
+            let l = lines.get(j)?;
+            let (lhs, rhs) = l.split_once('=')?;
+            lhs.split_whitespace().last().filter(|n| *n == expr)?;
+            name_in(rhs)
+        })
+    })?;
+    let value = values
+        .iter()
+        .find(|(k, _)| *k == var)
+        .map(|(_, v)| v.as_str());
+    Some(match value {
+        Some(v) if !v.is_empty() => labels.iter().any(|l| l == v),
+        _ => default,
+    })
+}
+
 /// Extensions of the code a browser runs.
 const BROWSER_CODE: &[&str] = &["js", "jsx", "ts", "tsx", "mjs", "vue", "svelte"];
 
@@ -1158,6 +1233,22 @@ fn frontend_code_urls(project: &mut Project) {
         .collect();
     let mut found = Vec::new();
     for folder in frontends {
+        // The values the dev server gives its env keys (a later file wins,
+        // as vite and next read them in development).
+        let mut values: Vec<(String, String)> = Vec::new();
+        for name in [
+            ".env",
+            ".env.local",
+            ".env.development",
+            ".env.development.local",
+        ] {
+            if let Ok(t) = read_bounded(&folder.join(name)) {
+                for (k, v) in t.lines().filter_map(super::parse_env_line) {
+                    values.retain(|(key, _)| key != k);
+                    values.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
         let set_keys: Vec<String> = ENV_FILES
             .iter()
             .filter_map(|n| read_bounded(&folder.join(n)).ok())
@@ -1212,8 +1303,12 @@ fn frontend_code_urls(project: &mut Project) {
                             // A literal may sit in a branch that never runs
                             // (`case "mock": return "http://localhost:3000"`):
                             // it says who the browser calls when a server is
-                            // there, and is context (info) when none is.
-                            s.expected = false;
+                            // there, and is context (info) when none is. The
+                            // branch the env files choose is the one that
+                            // runs (field gd P2 E, round 9: `case "dev":`
+                            // with VITE_ENV=dev, called where nothing listens).
+                            let lines: Vec<&str> = text.lines().collect();
+                            s.expected = active_branch(&lines, i, &values) == Some(true);
                             found.push(s);
                         }
                     }
@@ -1331,6 +1426,28 @@ pub fn settle_defaults(project: &mut Project) {
 
 #[cfg(test)]
 mod tests {
+    /// Field gd P2 E / G (round 9): the URL of the branch the env files
+    /// choose is the one the browser calls.
+    #[test]
+    fn the_branch_the_env_files_choose() {
+        let code = "export function getEnvironment() {\n  const environment = import.meta.env.VITE_ENV;\n\n  switch (environment) {\n    case \"dev\":\n      return \"http://localhost:9000\";\n    case \"mock\":\n      return \"http://localhost:3000/\";\n    default:\n      return \"https://z3.example.com/\";\n  }\n}\n";
+        let lines: Vec<&str> = code.lines().collect();
+        let dev = vec![("VITE_ENV".to_string(), "dev".to_string())];
+        assert_eq!(active_branch(&lines, 5, &dev), Some(true));
+        assert_eq!(active_branch(&lines, 7, &dev), Some(false));
+        assert_eq!(active_branch(&lines, 9, &dev), Some(false));
+        assert_eq!(active_branch(&lines, 9, &[]), Some(true));
+        assert_eq!(active_branch(&lines, 5, &[]), Some(false));
+        let direct = "switch (import.meta.env.MODE) {\n  case 'a':\n  case 'b': return 'http://localhost:1'\n}\n";
+        let lines: Vec<&str> = direct.lines().collect();
+        let b = vec![("MODE".to_string(), "b".to_string())];
+        assert_eq!(active_branch(&lines, 2, &b), Some(true));
+        assert_eq!(
+            active_branch(&["const API = \"http://localhost:1\""], 0, &b),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]
