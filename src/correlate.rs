@@ -593,6 +593,14 @@ pub fn correlate(findings: &mut Vec<Finding>) {
     }
 }
 
+/// A requirement declared but imported nowhere (PY002 as info: a deploy
+/// file's server) explains nothing the dev stack does: taken as the cause
+/// of a proxy failure, it was raised to an error and `--fix --yes`
+/// installed it into a working venv (found by our own suite, round 9).
+fn explains_anything(cause: &Finding) -> bool {
+    !(cause.code == "PY002" && cause.severity == Severity::Info)
+}
+
 fn cause_of(findings: &[Finding], i: usize) -> Option<usize> {
     let f = &findings[i];
     for rule in RULES {
@@ -600,10 +608,9 @@ fn cause_of(findings: &[Finding], i: usize) -> Option<usize> {
             continue;
         }
         for cause_code in rule.causes {
-            let found = findings
-                .iter()
-                .enumerate()
-                .find(|(j, c)| *j != i && c.code == *cause_code && (rule.related)(f, c));
+            let found = findings.iter().enumerate().find(|(j, c)| {
+                *j != i && c.code == *cause_code && explains_anything(c) && (rule.related)(f, c)
+            });
             if let Some((j, _)) = found {
                 // Two findings of one code explain each other only one way.
                 if rule.consequence.contains(cause_code) && j > i {

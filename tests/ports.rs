@@ -141,7 +141,7 @@ fn s12_ipv4_ipv6_split_both_ways() {
         assert_eq!(ev["refused"][0], url_host.trim_matches(['[', ']']));
         let title = f[0]["title"].as_str().unwrap();
         assert!(
-            title.contains(bind) && title.contains("every client is refused"),
+            title.contains(bind) && title.contains("every client that uses .env:1 is refused"),
             "{title}"
         );
     }
