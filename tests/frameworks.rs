@@ -1102,7 +1102,7 @@ fn a_backend_run_on_another_port_on_purpose_is_never_copied() {
         .unwrap();
     assert!(
         !shown.success(),
-        "--fix --yes installed a deploy-only requirement"
+        "--fix --yes installed a deploy-only requirement:\n{yes}"
     );
     answers_200(web, "/api/health");
     let (_, report) = stack.doctor(&[]);
