@@ -255,6 +255,35 @@ fn the_readmes_dev_command_gives_the_backend_its_port() {
     assert!(text.contains(&format!("--port {api}")), "{text}");
 }
 
+/// Field ga fa P1 (round 9): the README's start command is inline code in
+/// a numbered list, not a fenced block: its `--reload` and port were not
+/// read, and the restart dropped them. An inline Python server command of
+/// a development section is read as its own one-line block; one under a
+/// production heading is not.
+#[test]
+fn the_readmes_inline_dev_command_is_read_too() {
+    let stack = Stack::new("fastapi-readme");
+    stack.link_venv(".venv");
+    let api = stack.port("API_PORT");
+    stack.write(
+        "README.md",
+        &format!("# app\n\n## Getting started\n\n1. Install: `pip install -r requirements.txt`\n2. Start the API: `uvicorn main:app --reload --port {api}`\n\n## Production\n\nRun `uvicorn main:app --host 0.0.0.0 --port 8000` behind a proxy.\n"),
+    );
+    let (_, report) = stack.doctor(&[]);
+    let backend = service(&report, "fastapi");
+    assert_eq!(backend["port"], api, "{backend:#}");
+    let starts = start_fact(backend);
+    assert!(
+        starts.iter().any(|f| f["source"] == "README.md:6"
+            && f["value"].as_str().is_some_and(|v| v.contains("--reload"))),
+        "{backend:#}"
+    );
+    assert!(
+        !report.to_string().contains("0.0.0.0 --port 8000"),
+        "the production command was taken: {report:#}"
+    );
+}
+
 /// Field round 7 (gd fd P3 A, partial since round 3): `run.bat` sets
 /// `FLASK_APP` (the app is the package `shop/`: no `app.py`, no
 /// `.flaskenv`) before `flask run`. The start command doctor prints and

@@ -221,6 +221,8 @@ fn readme(project: &mut Project) {
     };
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks: Vec<(usize, usize)> = Vec::new();
+    let mut inline: Vec<(usize, String)> = Vec::new();
+    let mut inline_cd: Option<String> = None;
     let (mut open, mut skipped, mut shell_block) = (None::<usize>, false, false);
     for (i, line) in lines.iter().enumerate() {
         let t = line.trim_start();
@@ -248,7 +250,39 @@ fn readme(project: &mut Project) {
             }
             continue;
         }
+        // An inline command in the prose of a development section (`1. Start
+        // the API: \`uvicorn backend.main:app --reload --port 8000\``):
+        // a one-line block of its own when it starts a Python server (field
+        // ga fa P1, round 9: the README's only start command was inline).
+        // Only a list item's (a step to do, not prose describing what a
+        // script does), and a `cd` of an earlier step carries to it.
+        let step = t.starts_with("- ")
+            || t.starts_with("* ")
+            || t.starts_with("+ ")
+            || t
+                .split_once(['.', ')'])
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if open.is_none() && !skipped && step {
+            for (k, span) in t.split('`').enumerate() {
+                let span = span.trim();
+                if k % 2 == 0 {
+                    continue;
+                }
+                if let Some(dir) = span.strip_prefix("cd ") {
+                    inline_cd = Some(dir.trim().to_string());
+                } else if commands::parse(span)
+                    .is_some_and(|c| matches!(c.kind, "fastapi" | "flask" | "django"))
+                {
+                    let command = match &inline_cd {
+                        Some(dir) => format!("cd {dir} && {span}"),
+                        None => span.to_string(),
+                    };
+                    inline.push((i, command));
+                }
+            }
+        }
         if open.is_none() && t.starts_with('#') {
+            inline_cd = None;
             let heading = t.to_ascii_lowercase();
             skipped = [
                 "prod",
@@ -277,6 +311,13 @@ fn readme(project: &mut Project) {
                 .unwrap_or(t)
                 .to_string()
         }));
+        let mut script = read_script(&path.with_extension("sh"), &pseudo.join("\n"), &root);
+        script.path = path.clone();
+        add_script(project, &script, true);
+    }
+    for (line, command) in inline {
+        let mut pseudo: Vec<String> = vec![String::new(); line];
+        pseudo.push(command);
         let mut script = read_script(&path.with_extension("sh"), &pseudo.join("\n"), &root);
         script.path = path.clone();
         add_script(project, &script, true);
