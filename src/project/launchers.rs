@@ -259,8 +259,7 @@ fn readme(project: &mut Project) {
         let step = t.starts_with("- ")
             || t.starts_with("* ")
             || t.starts_with("+ ")
-            || t
-                .split_once(['.', ')'])
+            || t.split_once(['.', ')'])
                 .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
         if open.is_none() && !skipped && step {
             for (k, span) in t.split('`').enumerate() {
