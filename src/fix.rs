@@ -127,12 +127,7 @@ fn would_not_import(
                     .unwrap_or_default()
                     .to_string()
             })
-            .or_else(|| {
-                ["app", "wsgi"]
-                    .iter()
-                    .find(|m| cwd.join(format!("{m}.py")).is_file())
-                    .map(|m| m.to_string())
-            })
+            .or_else(|| crate::frameworks::flask::default_app_module(cwd).map(str::to_string))
     };
     let module = server
         .entry

@@ -966,6 +966,38 @@ fn django_on_the_other_address_is_told_its_own_bind_argument() {
     assert!(findings(&report, "PORT003").is_empty(), "{report:#}");
 }
 
+/// vite-settings whose backend's port is the project's own (its Procfile's
+/// `--port API_PORT`).
+fn vite_settings_with_procfile() -> Stack {
+    let stack = Stack::new("vite-settings");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    stack.write(
+        "backend/Procfile",
+        &format!("web: uvicorn app.main:app --reload --host 127.0.0.1 --port {api}\n"),
+    );
+    stack
+}
+
+/// That backend under `uvicorn --reload`, started on `port`.
+fn start_backend_of_procfile(procs: &mut Procs, stack: &Stack, port: u16) {
+    start_venv(
+        procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "app.main:app",
+            "--reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ],
+        port,
+        "/api/health",
+    );
+}
+
 /// Field ga fa P1 c7 (round 7, partial) and gc D20: the vite proxy target
 /// edited to a port no server of the project is meant for, while the
 /// backend runs on its own. doctor invented a service "proxy target" and
@@ -975,34 +1007,14 @@ fn django_on_the_other_address_is_told_its_own_bind_argument() {
 #[test]
 fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
     let mut procs = Procs::new();
-    let stack = Stack::new("vite-settings");
-    stack.link_venv("backend/.venv");
+    let stack = vite_settings_with_procfile();
     let (api, web, nowhere) = (stack.port("API_PORT"), stack.port("WEB_PORT"), free_port());
-    // The backend's port is the project's own (its Procfile's).
-    stack.write(
-        "backend/Procfile",
-        &format!("web: uvicorn app.main:app --reload --host 127.0.0.1 --port {api}\n"),
-    );
     let config = std::fs::read_to_string(stack.join("frontend/vite.config.js")).unwrap();
     stack.write(
         "frontend/vite.config.js",
         &config.replace(&format!(":{api}\""), &format!(":{nowhere}\"")),
     );
-    start_venv(
-        &mut procs,
-        &stack.join("backend"),
-        "uvicorn",
-        &[
-            "app.main:app",
-            "--reload",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &api.to_string(),
-        ],
-        api,
-        "/api/health",
-    );
+    start_backend_of_procfile(&mut procs, &stack, api);
     start_vite(&mut procs, &stack, "frontend");
     let (code, report) = stack.doctor(&[]);
     assert_eq!(code, 1, "{report:#}");
@@ -1056,28 +1068,9 @@ fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
 #[test]
 fn a_backend_run_on_another_port_on_purpose_is_never_copied() {
     let mut procs = Procs::new();
-    let stack = Stack::new("vite-settings");
-    stack.link_venv("backend/.venv");
+    let stack = vite_settings_with_procfile();
     let (api, web, other) = (stack.port("API_PORT"), stack.port("WEB_PORT"), free_port());
-    stack.write(
-        "backend/Procfile",
-        &format!("web: uvicorn app.main:app --reload --host 127.0.0.1 --port {api}\n"),
-    );
-    start_venv(
-        &mut procs,
-        &stack.join("backend"),
-        "uvicorn",
-        &[
-            "app.main:app",
-            "--reload",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &other.to_string(),
-        ],
-        other,
-        "/api/health",
-    );
+    start_backend_of_procfile(&mut procs, &stack, other);
     start_vite(&mut procs, &stack, "frontend");
     let (code, report) = stack.doctor(&[]);
     assert_eq!(code, 1, "{report:#}");
@@ -1090,8 +1083,9 @@ fn a_backend_run_on_another_port_on_purpose_is_never_copied() {
     }
     let yes = doctor_in(stack.path(), &["--fix", "--yes"]);
     let yes = String::from_utf8_lossy(&yes.stdout);
+    // Whatever listens on :api now is ended with the test, passing or not.
     assert!(
-        listener_pids(&[api]).is_empty(),
+        adopt_listeners(&mut procs, api).is_empty(),
         "--fix --yes started a second backend on :{api}"
     );
     let shown = Command::new(venv().join("bin/python"))

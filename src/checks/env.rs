@@ -750,18 +750,17 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
     // `"proxy"` in package.json): what every API call through the frontend
     // reaches. vite and next restart themselves when their config changes;
     // CRA reads `"proxy"` and `setupProxy.js` once, at start.
-    fn in_config(src: &str) -> bool {
+    fn file_name(src: &str) -> &str {
         let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
-        file.rsplit('/').next().is_some_and(|n| {
-            n.contains(".config.") || n.starts_with("setupProxy") || n == "package.json"
-        })
+        file.rsplit('/').next().unwrap_or(file)
     }
-    let read_once = |src: &str| {
-        let file = src.rsplit_once(':').map_or(src, |(f, _)| f);
-        file.rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with("setupProxy") || n == "package.json")
-    };
+    fn read_once(src: &str) -> bool {
+        let n = file_name(src);
+        n.starts_with("setupProxy") || n == "package.json"
+    }
+    fn in_config(src: &str) -> bool {
+        file_name(src).contains(".config.") || read_once(src)
+    }
     // A literal may sit in a branch that never runs: when another literal of
     // the frontend's code names a port that answers, none is a guess worth saying.
     let some_literal_answers = project.services.iter().any(|s| {
@@ -859,42 +858,35 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
             // dev fix is the variable, in the frontend's `.env.local` (every
             // frontend dev server reads it, and it stays out of git), not an
             // edit of the code's fallback (field ga N2).
-            if code && !in_config(&source) {
-                if let Some(fix) = public_var_fix(project, &path, url_line, &url, &from, &to) {
-                    return Some(
-                        Finding::new(
-                            "ENV004",
-                            ID,
-                            format!("{source} points at port {}, where nothing listens; the project's server listens on {real_port}: {}", service.port, who.join(", ")),
-                        )
-                        .severity(Severity::Warning)
-                        .evidence("source", source.clone())
-                        .evidence("url_port", service.port)
-                        .evidence("listening_port", real_port)
-                        .evidence("listening", who.clone())
-                        .with_fix(fix),
-                    );
+            let public_var = (code && !in_config(&source))
+                .then(|| public_var_fix(project, &path, url_line, &url, &from, &to))
+                .flatten();
+            let fix = public_var.unwrap_or_else(|| {
+                let mut commands = vec![
+                    format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
+                    format!("sed -i '{line}s/{from}/{to}/' {file}"),
+                ];
+                if read_once(&source) {
+                    // The frontend whose proxy this is, as the user starts it.
+                    let frontend = project.services.iter().find(|s| {
+                        s.is_frontend() && s.folder.as_ref().is_some_and(|f| path.starts_with(f))
+                    });
+                    let start = frontend
+                        .and_then(|f| f.start_from_root())
+                        .map(|s| crate::shell::inline(&s))
+                        .unwrap_or_else(|| "npm start".to_string());
+                    commands.push(format!(
+                        "then restart {} (Ctrl-C in its terminal, then {start}): the dev server reads its proxy once, at start",
+                        frontend.map_or("the frontend", |f| f.name.as_str())
+                    ));
                 }
-            }
-            let mut commands = vec![
-                format!("mkdir -p .doctor/backups && cp {file} .doctor/backups/"),
-                format!("sed -i '{line}s/{from}/{to}/' {file}"),
-            ];
-            if read_once(&source) {
-                // The frontend whose proxy this is, as the user starts it.
-                let frontend = project.services.iter().find(|s| {
-                    s.is_frontend()
-                        && s.folder.as_ref().is_some_and(|f| path.starts_with(f))
-                });
-                let start = frontend
-                    .and_then(|f| f.start_from_root())
-                    .map(|s| crate::shell::inline(&s))
-                    .unwrap_or_else(|| "npm start".to_string());
-                commands.push(format!(
-                    "then restart {} (Ctrl-C in its terminal, then {start}): the dev server reads its proxy once, at start",
-                    frontend.map_or("the frontend", |f| f.name.as_str())
-                ));
-            }
+                Fix {
+                    title: format!("change the port in {source} from {} to {real_port} (after a backup in .doctor/backups/, which git ignores)", service.port),
+                    safety: Safety::Confirm,
+                    commands,
+                    action: Some(FixAction::EditLine { path, line, from, to }),
+                }
+            });
             Some(
                 Finding::new(
                     "ENV004",
@@ -906,12 +898,7 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
                 .evidence("url_port", service.port)
                 .evidence("listening_port", real_port)
                 .evidence("listening", who.clone())
-                .with_fix(Fix {
-                    title: format!("change the port in {source} from {} to {real_port} (after a backup in .doctor/backups/, which git ignores)", service.port),
-                    safety: Safety::Confirm,
-                    commands,
-                    action: Some(FixAction::EditLine { path, line, from, to }),
-                }),
+                .with_fix(fix),
             )
         })
         .collect()

@@ -276,36 +276,30 @@ fn orphan(
         // purpose and runs as its script meant. Ending it ends the user's
         // working server (field gd P1 D3-o, round 9). Said as info; a stale
         // or second copy is PROC004's or PROC005's to say.
-        if is_launcher_script(a) {
-            return Some(
-                Finding::new(
-                    "PROC003",
-                    ID,
-                    format!(
-                        "{} on port {port} runs detached from any terminal: its launcher pid {top} ({}) outlived the shell that started it",
-                        describe_pid(snapshot, p.pid),
-                        super::shorten(&a.command(), 40)
-                    ),
-                )
-                .severity(crate::finding::Severity::Info)
+        let ancestor = json!({"pid": top, "command": a.command()});
+        let found = |title: String| {
+            Finding::new("PROC003", ID, title)
                 .evidence("port", port)
                 .evidence("process", process_evidence(snapshot, p))
-                .evidence("detached_launcher", json!({"pid": top, "command": a.command()})),
+        };
+        let (who, launcher) = (
+            describe_pid(snapshot, p.pid),
+            super::shorten(&a.command(), 40),
+        );
+        if is_launcher_script(a) {
+            return Some(
+                found(format!(
+                    "{who} on port {port} runs detached from any terminal: its launcher pid {top} ({launcher}) outlived the shell that started it"
+                ))
+                .severity(crate::finding::Severity::Info)
+                .evidence("detached_launcher", ancestor),
             );
         }
         return Some(
-            Finding::new(
-                "PROC003",
-                ID,
-                format!(
-                    "{} on port {port} is part of an orphaned tree: pid {top} ({}) above it lost the process that started it",
-                    describe_pid(snapshot, p.pid),
-                    super::shorten(&a.command(), 40)
-                ),
-            )
-            .evidence("port", port)
-            .evidence("process", process_evidence(snapshot, p))
-            .evidence("orphaned_ancestor", json!({"pid": top, "command": a.command()}))
+            found(format!(
+                "{who} on port {port} is part of an orphaned tree: pid {top} ({launcher}) above it lost the process that started it"
+            ))
+            .evidence("orphaned_ancestor", ancestor)
             .with_fix(terminate_fix(platform::process_info(top).as_ref().unwrap_or(a))),
         );
     }

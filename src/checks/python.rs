@@ -635,8 +635,7 @@ fn flask_cannot_locate_app(ctx: &Context, service: &Service) -> Option<Finding> 
     });
     if names_app
         || words.iter().any(|w| w.starts_with("FLASK_APP="))
-        || folder.join("app.py").is_file()
-        || folder.join("wsgi.py").is_file()
+        || crate::frameworks::flask::default_app_module(&folder).is_some()
     {
         return None;
     }

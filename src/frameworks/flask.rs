@@ -18,3 +18,15 @@ pub const FLASK: Framework = Framework {
     compiles_on_demand: false,
     worker_marker: Some(("WERKZEUG_RUN_MAIN", "true")),
 };
+
+/// The modules `flask run` imports when neither `--app` nor `FLASK_APP`
+/// names one: `app.py`, then `wsgi.py`, in the folder it runs in.
+pub const DEFAULT_APP_MODULES: &[&str] = &["app", "wsgi"];
+
+/// The module `flask run` in `folder` would import by default, if any.
+pub fn default_app_module(folder: &std::path::Path) -> Option<&'static str> {
+    DEFAULT_APP_MODULES
+        .iter()
+        .copied()
+        .find(|m| folder.join(format!("{m}.py")).is_file())
+}

@@ -1272,7 +1272,8 @@ fn frontend_code_urls(project: &mut Project) {
                 continue;
             }
             let rel = project.relative(path);
-            for (i, line) in text.lines().enumerate() {
+            let all_lines: Vec<&str> = text.lines().collect();
+            for (i, line) in all_lines.iter().enumerate() {
                 let code = line.trim_start();
                 if code.starts_with("//") || code.starts_with('*') {
                     continue;
@@ -1307,8 +1308,7 @@ fn frontend_code_urls(project: &mut Project) {
                             // branch the env files choose is the one that
                             // runs (field gd P2 E, round 9: `case "dev":`
                             // with VITE_ENV=dev, called where nothing listens).
-                            let lines: Vec<&str> = text.lines().collect();
-                            s.expected = active_branch(&lines, i, &values) == Some(true);
+                            s.expected = active_branch(&all_lines, i, &values) == Some(true);
                             found.push(s);
                         }
                     }

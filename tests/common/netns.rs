@@ -96,6 +96,24 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        // What still runs inside is this test's (a server doctor started
+        // with `--fix --yes`, a copy the test's own Procs never knew):
+        // ended by pid before the namespace goes, passing or failing.
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                // SAFETY: kill has no memory preconditions; the pid is one
+                // the kernel lists in this test's own namespace.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.name));
         let _ = Command::new("ip")
             .args(["netns", "delete", &self.name])
