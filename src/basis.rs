@@ -146,6 +146,7 @@ const FILES: &[&str] = &[
     "missing",
     "newest_source",
     "node_modules",
+    "none_at_start",
     "not_imported",
     "other_ports",
     "package",

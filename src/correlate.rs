@@ -410,7 +410,12 @@ fn crash_on_unset_variable(crash: &Finding, env007: &Finding) -> bool {
             .and_then(|r| r.as_array())
             .is_some_and(|r| r.iter().any(|x| x["at"].as_str() == Some(at)))
     });
-    read_here || names.iter().any(|n| word(n))
+    // The import died on a None, and the one variable read at start-up
+    // as None when unset is set nowhere (`environ.get("X")`, then
+    // `X.split(…)` or a driver handed None).
+    let on_none = text.contains("'NoneType'")
+        && env007.evidence.get("none_at_start") == Some(&serde_json::json!(true));
+    read_here || on_none || names.iter().any(|n| word(n))
 }
 
 fn orphan_is_a_stale_copy(copies: &Finding, orphan: &Finding) -> bool {

@@ -1366,6 +1366,48 @@ fn a_missing_env_file_the_code_loads_is_the_cause() {
     assert!(findings(&report, "ENV001").is_empty(), "{report:#}");
 }
 
+/// Field round 9 (gb fb P1 c8, partial): the env file the code loads is
+/// there, but the line of the key the app needs was deleted. The read is
+/// `environ.get` (None when unset), and the app crashes on the None at
+/// start (`AttributeError: 'NoneType' object has no attribute …`). The
+/// root is the key the file lacks, said first with the file to add it to;
+/// the crash folds under it, not a "correct the code" at the crash's line.
+#[test]
+fn a_key_missing_from_the_env_file_the_code_loads_is_the_cause() {
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    stack.write(
+        "config.py",
+        "from os import environ, path\nfrom dotenv import load_dotenv\n\nbasedir = path.abspath(path.dirname(__file__))\nload_dotenv(path.join(basedir, \".env\"))\n\nSECRET_KEY = environ.get(\"SECRET_KEY\")\nDATABASE_URI = environ.get(\"DATABASE_URI\")\n",
+    );
+    let app = std::fs::read_to_string(stack.join("app.py")).unwrap();
+    stack.write(
+        "app.py",
+        &format!("from config import DATABASE_URI\n\nDRIVER = DATABASE_URI.split(\":\")[0]\n{app}"),
+    );
+    stack.write(".env", "SECRET_KEY=dev\n");
+    let (code, report) = stack.doctor(&["--timeout", "1s"]);
+    assert_eq!(code, 1, "{report:#}");
+    let cause = first_loud_root(&report);
+    assert_eq!(cause["code"], "ENV007", "{report:#}");
+    assert_eq!(cause["evidence"]["variable"], "DATABASE_URI", "{cause:#}");
+    assert_eq!(cause["evidence"]["should_go"], ".env", "{cause:#}");
+    assert_eq!(cause["severity"], "error", "{cause:#}");
+    let crashes = findings(&report, "PY003");
+    assert!(!crashes.is_empty(), "{report:#}");
+    for crash in crashes {
+        assert!(!crash["caused_by"].is_null(), "{report:#}");
+    }
+
+    // With the key back, the app starts: nothing is said of it.
+    stack.write(".env", "SECRET_KEY=dev\nDATABASE_URI=sqlite:///app.db\n");
+    let (_, report) = stack.doctor(&["--timeout", "1s"]);
+    assert!(
+        findings(&report, "ENV007").is_empty() && findings(&report, "PY003").is_empty(),
+        "{report:#}"
+    );
+}
+
 /// Field round 8 (gc fc P2 c5, harmful): Django's autoreloader and its
 /// worker (`RUN_MAIN=true`, the same command line), the worker slow to
 /// answer (a 500 after seconds, on a loaded machine). The worker is never

@@ -221,6 +221,7 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
             startup_files(project, s, &folder, node)
         };
         let code_texts: Vec<&str> = files.iter().map(|(_, t)| t.as_str()).collect();
+        let first_of_service = out.len();
         for (name, places) in &reads.by_name {
             let any_case = places.iter().any(|(_, r)| r.any_case);
             let matches = |k: &str| {
@@ -275,8 +276,32 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
                 },
             ));
         }
+        if python && !up {
+            mark_sole_none_at_start(&mut out[first_of_service..]);
+        }
     }
     out
+}
+
+/// Of a Python service that is down, the one variable read at start-up in
+/// a way that gives None when unset (`environ.get("X")`, `os.getenv("X")`)
+/// and set nowhere: when its import dies on a None (`'NoneType' object has
+/// no attribute …`), that variable is why (field gb fb P1 c8: the key's
+/// line deleted from the env file the code loads). With two such
+/// variables the evidence does not say which: neither is marked.
+fn mark_sole_none_at_start(found: &mut [Finding]) {
+    let is_none_at_start = |f: &Finding| {
+        f.evidence.get("fails_when_unset") == Some(&json!(false))
+            && f.evidence.get("runs_at_start") == Some(&json!(true))
+    };
+    let candidates: Vec<usize> = (0..found.len())
+        .filter(|&i| is_none_at_start(&found[i]))
+        .collect();
+    if let [only] = candidates[..] {
+        found[only]
+            .evidence
+            .insert("none_at_start".into(), json!(true));
+    }
 }
 
 /// What doctor knows of the process that reads the variable.
