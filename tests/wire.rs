@@ -680,3 +680,36 @@ fn a_postgres_that_refuses_the_projects_login() {
     assert_eq!((code, codes(&report)), (0, vec![]), "{report:#}");
     secret_free(&report.to_string());
 }
+
+/// Field round 7/9 (gc fc P2 c9, partial): the postmaster stopped
+/// (`kill -STOP`): the kernel still accepts on its port and nothing is
+/// said. That is a stopped process (PROC001, SIGCONT), not "something that
+/// does not speak PostgreSQL" (DB002, printed first, its fix "find what
+/// holds the port"). Once it runs again, the database is silent.
+#[test]
+fn a_stopped_postgres_is_a_stopped_process_not_a_stranger() {
+    let (api, db) = (free_port(), free_port());
+    let mut procs = Procs::new();
+    let _data = start_postgres(&mut procs, db);
+    let dir = backend_project(
+        api,
+        &[(
+            ".env",
+            &format!("DATABASE_URL=postgresql://app@127.0.0.1:{db}/app\n"),
+        )],
+    );
+    let postmaster = common::stack::listener_pids(&[db]);
+    assert_eq!(postmaster.len(), 1, "{postmaster:?}");
+    signal(postmaster[0], libc::SIGSTOP);
+    let (_, report) = doctor_json(dir.path(), &["--timeout", "1s"]);
+    signal(postmaster[0], libc::SIGCONT);
+    assert!(findings(&report, "DB002").is_empty(), "{report:#}");
+    let stopped = findings(&report, "PROC001");
+    assert_eq!(stopped.len(), 1, "{report:#}");
+    assert_eq!(stopped[0]["evidence"]["port"], db, "{report:#}");
+    assert!(stopped[0]["caused_by"].is_null(), "{report:#}");
+    assert_eq!(stopped[0]["severity"], "error", "{report:#}");
+
+    let (_, report) = doctor_json(dir.path(), &["--only", "database"]);
+    assert_eq!(codes(&report), Vec::<String>::new(), "{report:#}");
+}

@@ -37,7 +37,7 @@ impl Check for Database {
             ));
         }
         let timeout = ctx.config.timeout;
-        let targets = with_holders(ctx, targets);
+        let targets = without_stopped_holders(ctx, with_holders(ctx, targets));
         out.extend(super::probe_concurrently(ctx, targets, move |t| {
             probe(&t, timeout)
         }));
@@ -134,6 +134,30 @@ fn with_holders(ctx: &Context, mut targets: Vec<Target>) -> Vec<Target> {
         });
     }
     targets
+}
+
+/// A database whose server is stopped (`kill -STOP`, Ctrl-Z) is not probed:
+/// the kernel still accepts on its port and nothing answers, which reads as
+/// "does not speak PostgreSQL" (DB002, field gc fc P2 c9) and costs a
+/// timeout. PROC001 names the stopped process and its SIGCONT.
+fn without_stopped_holders(ctx: &Context, targets: Vec<Target>) -> Vec<Target> {
+    let Ok(snapshot) = ctx.snapshot() else {
+        return targets;
+    };
+    targets
+        .into_iter()
+        .filter(|t| {
+            let stopped = t.holder.as_ref().is_some_and(|(_, pid, _)| {
+                snapshot
+                    .process(*pid)
+                    .is_some_and(|p| p.state == crate::platform::ProcState::Stopped)
+            });
+            if stopped {
+                ctx.record_probe(json!({"check": ID, "variable": t.key, "source": t.source, "port": t.port, "skipped": "its server is stopped (PROC001)"}));
+            }
+            !stopped
+        })
+        .collect()
 }
 
 fn is_db_key(key: &str) -> bool {
