@@ -121,6 +121,7 @@ const FILES: &[&str] = &[
     "declared",
     "declared_at",
     "dependencies",
+    "django_setting",
     "duplicates",
     "empty_in",
     "entry",

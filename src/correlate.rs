@@ -140,6 +140,28 @@ const RULES: &[Rule] = &[
         causes: &["ENV007"],
         related: crash_on_unset_variable,
     },
+    // A server error whose debug page names the variable nothing sets
+    // (Django's "The SECRET_KEY setting must not be empty"): the variable
+    // is why, not the status.
+    Rule {
+        consequence: &["HEALTH003"],
+        causes: &["ENV007"],
+        related: crash_on_unset_variable,
+    },
+    // Django up without its SECRET_KEY: every request that signs (the
+    // default middleware's message cookie) is a bare 500.
+    Rule {
+        consequence: &["HEALTH003"],
+        causes: &["ENV007"],
+        related: required_django_setting_unset,
+    },
+    // A server up but failing on its own import (Flask's lazy loader
+    // answers every request with the ImportError): the import is why.
+    Rule {
+        consequence: &["HEALTH003"],
+        causes: &["PY003", "PY002"],
+        related: same_service,
+    },
     // The example's key missing from the env file is the variable whose
     // absence stops the server: one fact, said by the finding that says
     // why it matters (and whose fix is a value, not an empty key).
@@ -416,6 +438,18 @@ fn crash_on_unset_variable(crash: &Finding, env007: &Finding) -> bool {
     let on_none = text.contains("'NoneType'")
         && env007.evidence.get("none_at_start") == Some(&serde_json::json!(true));
     read_here || on_none || names.iter().any(|n| word(n))
+}
+
+/// A 5xx of the service whose settings read a setting Django refuses
+/// empty from a variable nothing sets.
+fn required_django_setting_unset(failing: &Finding, env007: &Finding) -> bool {
+    env007.evidence.get("django_setting").is_some()
+        && same_service(failing, env007)
+        && failing
+            .evidence
+            .get("status")
+            .and_then(|v| v.as_u64())
+            .is_some_and(|s| s >= 500)
 }
 
 fn orphan_is_a_stale_copy(copies: &Finding, orphan: &Finding) -> bool {

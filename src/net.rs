@@ -514,7 +514,13 @@ fn parse_response(
         addr,
         status,
         headers,
-        body: body.chars().take(2000).collect(),
+        // A server error's page is kept whole (the response is bounded):
+        // a framework's debug page names its exception past its styles.
+        body: if status >= 500 {
+            body.to_string()
+        } else {
+            body.chars().take(2000).collect()
+        },
         connect,
         first_byte,
         tls: None,

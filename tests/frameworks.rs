@@ -1408,6 +1408,103 @@ fn a_key_missing_from_the_env_file_the_code_loads_is_the_cause() {
     );
 }
 
+/// Field round 7/9 (gd fd P3 B, missed): every page 500, Werkzeug's
+/// debugger page naming an ImportError in the project's own module. The
+/// finding was "answers 500" alone, its body cut before the `<title>`
+/// that names the exception. Now HEALTH003 says the exception and the
+/// project's line (real `flask run --debug`), with the fix at that line.
+#[test]
+fn werkzeugs_debugger_page_names_its_exception() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    stack.write("helpers.py", "from os import pathh\n");
+    stack.write(
+        "app.py",
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/api/health\")\ndef health():\n    import helpers  # noqa\n    return {\"status\": \"ok\"}\n",
+    );
+    let api = stack.port("API_PORT");
+    procs.spawn(
+        Command::new(venv().join("bin/flask"))
+            .args(["run", "--debug"])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{api}"));
+    let (_, report) = stack.doctor(&["--timeout", "3s"]);
+    let failing = findings(&report, "HEALTH003");
+    assert_eq!(failing.len(), 1, "{report:#}");
+    let exception = &failing[0]["evidence"]["exception"];
+    assert_eq!(exception["type"], "ImportError", "{report:#}");
+    assert_eq!(exception["location"], "helpers.py:1", "{report:#}");
+    let title = failing[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("ImportError: cannot import name 'pathh'") && title.contains("helpers.py:1"),
+        "{title}"
+    );
+    assert!(
+        failing[0]["fix"]["commands"][0]
+            .as_str()
+            .is_some_and(|s| s.starts_with("correct the code at helpers.py:1")),
+        "{:#}",
+        failing[0]["fix"]
+    );
+}
+
+/// Field round 7/9 (gc fc P2 c5, partial): `SECRET_KEY` deleted from the
+/// env the server starts with; runserver starts, and every request is a
+/// bare 500 (`ImproperlyConfigured: The SECRET_KEY setting must not be
+/// empty` in its log: the message middleware signs a cookie, and the debug
+/// page itself fails on the settings). The unset variable (ENV007, info
+/// while the server runs) was fourth, behind "answers 500". Now ENV007 is
+/// the root, saying what Django does without it; the 500 folds under it
+/// (real Django runserver, startproject's middleware).
+#[test]
+fn djangos_500s_without_its_secret_key_fold_under_the_unset_variable() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings
+            .replace(
+                "SECRET_KEY = \"dev-only\"",
+                "import os\n\nSECRET_KEY = os.environ.get(\"SECRET_KEY\")",
+            )
+            .replace(
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\"]",
+                // As startproject writes them: the message middleware
+                // signs a cookie on every request.
+                "INSTALLED_APPS = [\"django.contrib.contenttypes\", \"django.contrib.auth\", \"django.contrib.sessions\", \"django.contrib.messages\"]\nMIDDLEWARE = [\"django.middleware.security.SecurityMiddleware\", \"django.contrib.sessions.middleware.SessionMiddleware\", \"django.middleware.common.CommonMiddleware\", \"django.middleware.csrf.CsrfViewMiddleware\", \"django.contrib.auth.middleware.AuthenticationMiddleware\", \"django.contrib.messages.middleware.MessageMiddleware\"]",
+            ),
+    );
+    let port = stack.port("API_PORT");
+    procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", &format!("127.0.0.1:{port}")])
+            .current_dir(stack.path())
+            .env_remove("SECRET_KEY")
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
+    let (_, report) = stack.doctor(&["--timeout", "3s"]);
+    let cause = first_loud_root(&report);
+    assert_eq!(cause["code"], "ENV007", "{report:#}");
+    assert_eq!(cause["evidence"]["variable"], "SECRET_KEY", "{report:#}");
+    assert!(
+        cause["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("must not be empty")),
+        "{cause:#}"
+    );
+    let failing = findings(&report, "HEALTH003");
+    assert!(!failing.is_empty(), "{report:#}");
+    for f in failing {
+        assert!(!f["caused_by"].is_null(), "{report:#}");
+    }
+}
+
 /// Field round 8 (gc fc P2 c5, harmful): Django's autoreloader and its
 /// worker (`RUN_MAIN=true`, the same command line), the worker slow to
 /// answer (a 500 after seconds, on a loaded machine). The worker is never

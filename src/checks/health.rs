@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::engine::{Check, CheckError, Context};
-use crate::finding::Finding;
+use crate::finding::{Finding, Fix};
 use crate::net::{self, Failure, Response};
 use crate::project::{parse_url, Service};
 
@@ -653,26 +653,66 @@ fn judge(
     if let Some((addr, r, path)) = answered.iter().find(|(_, r, _)| {
         (t.configured.is_some() && !(200..300).contains(&r.status)) || r.status >= 500
     }) {
-        findings.push(
-            Finding::new(
-                "HEALTH003",
-                ID,
-                format!("{} answers {} on {}", t.name, r.status, t.url(path)),
+        let page = crate::frameworks::errorpage::exception(&r.body, &t.root);
+        let said = page.as_ref().map_or(String::new(), |e| {
+            let first = e.message.lines().next().unwrap_or_default();
+            format!(
+                ": {}{}{}",
+                e.kind,
+                if first.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {first}")
+                },
+                e.location
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" (at {l})"))
             )
-            .severity(if t.configured.is_some() {
-                crate::finding::Severity::Error
-            } else {
-                crate::finding::Severity::Warning
-            })
-            .evidence("url", t.url(path))
-            .evidence("address", addr.to_string())
-            .evidence("status", r.status)
-            .evidence("body", excerpt(&r.body))
-            .evidence(
-                "location",
-                r.header("location").unwrap_or_default().to_string(),
-            ),
+        });
+        let mut f = Finding::new(
+            "HEALTH003",
+            ID,
+            format!("{} answers {} on {}{said}", t.name, r.status, t.url(path)),
+        )
+        .severity(if t.configured.is_some() {
+            crate::finding::Severity::Error
+        } else {
+            crate::finding::Severity::Warning
+        })
+        .evidence("url", t.url(path))
+        .evidence("address", addr.to_string())
+        .evidence("status", r.status)
+        .evidence("body", excerpt(&r.body))
+        .evidence(
+            "location",
+            r.header("location").unwrap_or_default().to_string(),
         );
+        if let Some(e) = page {
+            let what = format!("{}: {}", e.kind, e.message);
+            let step = match &e.location {
+                Some(at) if e.kind.ends_with("Error") && e.kind != "OperationalError" => {
+                    format!(
+                        "correct the code at {at}: the server's {} names {what}",
+                        e.page
+                    )
+                }
+                Some(at) => format!("the server's {} names {what} at {at}", e.page),
+                None => format!("the server's {} names {what}", e.page),
+            };
+            f = f
+                .evidence(
+                    "exception",
+                    json!({"type": e.kind, "message": e.message, "location": e.location, "page": e.page}),
+                )
+                .with_fix(Fix::manual(
+                    match &e.location {
+                        Some(at) => format!("fix the {} at {at}", e.kind),
+                        None => format!("fix what raises {}", e.kind),
+                    },
+                    vec![step],
+                ));
+        }
+        findings.push(f);
     }
     if let Some((addr, r, path)) = answered.iter().find(|(_, r, _)| r.first_byte > s.slow) {
         let mut f = Finding::new(

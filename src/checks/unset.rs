@@ -249,7 +249,16 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
             if in_process {
                 continue;
             }
-            out.push(finding(
+            let django_setting = (s.kind.as_deref() == Some("django"))
+                .then(|| {
+                    places.iter().find_map(|(path, read)| {
+                        let text = files.iter().find(|(p, _)| p == path)?.1.as_str();
+                        let line = text.lines().nth(read.line.checked_sub(1)?)?;
+                        crate::frameworks::django::required_setting_assigned(line)
+                    })
+                })
+                .flatten();
+            let mut f = finding(
                 ctx,
                 s,
                 name,
@@ -274,7 +283,17 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
                             && s.start.as_deref().is_some_and(|c| c.contains("flask"))),
                     frontend,
                 },
-            ));
+            );
+            if let Some(setting) = django_setting {
+                f.evidence.insert("django_setting".into(), json!(setting));
+                if up {
+                    f.title = format!(
+                        "{name} is read at {} and set nowhere: Django raises ImproperlyConfigured (\"The {setting} setting must not be empty\") on every request that needs it",
+                        f.evidence["read_at"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            out.push(f);
         }
         if python && !up {
             mark_sole_none_at_start(&mut out[first_of_service..]);

@@ -12,6 +12,7 @@ use crate::platform::ProcessInfo;
 
 pub mod cra;
 pub mod django;
+pub mod errorpage;
 pub mod flask;
 pub mod gunicorn;
 pub mod next;
