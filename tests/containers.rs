@@ -640,6 +640,59 @@ fn a_compose_name_in_the_running_servers_environment() {
     assert!(!text.contains("hunter2pw"));
 }
 
+/// Field round 7/9 (gd fd P1 D3, partial): two URLs in the running
+/// server's environment name the compose service `db`: `DATABASE_URL`,
+/// which the app's engine reads, and `DATABASE_URL_SYNC`, which only
+/// alembic reads. The first said was the alembic one, in the order of the
+/// environment; the one the app's code reads comes first (real uvicorn
+/// with both exported; the test's alembic key sorts first, as Rust passes
+/// an environment in key order).
+#[test]
+fn the_url_the_apps_code_reads_is_said_before_alembics() {
+    let (api, db) = (free_port(), free_port());
+    let app =
+        format!("{FASTAPI_APP}\nimport os\n\nENGINE_URL = os.environ.get(\"DATABASE_URL\")\n");
+    let dir = project(&[
+        (
+            "docker-compose.dev.yml",
+            &format!(
+                "services:\n  db:\n    image: postgres:16\n    ports:\n      - \"{db}:5432\"\n"
+            ),
+        ),
+        ("Procfile", &format!("web: uvicorn main:app --port {api}\n")),
+        ("main.py", &app),
+        (
+            "alembic/env.py",
+            "import os\n\nurl = os.environ[\"ALEMBIC_DATABASE_URL\"]\n",
+        ),
+    ]);
+    let mut procs = Procs::new();
+    uvicorn_with_env(
+        &mut procs,
+        dir.path(),
+        api,
+        &[],
+        &[
+            (
+                "ALEMBIC_DATABASE_URL",
+                "postgresql://postgres:pw@db:5432/app".into(),
+            ),
+            (
+                "DATABASE_URL",
+                "postgresql+asyncpg://postgres:pw@db:5432/app".into(),
+            ),
+        ],
+    );
+    let (_, report) = doctor_json(dir.path(), &["--only", "compose"]);
+    let named = findings(&report, "NET004");
+    assert_eq!(named.len(), 2, "{report:#}");
+    assert_eq!(named[0]["evidence"]["key"], "DATABASE_URL", "{report:#}");
+    assert_eq!(
+        named[1]["evidence"]["key"], "ALEMBIC_DATABASE_URL",
+        "{report:#}"
+    );
+}
+
 /// Field fe c2 (round 6): the compose file gives the web service
 /// `env_file: ./.env`, and `.env` is not there (no example beside it): the
 /// native backend, whose settings come from it, is down. Named as the

@@ -774,9 +774,33 @@ fn native_calls<'a>(ctx: &'a Context, services: &'a [ComposeService]) -> Vec<Nat
             reader,
         });
     }
-    out.sort_by(|a, b| a.at.cmp(&b.at));
+    // Of one place's keys, those the reader's own code reads come first:
+    // `DATABASE_URL` (the app's engine) before `DATABASE_URL_SYNC`, which
+    // only alembic reads (field gd fd P1 D3).
+    out.sort_by_cached_key(|c| (c.at.clone(), !read_by_app_code(ctx, c), c.key.clone()));
     out.dedup_by(|a, b| a.at == b.at && a.key == b.key);
     out
+}
+
+/// Whether the code of the server that reads `call`'s file names its key,
+/// outside migrations (`alembic/`, `migrations/`): what it runs on, not
+/// what a migration tool is given.
+fn read_by_app_code(ctx: &Context, call: &NativeCall) -> bool {
+    let Some(folder) = call.reader.and_then(|(s, _)| s.folder.as_ref()) else {
+        return false;
+    };
+    let migrations = |p: &std::path::Path| {
+        p.components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("alembic" | "migrations")))
+    };
+    ctx.project.code.under(folder).any(|(path, text)| {
+        !migrations(path.strip_prefix(folder).unwrap_or(path))
+            && text.match_indices(call.key.as_str()).any(|(i, _)| {
+                let word = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                word(text[..i].chars().next_back())
+                    && word(text[i + call.key.len()..].chars().next())
+            })
+    })
 }
 
 /// Whether `host` resolves here, within `limit` (a lookup that hangs is
