@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::process::{Command, Stdio};
+
 use common::stack::*;
 use common::*;
 use serde_json::Value;
@@ -393,4 +395,104 @@ fn cors_fix_restarts_only_a_server_that_does_not_reload() {
             );
         }
     }
+}
+
+/// Field round 7/9 (ga fa P3 c6, partial): the allowed origins come from
+/// an env variable the server was started with (`FRONTEND_ORIGINS`, read
+/// with a default of `*`), and the running process's environment lacks
+/// the frontend's origin. The fix said to edit the code's list; it names
+/// the variable, its read line and the pid whose environment sets it, and
+/// restarting with the origin added to it repairs CORS (real uvicorn).
+#[test]
+fn cors_origins_from_the_running_servers_environment() {
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    let origin = format!("http://localhost:{}", free_port());
+    stack.write(
+        "backend/main.py",
+        "import os\n\nfrom fastapi import FastAPI\nfrom fastapi.middleware.cors import CORSMiddleware\n\napp = FastAPI()\n\nfrontend_origins = os.getenv(\"FRONTEND_ORIGINS\", \"*\")\nallow_origins = [o.strip() for o in frontend_origins.split(\",\") if o.strip()]\n\napp.add_middleware(\n    CORSMiddleware,\n    allow_origins=allow_origins,\n    allow_methods=[\"*\"],\n    allow_headers=[\"*\"],\n)\n\n\n@app.get(\"/health\")\ndef health():\n    return {\"status\": \"ok\"}\n",
+    );
+    let start = |procs: &mut Procs, origins: &str| {
+        let pid = procs.spawn(
+            Command::new(venv().join("bin/uvicorn"))
+                .args([
+                    "main:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &api.to_string(),
+                ])
+                .env("FRONTEND_ORIGINS", origins)
+                .current_dir(stack.join("backend"))
+                .stderr(Stdio::null()),
+        );
+        answers_200(api, "/health");
+        pid
+    };
+    let mut procs = Procs::new();
+    let first = start(&mut procs, "http://localhost:5173");
+    let (_, report) = stack.doctor(&["--only", "cors", "--origin", &origin]);
+    let rejected = the(&report, "CORS001");
+    let steps = rejected["fix"]["commands"].to_string();
+    assert!(
+        steps.contains("FRONTEND_ORIGINS")
+            && steps.contains("backend/main.py:8")
+            && steps.contains(&format!("pid {first}")),
+        "{steps}"
+    );
+    // As printed: the variable with the origin added, the server restarted.
+    drop(procs);
+    let mut procs = Procs::new();
+    start(&mut procs, &format!("http://localhost:5173,{origin}"));
+    let (_, report) = stack.doctor(&["--only", "cors", "--origin", &origin]);
+    assert!(findings(&report, "CORS001").is_empty(), "{report:#}");
+}
+
+/// Field round 7/9 (gd fd P1 G, partial): the CORS set-up has a branch
+/// for production and one for development. The fix cited the production
+/// branch's `allow_origins`, so editing it changed nothing; it cites the
+/// line the development run takes, and that edit, picked up by the
+/// reloader, repairs CORS (real uvicorn --reload).
+#[test]
+fn the_cors_fix_cites_the_development_branch() {
+    let stack = Stack::new("uvicorn-procfile");
+    stack.link_venv("backend/.venv");
+    let api = stack.port("API_PORT");
+    let origin = format!("http://localhost:{}", free_port());
+    let main = |dev_origins: &str| {
+        format!("import os\n\nfrom fastapi import FastAPI\nfrom fastapi.middleware.cors import CORSMiddleware\n\nENVIRONMENT = os.environ.get(\"ENVIRONMENT\", \"development\")\n\n\ndef cors_config():\n    if ENVIRONMENT == \"production\":\n        # Production CORS - restrictive\n        return dict(\n            allow_origins=[\"https://shop.example\"],\n        )\n    else:\n        return dict(\n            allow_origins=[{dev_origins}],\n        )\n\n\napp = FastAPI()\napp.add_middleware(CORSMiddleware, allow_methods=[\"*\"], allow_headers=[\"*\"], **cors_config())\n\n\n@app.get(\"/health\")\ndef health():\n    return {{\"status\": \"ok\"}}\n")
+    };
+    stack.write("backend/main.py", &main("\"http://localhost:3000\""));
+    let mut procs = Procs::new();
+    let port = api.to_string();
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--reload",
+        ],
+        api,
+        "/health",
+    );
+    let (_, report) = stack.doctor(&["--only", "cors", "--origin", &origin]);
+    let steps = the(&report, "CORS001")["fix"]["commands"].to_string();
+    assert!(steps.contains("backend/main.py:17"), "{steps}");
+    // As printed: the origin added at that line; the reloader picks it up.
+    stack.write(
+        "backend/main.py",
+        &main(&format!("\"http://localhost:3000\", \"{origin}\"")),
+    );
+    eventually("the reloaded server allows the origin", || {
+        let up = http_get(&format!("127.0.0.1:{api}"), "/health").contains(" 200");
+        let (_, report) = stack.doctor(&["--only", "cors", "--origin", &origin]);
+        // Its twin (`127.0.0.1`) is CORS003's to say.
+        up && findings(&report, "CORS001").is_empty()
+    });
 }

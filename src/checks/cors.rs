@@ -279,13 +279,113 @@ fn allowed_origins_at(ctx: &Context, backend: &Service) -> Option<(String, Optio
     })
     .or_else(|| find(&|l| (l.contains("init_app(") && l.contains("origins")).then_some(None)))
     .or_else(|| {
-        find(&|l| {
-            (l.contains("allow_origins")
+        // Of the set-up lines, one in a branch the development run takes:
+        // `if settings.environment == "production": allow_origins=[…]`
+        // then `else: allow_origins=[…]` (field gd fd P1 G cited the first).
+        let setup = |l: &str| {
+            l.contains("allow_origins")
                 || l.contains("origins=")
                 || l.contains("CORS(")
-                || l.contains("cors("))
-            .then_some(None)
-        })
+                || l.contains("cors(")
+        };
+        let all: Vec<(String, bool)> = project
+            .code
+            .under(folder)
+            .flat_map(|(path, text)| {
+                let lines: Vec<&str> = text.lines().collect();
+                (0..lines.len())
+                    .filter(|&i| setup(lines[i].trim()))
+                    .map(|i| {
+                        (
+                            format!("{}:{}", project.relative(path), i + 1),
+                            in_production_branch(&lines, i),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.iter()
+            .find(|(_, prod)| !prod)
+            .or(all.first())
+            .map(|(at, _)| (at.clone(), None))
+    })
+}
+
+/// Whether line `i` is inside an `if`/`elif` branch taken in production
+/// only (`if settings.environment == "production":`, `if IS_PROD:`), or
+/// the `else` of a branch taken only outside it.
+fn in_production_branch(lines: &[&str], i: usize) -> bool {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let prod = |cond: &str| {
+        let c = cond.to_ascii_lowercase();
+        c.contains("prod") && !c.contains("!=") && !c.contains(" not ")
+    };
+    let mut want = indent(lines[i]);
+    for j in (0..i).rev() {
+        let l = lines[j];
+        if l.trim().is_empty() || indent(l) >= want {
+            continue;
+        }
+        let t = l.trim();
+        if t.starts_with("if ") || t.starts_with("elif ") {
+            return prod(t);
+        }
+        if t.starts_with("else") {
+            // The else of an `if … != "production"` is production's.
+            let at = indent(l);
+            let head = lines[..j]
+                .iter()
+                .rev()
+                .find(|h| indent(h) == at && h.trim().starts_with("if "));
+            return head.is_some_and(|h| {
+                let c = h.to_ascii_lowercase();
+                c.contains("prod") && (c.contains("!=") || c.contains(" not "))
+            });
+        }
+        if t.starts_with("def ") || t.starts_with("class ") {
+            return false;
+        }
+        want = indent(l);
+    }
+    false
+}
+
+/// The env variable the allowed origins at `at` are read from, when the
+/// running server's environment sets it (`FRONTEND_ORIGINS` read by
+/// `os.getenv("FRONTEND_ORIGINS", "*")`): the list in force is that
+/// value, not the code's default (field ga fa P3 c6). With its read line
+/// and the pid whose environment has it.
+fn origins_from_running_env(
+    ctx: &Context,
+    backend: &Service,
+    at: &str,
+) -> Option<(String, String, u32)> {
+    let (file, _) = at.rsplit_once(':')?;
+    let path = ctx.project.root.join(file);
+    let text = ctx
+        .project
+        .code
+        .under(&ctx.project.root)
+        .find(|(p, _)| *p == path)?
+        .1
+        .clone();
+    let snapshot = ctx.snapshot().ok()?;
+    let server = super::project_server(snapshot, &ctx.project.root, backend.port)?;
+    let env = crate::platform::environment_of(server.pid)?;
+    // Every read, with or without a default (`os.getenv("X", "*")`): the
+    // env reader skips defaulted ones, which are this shape's whole point.
+    text.lines().enumerate().find_map(|(i, line)| {
+        let name = ["getenv(", "environ.get(", "environ["]
+            .iter()
+            .find_map(|call| {
+                let rest = &line[line.find(call)? + call.len()..];
+                let rest = rest.trim_start().strip_prefix(['"', '\''])?;
+                Some(rest[..rest.find(['"', '\''])?].to_string())
+            })?;
+        let upper = name.to_ascii_uppercase();
+        let about_origins = upper.contains("ORIGIN") || upper.contains("CORS");
+        let set = env.iter().any(|(k, _)| k.to_str() == Some(name.as_str()));
+        (about_origins && set).then(|| (name, format!("{file}:{}", i + 1), server.pid))
     })
 }
 
@@ -385,6 +485,18 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
     // A reloading server picks up an edit of its code by itself; a value
     // from an env file is read once, at start.
     let in_env = found.as_ref().is_some_and(|(at, _)| at.contains(".env"));
+    if let Some((variable, read_at, pid)) = found
+        .as_ref()
+        .and_then(|(at, _)| origins_from_running_env(ctx, backend, at))
+    {
+        return Fix::manual(
+            format!("allow {origin} in {variable}, which {}'s allowed origins come from", backend.name),
+            vec![
+                format!("the allowed origins come from {variable} (read at {read_at}), and the environment of pid {pid} sets it: add {origin} to {variable} where it is set for the server (the shell, launcher or env file that starts it), or unset it to use the code's default"),
+                restart,
+            ],
+        );
+    }
     let mut steps = match found {
         Some((at, Some(key))) => vec![format!("add {origin} to {key} at {at}")],
         Some((at, None)) => vec![format!(
