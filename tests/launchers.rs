@@ -300,6 +300,8 @@ fn a_batch_scripts_flask_app_is_kept_in_the_start_command() {
     assert_eq!(backend["port"], api, "{backend:#}");
     let start = backend["start"].as_str().unwrap_or_default();
     assert!(start.contains("FLASK_APP=shop"), "{backend:#}");
+    // Flask < 2.3's debugger and reloader (field gd fd P3 A, round 9).
+    assert!(start.contains("FLASK_ENV=development"), "{backend:#}");
 
     let mut procs = Procs::new();
     let out = doctor_in(stack.path(), &["--fix", "--yes"]);

@@ -79,9 +79,12 @@ pub struct Launch {
 }
 
 /// Variables a server's framework reads to find and run the app: kept with
-/// the command that needs them.
+/// the command that needs them. `FLASK_ENV=development` is how Flask < 2.3
+/// turns on its debugger and reloader (field gd fd P3 A: Flask 1.1.4 under
+/// `run.bat`); newer Flask ignores it, so keeping it costs nothing.
 const FRAMEWORK_VARS: &[&str] = &[
     "FLASK_APP",
+    "FLASK_ENV",
     "FLASK_DEBUG",
     "FLASK_RUN_PORT",
     "FLASK_RUN_HOST",
