@@ -312,3 +312,52 @@ fn a_batch_scripts_flask_app_is_kept_in_the_start_command() {
     );
     answers_200(api, "/health");
 }
+
+/// Field round 7/9 (gd fd P3 E, partial): `flask run -h ::1`, while
+/// `run.bat` opens `http://127.0.0.1:5000/` in the browser. That page is
+/// refused; the split was said only of the server's own `localhost` (whose
+/// clients fall back to ::1), as info. The page the script opens is a
+/// client: PORT003 cites its line, a warning, with Flask's own bind flag
+/// (real flask).
+#[test]
+fn the_page_a_start_script_opens_is_a_client() {
+    let stack = Stack::new("flask-runbat");
+    stack.link_venv("venv");
+    let api = stack.port("API_PORT");
+    let bat = std::fs::read_to_string(stack.join("run.bat")).unwrap();
+    stack.write(
+        "run.bat",
+        &bat.replace(
+            "set FLASK_APP=shop",
+            &format!("start \"http://127.0.0.1:{api}/\"\r\nset FLASK_APP=shop"),
+        ),
+    );
+    let line = std::fs::read_to_string(stack.join("run.bat"))
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("start "))
+        .unwrap()
+        + 1;
+    let mut procs = Procs::new();
+    procs.spawn(
+        Command::new(venv().join("bin/flask"))
+            .args(["run", "--host", "::1", "--port", &api.to_string()])
+            .env("FLASK_APP", "shop")
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("[::1]:{api}"));
+    let (_, report) = stack.doctor(&["--timeout", "2s"]);
+    let split: Vec<&Value> = findings(&report, "PORT003")
+        .into_iter()
+        .filter(|f| f["evidence"]["source"] == format!("run.bat:{line}"))
+        .collect();
+    assert_eq!(split.len(), 1, "{report:#}");
+    assert_ne!(split[0]["severity"], "info", "{report:#}");
+    assert!(
+        split[0]["fix"]["commands"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("--host 127.0.0.1")),
+        "{report:#}"
+    );
+}

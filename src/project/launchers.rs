@@ -193,6 +193,7 @@ pub fn scan(project: &mut Project) {
             };
             let script = read_script(&path, &text, &root);
             add_script(project, &script, false);
+            add_browser_clients(project, &path, &text);
         }
     }
     readme(project);
@@ -384,6 +385,58 @@ fn add_script(project: &mut Project, script: &Script, documented: bool) {
             Target::Node => node_launch(project, launch, &source, (start, start_in)),
         }
     }
+}
+
+/// The page a start script opens in the browser (`start "http://127.0.0.1:5000/"`
+/// in `run.bat`, `xdg-open`, `open`, `Start-Process`, `webbrowser.open`) is
+/// how the user reaches the server: a client of the service on that port,
+/// with its line. A server bound to `::1` only refuses it (field gd fd P3 E,
+/// where the split was said only of the server's own `localhost`, as info).
+fn add_browser_clients(project: &mut Project, path: &Path, text: &str) {
+    let rel = project.relative(path);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        let lower = t.to_ascii_lowercase();
+        let opens = [
+            "start ",
+            "xdg-open ",
+            "open ",
+            "start-process ",
+            "explorer ",
+        ]
+        .iter()
+        .any(|w| lower.starts_with(w))
+            || lower.contains("webbrowser.open");
+        if !opens {
+            continue;
+        }
+        let quoted = super::quoted_urls(t).into_iter().map(String::from);
+        for url in quoted.chain(bare_urls(t)) {
+            let Some(parts) = super::parse_url(&url) else {
+                continue;
+            };
+            if !super::is_local_host(&parts.host) {
+                continue;
+            }
+            let source = format!("{rel}:{}", i + 1);
+            if let Some(s) = project.services.iter_mut().find(|s| s.port == parts.port) {
+                if s.clients.is_empty() {
+                    let own = (s.host.clone(), s.source.clone());
+                    s.clients.push(own);
+                }
+                if !s.clients.iter().any(|(h, _)| *h == parts.host) {
+                    s.clients.push((parts.host.clone(), source));
+                }
+            }
+        }
+    }
+}
+
+/// URLs written without quotes (`start http://localhost:3000`).
+fn bare_urls(line: &str) -> impl Iterator<Item = String> + '_ {
+    line.split_whitespace()
+        .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .map(|w| w.trim_end_matches([')', ';', ',']).to_string())
 }
 
 /// `npm run dev` in a folder: the package.json service there learns that
