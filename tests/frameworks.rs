@@ -2482,3 +2482,60 @@ fn service_of<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::
         .find(|s| s["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} service: {report:#}"))
 }
+
+/// Field round 7/9 (gc fc P2 c3, partial): the compose file gives the web
+/// service `env_file: .env`, the README's native steps load it into the
+/// shell (`set -a; . ./.env`), and Django's settings read `os.environ`
+/// only. With `.env` gone the server dies at start; ENV001 said to create
+/// the file, which alone changes nothing for a server that loads none.
+/// Its plan now loads the file into the shell and starts the server
+/// again: applied as printed, the server answers (real Django runserver).
+#[test]
+fn a_compose_env_file_for_a_server_that_reads_the_environment_only() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let port = stack.port("API_PORT");
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings.replace(
+            "SECRET_KEY = \"dev-only\"",
+            "import os\n\nSECRET_KEY = os.environ[\"SECRET_KEY\"]",
+        ),
+    );
+    stack.write(
+        "docker-compose.yml",
+        "services:\n  web:\n    build: .\n    env_file: .env\n",
+    );
+    let (_, report) = stack.doctor(&["--timeout", "2s"]);
+    let missing = findings(&report, "ENV001");
+    assert_eq!(missing.len(), 1, "{report:#}");
+    let steps: Vec<String> = missing[0]["fix"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("set -a; . ./.env; set +a")),
+        "{steps:#?}"
+    );
+    let start = steps
+        .iter()
+        .find_map(|s| s.strip_prefix("then start it again from that shell: "))
+        .unwrap_or_else(|| panic!("{steps:#?}"));
+    assert!(start.contains("runserver"), "{start}");
+
+    // As printed: the file with the key, loaded into the shell, the start.
+    stack.write(".env", "SECRET_KEY=dev-only\n");
+    procs.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("set -a; . ./.env; set +a; exec {start}"))
+            .env_remove("SECRET_KEY")
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    answers_200(port, "/api/health/");
+}

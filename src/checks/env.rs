@@ -572,7 +572,7 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
                     .evidence("service", r.name.clone())
                     .evidence("port", r.port);
             }
-            let steps = match &example {
+            let mut steps = match &example {
                 Some(ex) => vec![
                     format!("cp {ex} {rel}"),
                     format!(
@@ -584,6 +584,21 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
                     "create {rel} with the keys the README lists (no example file is there)"
                 )],
             };
+            // A server whose code loads no env file gets the settings from
+            // the shell it starts in (a README's `set -a; . ./.env`): the
+            // file alone changes nothing for it (field gc fc P2 c3).
+            if let Some(r) = reader.filter(|r| !loads_an_env_file(ctx, r)) {
+                steps.push(format!(
+                    "{} reads the environment only (its code loads no env file): load {rel} into the shell that starts it (`set -a; . ./{rel}; set +a`; in PowerShell, set each line with `$env:KEY = \"value\"`)",
+                    r.name
+                ));
+                if let Some(start) = r.start_from_root_with_venv(&project.root) {
+                    steps.push(format!(
+                        "then start it again from that shell: {}",
+                        start.join(" ; ")
+                    ));
+                }
+            }
             out.push(f.with_fix(Fix::manual(
                 format!(
                     "create {rel}: the compose service {} and the native server read it",
@@ -593,6 +608,34 @@ fn compose_env_files(ctx: &Context, out: &mut Vec<Finding>) {
             )));
         }
     }
+}
+
+/// Whether a server's own code loads an env file (python-dotenv,
+/// django-environ, pydantic's `env_file`, node's dotenv or `--env-file`),
+/// or its framework reads one by itself (`flask run`: `.env`, `.flaskenv`).
+fn loads_an_env_file(ctx: &Context, server: &crate::project::Service) -> bool {
+    if server.kind.as_deref() == Some("flask") {
+        return true;
+    }
+    let Some(folder) = server.folder.as_ref() else {
+        return true;
+    };
+    const LOADERS: &[&str] = &[
+        "load_dotenv",
+        "dotenv_values",
+        "read_env(",
+        "env_file",
+        "dotenv",
+        "--env-file",
+    ];
+    ctx.project
+        .code
+        .under(folder)
+        .any(|(_, text)| LOADERS.iter().any(|l| text.contains(l)))
+        || server
+            .start
+            .as_deref()
+            .is_some_and(|s| s.contains("--env-file") || s.contains("dotenv"))
 }
 
 /// ENV001 for an env file a Python server's own code loads by path

@@ -801,7 +801,7 @@ fn finding(
             p.pid,
             super::shorten(&p.command(), 50)
         ));
-    } else if let Some(start) = s.start_from_root() {
+    } else if let Some(start) = s.start_from_root_with_venv(&project.root) {
         steps.push(format!("then start it again: {}", start.join(" ; ")));
     }
     let mut f = Finding::new(CODE, ID, title)

@@ -400,6 +400,18 @@ impl Intent {
         Some(crate::shell::in_folder(folder, start))
     }
 
+    /// The start command as typed from the project root, with the venv's
+    /// programs (`cd src && ../.venv/bin/python manage.py runserver`).
+    pub fn start_from_root_with_venv(&self, root: &Path) -> Option<Vec<String>> {
+        let start = self.start_with_venv(root)?;
+        let folder = self
+            .start_in
+            .as_deref()
+            .or(self.run_folder_shown())
+            .unwrap_or(".");
+        Some(crate::shell::in_folder(folder, &start))
+    }
+
     /// The folder its start command runs in (start_in, else its run folder).
     pub fn start_folder(&self, root: &Path) -> PathBuf {
         match self.start_in.as_deref().or(self.run_folder_shown()) {
