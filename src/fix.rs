@@ -89,14 +89,11 @@ pub fn apply(action: &FixAction, limits: Limits, root: &Path) -> Outcome {
             let log = log_file(root, name)?;
             let new = platform::spawn_detached_argv(argv, cwd, Some(&env), &log)
                 .map_err(|e| format!("ended pid {pid}, but could not start it again: {e}"))?;
-            lines.push(wait_listening(
-                root,
-                &log,
-                new,
-                &redact::text(&argv.join(" ")),
-                cwd,
-                *port,
-            )?);
+            // The end is done whatever the start does: said with its failure.
+            match wait_listening(root, &log, new, &redact::text(&argv.join(" ")), cwd, *port) {
+                Ok(line) => lines.push(line),
+                Err(e) => return Err(format!("{}; started again, but {e}", lines.join("; "))),
+            }
             Ok(lines)
         }
     }
@@ -116,6 +113,27 @@ fn would_not_import(
     if !matches!(server.kind, "fastapi" | "flask" | "python") {
         return None;
     }
+    // `flask run` loads `.flaskenv` and `.env` from its folder into its
+    // environment after it starts (so /proc shows neither): the import is
+    // run with them too, where the process's own environment lacks a key
+    // (field gb x2: FLASK_APP=run.py in `.flaskenv`, and the check was
+    // skipped, the serving server ended).
+    let mut env = env.to_vec();
+    if server.kind == "flask" {
+        for name in crate::frameworks::flask::FLASK.env_files {
+            let Ok(text) = crate::project::read_bounded(&cwd.join(name)) else {
+                continue;
+            };
+            for line in text.lines() {
+                if let Some((k, v)) = crate::project::parse_env_line(line) {
+                    if !env.iter().any(|(have, _)| have.to_str() == Some(k)) {
+                        env.push((k.into(), v.into()));
+                    }
+                }
+            }
+        }
+    }
+    let env = &env;
     // `flask run` names its app in FLASK_APP (a .flaskenv) or finds app.py.
     let flask_app = || {
         env.iter()

@@ -656,6 +656,58 @@ fn database_keys_are_named_as_the_project_writes_them() {
     assert_eq!(f[0]["fix"]["commands"][0], "or change the port in .env:4");
 }
 
+/// Field gb x2 (round 10, harmful in effect): the same with the app
+/// named by `.flaskenv` (`FLASK_APP=run.py`, no `app.py`), the key read by
+/// `environ.get` and the crash in a package the app imports. `flask run`
+/// loads `.flaskenv` itself, so the process's environment has no
+/// FLASK_APP: the import check was skipped and the serving server ended.
+/// It is run with the files flask loads; nothing is ended (real flask
+/// --debug, as Flask 2.1's FLASK_ENV=development ran it in the field).
+#[test]
+fn a_restart_of_a_flaskenv_app_that_would_not_start_ends_nothing() {
+    let api = free_port();
+    let dir = project(&[
+        (".flaskenv", "FLASK_APP=run.py\n"),
+        ("run.py", "from core import app  # noqa\n"),
+        (
+            "core/__init__.py",
+            "from flask import Flask\n\nfrom config import DATABASE_URI\n\nDRIVER = DATABASE_URI.split(\":\")[0]\napp = Flask(__name__)\n\n\n@app.get(\"/health\")\ndef health():\n    return {\"ok\": True}\n",
+        ),
+        (
+            "config.py",
+            "import os\n\nfrom dotenv import load_dotenv\n\nload_dotenv(os.path.join(os.path.dirname(__file__), \".env\"))\nDATABASE_URI = os.environ.get(\"DATABASE_URI\")\n",
+        ),
+        (".env", "DATABASE_URI=sqlite:///app.db\n"),
+        ("requirements.txt", "flask\npython-dotenv\n"),
+        ("Procfile", &format!("web: flask run --debug --port {api}\n")),
+    ]);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    let mut procs = Procs::new();
+    let flask = procs.spawn(
+        Command::new(venv().join("bin/flask"))
+            .args(["run", "--debug", "--port", &api.to_string()])
+            .env_remove("FLASK_APP")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    answers_200(api, "/health");
+    std::fs::write(dir.path().join(".env"), "# DATABASE_URI removed\n").unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(dir.path().join(".env"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "processes"]);
+    assert_eq!(findings(&report, "PROC004").len(), 1, "{report:#}");
+    let out = doctor_in(dir.path(), &["--fix", "--yes", "--only", "processes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(is_alive(flask), "the serving flask was ended:\n{text}");
+    assert!(text.contains("would not start"), "{text}");
+    answers_200(api, "/health");
+}
+
 /// Field gb x1 (round 9, harmful in effect): `flask --debug run` serving,
 /// then a key its code needs deleted from the `.env` it loads. PROC004
 /// (the env file changed after its start) planned a restart, and
