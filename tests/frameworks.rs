@@ -1431,7 +1431,7 @@ fn werkzeugs_debugger_page_names_its_exception() {
             .stderr(Stdio::null()),
     );
     wait_listening(&format!("127.0.0.1:{api}"));
-    let (_, report) = stack.doctor(&["--timeout", "3s"]);
+    let (_, report) = stack.doctor(&["--timeout", "10s"]);
     let failing = findings(&report, "HEALTH003");
     assert_eq!(failing.len(), 1, "{report:#}");
     let exception = &failing[0]["evidence"]["exception"];
@@ -1488,7 +1488,7 @@ fn djangos_500s_without_its_secret_key_fold_under_the_unset_variable() {
             .stderr(Stdio::null()),
     );
     wait_listening(&format!("127.0.0.1:{port}"));
-    let (_, report) = stack.doctor(&["--timeout", "3s"]);
+    let (_, report) = stack.doctor(&["--timeout", "10s"]);
     let cause = first_loud_root(&report);
     assert_eq!(cause["code"], "ENV007", "{report:#}");
     assert_eq!(cause["evidence"]["variable"], "SECRET_KEY", "{report:#}");

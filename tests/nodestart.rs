@@ -418,3 +418,57 @@ fn a_port_from_the_servers_dotenv_file() {
     assert_eq!(code, 0, "{report:#}");
     assert!(findings(&report, "PORT001").is_empty(), "{report:#}");
 }
+
+/// Field round 10 (gc fc P3 c2, gb fb P3 c6; close to harmful): the
+/// server started with `PORT=N` in the shell (`PORT=3001 npm run dev`),
+/// its code's default (`process.env.PORT || 3000`) the port the frontend's
+/// proxy calls. ENV004 said the proxy line pointed at the wrong port and
+/// `--fix --yes` rewrote the tracked line, which broke the next normal
+/// start. The port is a one-off of that shell: no ENV004, no edit;
+/// PORT001 names the variable (real express under nodemon).
+#[test]
+fn a_port_from_the_shell_is_no_reason_to_rewrite_the_callers() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let other = free_port();
+    stack.write(
+        "client/package.json",
+        r#"{"name": "client", "private": true, "scripts": {"dev": "vite"}, "devDependencies": {"vite": "^5.4.0"}}"#,
+    );
+    let config = format!(
+        "export default {{\n  server: {{\n    proxy: {{\n      \"/api\": \"http://localhost:{api}\",\n    }},\n  }},\n}}\n"
+    );
+    stack.write("client/vite.config.js", &config);
+    let mut procs = Procs::new();
+    let bin = stack.join("node_modules/.bin/nodemon");
+    let nodemon = procs.spawn(
+        Command::new("node")
+            .arg(&bin)
+            .arg("server.js")
+            .current_dir(stack.path())
+            .env("PORT", other.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{other}"));
+    let (_, report) = stack.doctor(&[]);
+    assert!(findings(&report, "ENV004").is_empty(), "{report:#}");
+    let down: Vec<&Value> = findings(&report, "PORT001")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == api)
+        .collect();
+    assert_eq!(down.len(), 1, "{report:#}");
+    assert!(
+        down[0]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("PORT={other}"))),
+        "{report:#}"
+    );
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(stack.join("client/vite.config.js")).unwrap(),
+        config,
+        "the proxy line was rewritten"
+    );
+    assert!(is_alive(nodemon));
+}

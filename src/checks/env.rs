@@ -771,6 +771,43 @@ fn folder_from_file_expr(expr: &str, here: &Path) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// Whether a file of the project sets `PORT` to `port` for a server: an
+/// env file, a package.json script (`PORT=4001 node server.js`), a Procfile
+/// or a start script (`set PORT=4001`, `$env:PORT = "4001"`).
+fn port_set_in_files(project: &crate::project::Project, port: u16) -> bool {
+    let port = port.to_string();
+    let sets = |line: &str| {
+        line.match_indices("PORT").any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let rest = line[i + 4..].trim_start_matches(['"', '\'', ' ']);
+            let value = rest.strip_prefix('=').map(|v| {
+                v.trim_start_matches(['"', '\'', ' '])
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or_default()
+            });
+            before.is_none_or(|c| !(c.is_alphanumeric() || c == '_') || c == ':')
+                && value == Some(port.as_str())
+        })
+    };
+    project.folders.iter().any(|dir| {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let wanted = name.starts_with(".env")
+                || name == "package.json"
+                || name == "Procfile"
+                || name == "Makefile"
+                || [".sh", ".bat", ".cmd", ".ps1"]
+                    .iter()
+                    .any(|x| name.ends_with(x));
+            wanted && read_bounded(&e.path()).is_ok_and(|text| text.lines().any(sets))
+        })
+    })
+}
+
 /// ENV004: an env URL names a port where nothing listens while the project's
 /// own server of that kind listens on another port (the 8001/8002 story).
 fn wrong_port(ctx: &Context) -> Vec<Finding> {
@@ -866,6 +903,21 @@ fn wrong_port(ctx: &Context) -> Vec<Finding> {
         return Vec::new(); // none, or more than one candidate: no guess
     }
     let (&real_port, pids) = elsewhere.iter().next().expect("one entry");
+    // The server runs on that port because the shell that started it had
+    // `PORT=N` (`PORT=3001 npm run dev`), and no file of the project says
+    // so: a one-off of that terminal, not the port the callers should
+    // follow. Rewriting a tracked proxy line to it broke the next normal
+    // start (field gc fc P3 c2, gb fb P3 c6, round 10); PORT001 says the
+    // variable and leaves the choice to the user.
+    let port_text = real_port.to_string();
+    let from_shell = pids.iter().all(|pid| {
+        platform::env_var_of(*pid, "PORT")
+            .flatten()
+            .is_some_and(|v| v.trim() == port_text)
+    }) && !port_set_in_files(project, real_port);
+    if from_shell {
+        return Vec::new();
+    }
     let infos = platform::processes(pids);
     let who: Vec<String> = infos
         .values()
