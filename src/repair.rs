@@ -74,11 +74,10 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
     let mut all = false;
     for (n, finding) in fixable.iter().enumerate() {
         let Some(fix) = &finding.fix else { continue };
-        if let Some(why) = fix
-            .action
-            .as_ref()
-            .and_then(|a| user_named_target(finding, a, report, config))
-        {
+        if let Some(why) = fix.action.as_ref().and_then(|a| {
+            user_named_target(finding, a, report, config)
+                .or_else(|| replacement_cannot_run(finding, report, root, a))
+        }) {
             say(
                 config,
                 &format!(
@@ -217,6 +216,66 @@ fn follow_up_start(report: &Report, root: &Path, action: Option<&FixAction>) -> 
         service.name,
         crate::shell::inline(&crate::shell::in_folder(&shown, &command))
     ))
+}
+
+/// A holder that a started service would replace (the start round after
+/// the end), when that start cannot run here: its program is not on the
+/// PATH doctor would run it with (`uv run …` with no `uv`). Ending the
+/// holder, stale but answering, would leave the port with nothing on it
+/// (field ga x2, round 10). A stranger (PORT002) is ended all the same:
+/// it is not the project's, and the user's own start needs the port.
+fn replacement_cannot_run(
+    finding: &Finding,
+    report: &Report,
+    root: &Path,
+    action: &FixAction,
+) -> Option<String> {
+    let FixAction::Terminate { pid, .. } = action else {
+        return None;
+    };
+    if finding.code == "PORT002" {
+        return None;
+    }
+    let ports: Vec<u16> = crate::platform::listeners_of(&[*pid])
+        .ok()?
+        .iter()
+        .map(|s| s.local.port())
+        .collect();
+    let service = report
+        .project
+        .services
+        .iter()
+        .find(|s| s.expected && s.kind.is_some() && ports.contains(&s.port))?;
+    let command = service.start_with_venv(root)?;
+    let folder = crate::project::lexical(&service.start_folder(root));
+    let program = command
+        .split_whitespace()
+        .find(|w| !w.contains('=') || w.starts_with('-'))?;
+    let found = if program.contains('/') || program.contains('\\') {
+        folder.join(program).exists()
+    } else {
+        let mut dirs: Vec<std::path::PathBuf> = service.venv_bin(root).into_iter().collect();
+        if let Some(path) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&path));
+        }
+        dirs.iter().any(|d| {
+            d.join(program).is_file()
+                || (cfg!(windows)
+                    && ["exe", "cmd", "bat"]
+                        .iter()
+                        .any(|x| d.join(format!("{program}.{x}")).is_file()))
+        })
+    };
+    (!found).then(|| {
+        format!(
+            "pid {pid} is left running: the start that would replace it, `{}` (from {}), cannot run here ({program} is not on the PATH doctor runs with). Make `{program}` available (or start the service yourself), then end pid {pid}",
+            crate::shell::inline(&crate::shell::in_folder(
+                &service.start_in.clone().unwrap_or_else(|| ".".into()),
+                &command
+            )),
+            service.source
+        )
+    })
 }
 
 /// `[y/N/a/q]`: no is the default (Enter), `a` applies this and every fix

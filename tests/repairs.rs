@@ -68,6 +68,57 @@ print(child.pid, flush=True)
 time.sleep(3600)
 "#;
 
+/// Field ga x2 (round 10, harmful in effect): an orphaned uvicorn worker
+/// (its reloader killed) serving old code, the project's start command
+/// `uv run uvicorn …` and no `uv` on the PATH
+/// doctor runs with. `--fix --yes` ended the answering orphan, then could
+/// not start the service: nothing listened on the port. The orphan is left
+/// running, and the report says why (real uvicorn).
+#[test]
+fn a_stale_orphan_whose_replacement_cannot_run_is_left_running() {
+    let mut procs = Procs::new();
+    let stack = stack(&mut procs);
+    let api = stack.port("API_PORT");
+    stack.write(
+        "backend/Procfile",
+        &format!("web: uv run uvicorn main:app --host 127.0.0.1 --port {api}\n"),
+    );
+    // Through the project's venv, as the field's `backend/.venv` ran it:
+    // the worker's command line starts with that interpreter.
+    let python = stack.join("backend/.venv/bin/python");
+    let mut launcher_args = vec![python.display().to_string(), "-m".into(), "uvicorn".into()];
+    launcher_args.extend(uvicorn_args(api, &["--reload"]));
+    let args: Vec<&str> = launcher_args.iter().map(String::as_str).collect();
+    let (launcher, line) = procs.python(&stack.join("backend"), LAUNCHER, &args);
+    let reloader: u32 = line.parse().unwrap();
+    procs.adopt(reloader);
+    answers(api, "/health", "ok");
+    // The reloader killed: its worker (`spawn_main`) serves on, orphaned.
+    let orphan = listener_pids(&[api])
+        .into_iter()
+        .find(|p| *p != reloader)
+        .expect("the worker");
+    procs.adopt(orphan);
+    signal(reloader, libc::SIGKILL);
+    procs.end_alone(launcher);
+    answers(api, "/health", "ok");
+    until_an_edit_is_newer_than(orphan);
+    let main = std::fs::read_to_string(stack.join("backend/main.py")).unwrap();
+    stack.write("backend/main.py", &format!("{main}\n# edited\n"));
+    // No `uv` anywhere on the PATH doctor is given.
+    let out = Command::new(DOCTOR)
+        .arg("--dir")
+        .arg(stack.path())
+        .args(["--fix", "--yes"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(is_alive(orphan), "the answering orphan was ended:\n{text}");
+    assert!(text.contains("uv is not on the PATH"), "{text}");
+    answers(api, "/health", "ok");
+}
+
 /// S40: an orphaned backend (its launcher killed) serving old code after an
 /// edit, answering. The cause is that stale orphan; `--fix --yes` ends it
 /// and then runs the project's own start command (the Procfile line, with
