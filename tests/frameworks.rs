@@ -2539,3 +2539,51 @@ fn a_compose_env_file_for_a_server_that_reads_the_environment_only() {
     );
     answers_200(port, "/api/health/");
 }
+
+/// Field round 10 (gc fc P1 c9, missed): `db.sqlite3` recreated empty, so
+/// every API call is a 500 with Django's debug page naming
+/// `OperationalError: no such table: …`. HEALTH003 said "answers 500" and
+/// nothing more; it names the exception and says to migrate (real Django).
+#[test]
+fn a_missing_table_on_djangos_500_page_is_a_migration() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("django-runserver");
+    stack.link_venv(".venv");
+    let settings = std::fs::read_to_string(stack.join("mysite/settings.py")).unwrap();
+    stack.write(
+        "mysite/settings.py",
+        &settings.replace(
+            "DATABASES = {}",
+            "DATABASES = {\"default\": {\"ENGINE\": \"django.db.backends.sqlite3\", \"NAME\": \"db.sqlite3\"}}",
+        ),
+    );
+    let urls = std::fs::read_to_string(stack.join("mysite/urls.py")).unwrap();
+    stack.write(
+        "mysite/urls.py",
+        &urls.replace(
+            "def health(request):\n    return JsonResponse({\"status\": \"ok\"})",
+            "def health(request):\n    from django.db import connection\n\n    with connection.cursor() as c:\n        c.execute(\"SELECT id FROM todo_task\")\n    return JsonResponse({\"status\": \"ok\"})",
+        ),
+    );
+    let port = stack.port("API_PORT");
+    procs.spawn(
+        Command::new(venv().join("bin/python"))
+            .args(["manage.py", "runserver", &format!("127.0.0.1:{port}")])
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{port}"));
+    let (_, report) = stack.doctor(&["--timeout", "10s"]);
+    let failing = findings(&report, "HEALTH003");
+    assert_eq!(failing.len(), 1, "{report:#}");
+    assert_eq!(
+        failing[0]["evidence"]["exception"]["type"], "OperationalError",
+        "{report:#}"
+    );
+    assert!(
+        failing[0]["fix"]["commands"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("python manage.py migrate")),
+        "{report:#}"
+    );
+}

@@ -689,7 +689,17 @@ fn judge(
         );
         if let Some(e) = page {
             let what = format!("{}: {}", e.kind, e.message);
+            // A table the code queries is not there: the database was never
+            // migrated (or was recreated empty). Django's own command makes
+            // it (field gc fc P1 c9: `no such table: todo_taskordering`).
+            let missing_table = e.message.contains("no such table")
+                || (e.message.contains("relation \"") && e.message.contains("does not exist"));
+            let django = e.page.starts_with("Django");
             let step = match &e.location {
+                _ if missing_table && django => format!(
+                    "the server's {} names {what}: apply the migrations (from the folder of manage.py: `python manage.py migrate`, with the project's venv)",
+                    e.page
+                ),
                 Some(at) if e.kind.ends_with("Error") && e.kind != "OperationalError" => {
                     format!(
                         "correct the code at {at}: the server's {} names {what}",
@@ -706,6 +716,9 @@ fn judge(
                 )
                 .with_fix(Fix::manual(
                     match &e.location {
+                        _ if missing_table && django => {
+                            "migrate the database: a table the code queries is not there".to_string()
+                        }
                         Some(at) => format!("fix the {} at {at}", e.kind),
                         None => format!("fix what raises {}", e.kind),
                     },

@@ -1277,7 +1277,8 @@ fn address_mismatch(
                 let compose = file.rsplit('/').next().is_some_and(|n| {
                     n.contains("compose") && (n.ends_with(".yml") || n.ends_with(".yaml"))
                 });
-                if !compose {
+                // A running process is no file to write a URL into.
+                if !compose && !source.starts_with("running pid") {
                     steps.push(format!(
                         "or write the URL in {} with the address it listens on: {}",
                         source,
