@@ -1032,6 +1032,11 @@ fn a_proxy_target_where_nothing_runs_points_at_the_running_backend() {
         !first["fix"].to_string().contains("start the service named"),
         "{first:#}"
     );
+    // vite restarts itself on its config: no restart step.
+    assert!(
+        !first["fix"].to_string().contains("then restart"),
+        "{first:#}"
+    );
     // The frontend whose proxy fails is no ✔ in the plain report (field ga D4).
     let out = doctor_in(stack.path(), &["--color", "never"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -2585,5 +2590,56 @@ fn a_missing_table_on_djangos_500_page_is_a_migration() {
             .as_str()
             .is_some_and(|c| c.contains("python manage.py migrate")),
         "{report:#}"
+    );
+}
+
+/// Field round 10 (ga fa P3 c5, partial): CRA's `frontend/.env` sets the
+/// API URL to a port nothing listens on, the backend runs on its own. The
+/// fix changed the `.env` line, which CRA reads once, at start: the bundle
+/// still called the old port. The plan ends with CRA's restart; a vite
+/// config edit, which vite picks up itself, gets none (real react-scripts
+/// installed, real uvicorn).
+#[test]
+fn an_env_url_cra_reads_once_is_fixed_with_its_restart() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("cra-fastapi");
+    stack.link_venv("backend/.venv");
+    let (api, nowhere) = (stack.port("API_PORT"), free_port());
+    stack.write(
+        "frontend/.env",
+        &format!("BROWSER=none\nREACT_APP_API_URL=http://localhost:{nowhere}\nDANGEROUSLY_DISABLE_HOST_CHECK=true\n"),
+    );
+    // The code that reads it: the URL is the app's, not context.
+    stack.write(
+        "frontend/src/api.js",
+        "export const API = process.env.REACT_APP_API_URL;\nexport function items() {\n  return fetch(`${API}/api/items`);\n}\n",
+    );
+    install_framework(&stack.join("frontend"), "react-scripts");
+    start_venv(
+        &mut procs,
+        &stack.join("backend"),
+        "uvicorn",
+        &[
+            "main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &api.to_string(),
+        ],
+        api,
+        "/api/health",
+    );
+    let (_, report) = stack.doctor(&[]);
+    let down: Vec<&Value> = findings(&report, "PORT001")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == nowhere)
+        .collect();
+    assert_eq!(down.len(), 1, "{report:#}");
+    let steps = down[0]["fix"]["commands"].to_string();
+    assert!(
+        steps.contains("frontend/.env:2")
+            && steps.contains("then restart")
+            && steps.contains("once, at start"),
+        "{steps}"
     );
 }

@@ -332,8 +332,10 @@ fn point_at_the_running_server(
     // (`PORT=9001` in server/.env): the other place to change.
     let from = (!server.source.starts_with("running pid") && !server.default_port)
         .then(|| server.source.clone());
+    // Not "no server is meant for :PORT": a default in the code or a
+    // README line may well mean one (field gd fd P2 E, ga fa P2 c2).
     f.title = format!(
-        "{}; no server of the project is meant for :{port}, and {} listens on :{}{who}{}",
+        "{}; the project's {} listens on :{}{who}{}",
         f.title,
         server.name,
         server.port,
@@ -345,22 +347,55 @@ fn point_at_the_running_server(
         "listening_server".into(),
         json!({"service": server.name, "port": server.port, "pids": pids}),
     );
+    // A frontend that reads the changed file once, at start (CRA's
+    // `.env`, its `"proxy"`): the edit reaches the browser after a restart
+    // (field ga fa P3 c5: the bundle still called :8080).
+    let restarts: Vec<String> = places
+        .iter()
+        .filter_map(|place| {
+            let file = project.root.join(place.rsplit_once(':').map_or(place.as_str(), |(f, _)| f));
+            let frontend = project.services.iter().find(|s| {
+                s.is_frontend() && s.folder.as_ref().is_some_and(|d| file.starts_with(d))
+            })?;
+            let folder = frontend.folder.as_ref()?;
+            let name = file.file_name()?.to_string_lossy().to_string();
+            let once = if name.starts_with(".env") {
+                let (reads, reloads) =
+                    crate::frameworks::env_file_use(frontend.kind.as_deref(), folder, &file);
+                reads && !reloads
+            } else {
+                name == "package.json" || name.starts_with("setupProxy")
+            };
+            once.then(|| {
+                let start = frontend
+                    .start_from_root()
+                    .map(|s| crate::shell::inline(&s))
+                    .unwrap_or_else(|| "its start command".into());
+                format!(
+                    "then restart {} (Ctrl-C in its terminal, then {start}): it reads {name} once, at start",
+                    frontend.name
+                )
+            })
+        })
+        .collect();
+    let mut steps = vec![format!(
+        "change the port at {} from {port} to {}",
+        places.join(", "),
+        server.port
+    )];
+    steps.extend(restarts.into_iter().take(1));
     f.fix = Some(Fix::manual(
         format!("point the URL at {} on :{}", server.name, server.port),
-        vec![
-            format!(
-                "change the port at {} from {port} to {}",
-                places.join(", "),
-                server.port
-            ),
-            match &from {
+        steps
+            .into_iter()
+            .chain([match &from {
                 Some(f) => format!(
                     "or give {} :{port} again at {f} and restart it",
                     server.name
                 ),
                 None => format!("or, if another server is meant for :{port}, start it there"),
-            },
-        ],
+            }])
+            .collect(),
     ));
 }
 
