@@ -472,3 +472,44 @@ fn a_port_from_the_shell_is_no_reason_to_rewrite_the_callers() {
     );
     assert!(is_alive(nodemon));
 }
+
+/// Field round 9/10 (gd fd P2 D, missed): `"start": "node populateDBscript.js
+/// && node server.js"`, and `server.js` requires `./apii`, a file that is
+/// not there: node exits with `Cannot find module './apii'`. The setup
+/// script was taken for the entry, so its imports were read and nothing
+/// was found. The server, the last command of the chain, is the entry:
+/// NODE005 names the specifier and its line before node runs (real node).
+#[test]
+fn the_server_after_a_setup_script_is_the_entry() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    stack.write("populate.js", "console.log(\"seeded\")\n");
+    let pkg = std::fs::read_to_string(stack.join("package.json")).unwrap();
+    stack.write(
+        "package.json",
+        // As the field's: a start script only, no dev script.
+        &pkg.replace(
+            "\"start\": \"node server.js\",\n    \"dev\": \"nodemon server.js\"",
+            "\"start\": \"node populate.js && node server.js\"",
+        ),
+    );
+    let text = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    stack.write(
+        "server.js",
+        &text.replace(
+            "const cors = require(\"cors\")\n",
+            "const cors = require(\"cors\")\nconst api = require(\"./apii\")\n",
+        ),
+    );
+    let crashed = Command::new("node")
+        .arg("server.js")
+        .current_dir(stack.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&crashed.stderr).contains("Cannot find module './apii'"));
+    let (_, report) = stack.doctor(&["--no-exec"]);
+    let f = node005(&report);
+    assert_eq!(f["evidence"]["specifier"], "./apii", "{f:#}");
+    assert_eq!(f["evidence"]["location"], "server.js:3", "{f:#}");
+    port001_under_node005(&report, api);
+}

@@ -158,7 +158,14 @@ pub fn node_entry(dir: &Path, preferred: Option<&str>) -> Option<Entry> {
                 .any(|e| w.ends_with(e))
     };
     let from_scripts = scripts.filter_map(|cmd| {
-        let words = crate::project::commands::words(cmd);
+        let all = crate::project::commands::words(cmd);
+        // `node populateDBscript.js && node server.js`: what runs before an
+        // `&&` exits first; the server is the last command that runs a
+        // file (field gd fd P2 D: the setup script was taken for the entry).
+        let words: Vec<String> = all
+            .split(|w| matches!(w.as_str(), "&&" | ";"))
+            .rfind(|seg| seg.iter().any(|w| is_script(w)))?
+            .to_vec();
         let i = words.iter().position(|w| is_script(w))?;
         let file = dir.join(&words[i]);
         if !file.is_file() {
@@ -813,6 +820,15 @@ mod tests {
         assert_eq!(with_port(&e.args, 5000), ["--port", "5000"]);
         let e = node_entry(dir.path(), None).unwrap();
         assert!(e.node_args.is_empty() && e.args.is_empty());
+        // A setup script before the server: the server is the entry.
+        std::fs::write(
+            dir.path().join("package.json"),
+            r#"{"scripts":{"start":"node populate.js && node server.js"}}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("populate.js"), "").unwrap();
+        let e = node_entry(dir.path(), Some("start")).unwrap();
+        assert_eq!(e.file, dir.path().join("server.js"));
     }
 
     #[test]
