@@ -361,3 +361,30 @@ fn the_page_a_start_script_opens_is_a_client() {
         "{report:#}"
     );
 }
+
+/// Field round 7/10 (gd fd P3 0, missed): `run.bat` sets `FLASK_APP=bunshi`
+/// and the repo's pins predate Python 3.10 (`from collections import
+/// Mapping` in the old Jinja2): `flask run` dies at import. The service had
+/// no entry (the app is named only by the script's `set`), so no import was
+/// tried and PORT001 said "start it". The script's FLASK_APP is the module
+/// the probe imports: PY003 names the ImportError (real flask).
+#[test]
+fn a_batch_scripts_flask_app_is_imported_by_the_probe() {
+    let stack = Stack::new("flask-runbat");
+    stack.link_venv("venv");
+    let init = std::fs::read_to_string(stack.join("shop/__init__.py")).unwrap();
+    stack.write(
+        "shop/__init__.py",
+        &format!("from collections import Mapping  # what old pins do on 3.10+\n{init}"),
+    );
+    let (code, report) = stack.doctor(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let first = first_loud_root(&report);
+    assert_eq!(first["code"], "PY003", "{report:#}");
+    assert!(
+        first["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("cannot import name 'Mapping' from 'collections'")),
+        "{first:#}"
+    );
+}

@@ -374,11 +374,23 @@ fn add_script(project: &mut Project, script: &Script, documented: bool) {
                     project,
                     &launch.dir,
                     &server,
-                    (source, start),
+                    (source.clone(), start),
                     None,
                 ) else {
                     continue;
                 };
+                // `set FLASK_APP=bunshi` before `flask run`: the module the
+                // server imports, so the import probe runs it (field gd fd
+                // P3 0: pins too old for Python 3.11 crash at `import flask`,
+                // and no probe ran: the service had no entry).
+                if s.entry.is_none() && s.kind.as_deref() == Some("flask") {
+                    if let Some((_, app)) = launch.env.iter().find(|(k, _)| k == "FLASK_APP") {
+                        let module = app.split(':').next().unwrap_or(app);
+                        let module = module.trim_end_matches(".py").replace(['/', '\\'], ".");
+                        s.learn("entry", format!("{module} (FLASK_APP)"), &source);
+                        s.entry = Some(module);
+                    }
+                }
                 s.start_in = project.shown(&start_in);
                 project.add_server(s);
             }
