@@ -2643,3 +2643,36 @@ fn an_env_url_cra_reads_once_is_fixed_with_its_restart() {
         "{steps}"
     );
 }
+
+/// Field round 10 (gd fd P1 H, partial): a root `.env` (compose's) holds
+/// `VITE_API_URL`, while vite's root is `frontend/` with no envDir: vite
+/// never reads it. ENV004 rewrote that file and the browser still called
+/// the old port. A frontend's public key in a file no dev server of its
+/// kind reads is context: no warning cites it, no fix edits it (real vite
+/// and uvicorn).
+#[test]
+fn a_public_key_in_a_file_vite_never_reads_is_context() {
+    let mut procs = Procs::new();
+    let stack = vite_settings_with_procfile();
+    let (web, nowhere) = (stack.port("WEB_PORT"), free_port());
+    let env = format!("POSTGRES_DB=app\nVITE_API_URL=http://localhost:{nowhere}\n");
+    stack.write(".env", &env);
+    stack.write(
+        "frontend/src/api.js",
+        "export const API = import.meta.env.VITE_API_URL || \"\";\nexport const items = () => fetch(`${API}/api/items`);\n",
+    );
+    start_backend_of_procfile(&mut procs, &stack, stack.port("API_PORT"));
+    start_vite(&mut procs, &stack, "frontend");
+    answers_200(web, "/api/health");
+    let (_, report) = stack.doctor(&[]);
+    for f in report["findings"].as_array().unwrap() {
+        if f["severity"] != "info" {
+            assert!(
+                !f.to_string().contains("\".env:2\""),
+                "a file vite never reads is cited: {f:#}"
+            );
+        }
+    }
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert_eq!(std::fs::read_to_string(stack.join(".env")).unwrap(), env);
+}

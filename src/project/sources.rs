@@ -1330,6 +1330,56 @@ fn frontend_code_urls(project: &mut Project) {
     }
 }
 
+/// Why no frontend dev server reads `key` from the env file at `path`,
+/// when the key is one a frontend exposes to the browser and the file's
+/// folder is not the root of a dev server of that kind. None when one may.
+fn public_key_read_by_no_frontend(path: &Path, key: &str) -> Option<String> {
+    let dir = path.parent()?;
+    let has = |names: &[&str]| names.iter().any(|n| dir.join(n).is_file());
+    let package = read_bounded(&dir.join("package.json")).unwrap_or_default();
+    let (tool, reads) = if key.starts_with("VITE_") {
+        let configs = [
+            "vite.config.js",
+            "vite.config.ts",
+            "vite.config.mjs",
+            "vite.config.mts",
+            "vite.config.cjs",
+        ];
+        // An envDir anywhere may point here: then nothing is said.
+        let elsewhere = path.ancestors().skip(1).take(3).any(|d| {
+            std::fs::read_dir(d).ok().is_some_and(|entries| {
+                entries.flatten().any(|e| {
+                    let p = e.path();
+                    p.is_dir()
+                        && configs
+                            .iter()
+                            .any(|c| read_bounded(&p.join(c)).is_ok_and(|t| t.contains("envDir")))
+                })
+            })
+        });
+        (
+            "vite",
+            has(&configs) || package.contains("\"vite\"") || elsewhere,
+        )
+    } else if key.starts_with("NEXT_PUBLIC_") {
+        (
+            "next",
+            has(&["next.config.js", "next.config.mjs", "next.config.ts"])
+                || package.contains("\"next\""),
+        )
+    } else if key.starts_with("REACT_APP_") {
+        ("react-scripts", package.contains("\"react-scripts\""))
+    } else {
+        return None;
+    };
+    (!reads).then(|| {
+        format!(
+            "{tool} reads env files from its own root only, and {} is none (no {tool} project there)",
+            dir.file_name().map_or(".".into(), |n| n.to_string_lossy().to_string() + "/")
+        )
+    })
+}
+
 fn env_file(project: &mut Project, path: &Path) {
     let Some(text) = read(project, path) else {
         return;
@@ -1360,6 +1410,18 @@ fn env_file(project: &mut Project, path: &Path) {
         // A URL no code of the app reads (an e2e suite's mail catcher, a
         // tool's endpoint) is context: said as info, never an error.
         s.expected = !s.is_http() || !has_code || project.code.reads_key(&project.root, &key);
+        // A frontend's public key (`VITE_…`) in an env file no dev server
+        // of its kind reads: vite, next and CRA read the env files of their
+        // own root (vite: its envDir). The root `.env` beside a `frontend/`
+        // is a compose or deploy file (field gd fd P1 H: ENV004 rewrote the
+        // root `.env:8`, and the browser still called the old port).
+        if s.expected {
+            if let Some(why) = public_key_read_by_no_frontend(path, &key) {
+                s.expected = false;
+                let source = s.source.clone();
+                s.learn("note", format!("{key}: {why}"), &source);
+            }
+        }
         if !s.expected {
             let source = s.source.clone();
             s.learn(
