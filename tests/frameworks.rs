@@ -1423,10 +1423,13 @@ fn werkzeugs_debugger_page_names_its_exception() {
     let mut procs = Procs::new();
     let stack = Stack::new("flask-flaskenv");
     stack.link_venv(".venv");
-    stack.write("helpers.py", "from os import pathh\n");
+    // A name the module does not have: every request fails the same way
+    // (a module whose own import fails may be half-seen by a concurrent
+    // request on the threaded dev server, and answer once).
+    stack.write("helpers.py", "def other():\n    pass\n");
     stack.write(
         "app.py",
-        "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/api/health\")\ndef health():\n    import helpers  # noqa\n    return {\"status\": \"ok\"}\n",
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get(\"/api/health\")\ndef health():\n    from helpers import thing  # noqa\n    return {\"status\": \"ok\"}\n",
     );
     let api = stack.port("API_PORT");
     procs.spawn(
@@ -1441,16 +1444,17 @@ fn werkzeugs_debugger_page_names_its_exception() {
     assert_eq!(failing.len(), 1, "{report:#}");
     let exception = &failing[0]["evidence"]["exception"];
     assert_eq!(exception["type"], "ImportError", "{report:#}");
-    assert_eq!(exception["location"], "helpers.py:1", "{report:#}");
+    assert_eq!(exception["location"], "app.py:8", "{report:#}");
     let title = failing[0]["title"].as_str().unwrap();
     assert!(
-        title.contains("ImportError: cannot import name 'pathh'") && title.contains("helpers.py:1"),
+        title.contains("ImportError: cannot import name 'thing' from 'helpers'")
+            && title.contains("app.py:8"),
         "{title}"
     );
     assert!(
         failing[0]["fix"]["commands"][0]
             .as_str()
-            .is_some_and(|s| s.starts_with("correct the code at helpers.py:1")),
+            .is_some_and(|s| s.starts_with("correct the code at app.py:8")),
         "{:#}",
         failing[0]["fix"]
     );
