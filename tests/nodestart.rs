@@ -513,3 +513,63 @@ fn the_server_after_a_setup_script_is_the_entry() {
     assert_eq!(f["evidence"]["location"], "server.js:3", "{f:#}");
     port001_under_node005(&report, api);
 }
+
+/// Field round 7/10 (gb fb P3 c7, missed): `PORT=4001 npm run dev`, whose
+/// `concurrently` starts the frontend and the API under nodemon. Both read
+/// PORT: the frontend took 4001, the API died with EADDRINUSE, nodemon
+/// waits. doctor said "nodemon listens nowhere, touch server.js" (which
+/// only runs it into the taken port again). One PORT read by two servers
+/// is the cause, said with both pids; the fix is the variable, manual
+/// (real nodemon + express, a second node server as the frontend).
+#[test]
+fn one_port_variable_read_by_two_servers() {
+    let stack = express_stack();
+    let api = stack.port("API_PORT");
+    let shared = free_port();
+    stack.write(
+        "client/server.js",
+        "require(\"http\").createServer((q, r) => r.end(\"page\")).listen(process.env.PORT || 3000)\n",
+    );
+    let mut procs = Procs::new();
+    let frontend = procs.spawn(
+        Command::new("node")
+            .arg("server.js")
+            .current_dir(stack.join("client"))
+            .env("PORT", shared.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{shared}"));
+    let log = stack.join("nodemon.log");
+    let bin = stack.join("node_modules/.bin/nodemon");
+    let nodemon = procs.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec node {} server.js >{} 2>&1",
+                bin.display(),
+                log.display()
+            ))
+            .current_dir(stack.path())
+            .env("PORT", shared.to_string())
+            .stderr(Stdio::null()),
+    );
+    eventually("the API dies on the taken port", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("EADDRINUSE"))
+    });
+    let (_, report) = stack.doctor(&[]);
+    let down: Vec<&Value> = findings(&report, "PORT001")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == api)
+        .collect();
+    assert_eq!(down.len(), 1, "{report:#}");
+    let title = down[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("PORT={shared}"))
+            && title.contains(&format!("pid {frontend}"))
+            && title.contains("read by two servers"),
+        "{title}"
+    );
+    assert_eq!(down[0]["fix"]["safety"], "manual", "{report:#}");
+    assert!(is_alive(nodemon));
+}

@@ -529,6 +529,75 @@ const PYTHON_SERVERS: &[&str] = &[
     "python",
 ];
 
+/// One `PORT` read by two servers: the process started for this port has
+/// `PORT=N` in its environment, and another process of the project that
+/// has the same `PORT=N` took :N first (`PORT=4001 npm run dev` under a
+/// `concurrently` that starts `next dev` and the API: next took 4001, the
+/// API died with EADDRINUSE; field gb fb P3 c7). A touch would run it into
+/// the same taken port: the fix is the variable. True when said.
+fn shared_port_variable(ctx: &Context, port: u16, started_for: &[Value], f: &mut Finding) -> bool {
+    let Ok(snapshot) = ctx.snapshot() else {
+        return false;
+    };
+    let root = &ctx.project.root;
+    for s in started_for {
+        let Some(pid) = s["pid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
+            continue;
+        };
+        let Some(value) = crate::platform::env_var_of(pid, "PORT").flatten() else {
+            continue;
+        };
+        let Ok(n) = value.trim().parse::<u16>() else {
+            continue;
+        };
+        if n == port {
+            continue;
+        }
+        let tree = crate::platform::descendants(pid, 32);
+        // The snapshot's sockets are the project's ports: :N is asked of
+        // the project's processes that have the same PORT.
+        let holder = ctx
+            .all_processes()
+            .values()
+            .filter(|p| {
+                p.pid != pid
+                    && !tree.contains(&p.pid)
+                    && p.cwd.as_ref().is_some_and(|c| c.starts_with(root))
+                    && crate::platform::env_var_of(p.pid, "PORT").flatten().as_deref()
+                        == Some(value.as_str())
+            })
+            .map(|p| p.pid)
+            .find(|h| {
+                crate::platform::listeners_of(&[*h]).is_ok_and(|l| {
+                    l.iter().any(|s| {
+                        s.state == crate::platform::TcpState::Listen && s.local.port() == n
+                    })
+                })
+            });
+        let Some(holder) = holder else { continue };
+        let command = s["command"].as_str().unwrap_or_default();
+        f.title = format!(
+            "{}; pid {pid} ({}) was started to serve it with PORT={n} in its environment, and {} took :{n} first with the same PORT: one PORT variable read by two servers",
+            f.title,
+            super::shorten(command, 50),
+            describe_pid(snapshot, holder)
+        );
+        f.evidence.insert(
+            "shared_port_variable".into(),
+            json!({"value": n, "started_for": pid, "holder": holder}),
+        );
+        f.fix = Some(Fix::manual(
+            format!("start the servers without PORT={n} in their shell: each takes its own port then"),
+            vec![
+                "in the terminal that runs them: Ctrl-C, `unset PORT` (PowerShell: `Remove-Item Env:PORT`), then the start command again".to_string(),
+                format!("or give each its own port where it is started (this one :{port})"),
+            ],
+        ));
+        return true;
+    }
+    false
+}
+
 fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Vec<Finding>) {
     let root = &ctx.project.root;
     let folders: Vec<std::path::PathBuf> = ctx
@@ -657,6 +726,9 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
                 format!("or point what calls :{port} at :{there}"),
             ],
         ));
+        return;
+    }
+    if shared_port_variable(ctx, port, &started_for, f) {
         return;
     }
     if let Some(first) = started_for.first() {
