@@ -2261,8 +2261,8 @@ fn npm_start_exits(procs: &mut Procs, dir: &Path, unset: &[&str]) -> String {
 /// Field (fb P1-0): react-scripts 4 (webpack 4) started on Node 20 without
 /// the OpenSSL legacy provider dies at start (ERR_OSSL_EVP_UNSUPPORTED).
 /// The cause is NODE006 with the versions, the frontend down folds under
-/// it, and its printed command (NODE_OPTIONS=--openssl-legacy-provider)
-/// starts it.
+/// it, and its command (NODE_OPTIONS=--openssl-legacy-provider) is one
+/// `--fix --yes` runs: it starts it.
 #[test]
 fn cra4_on_openssl3_is_named_and_its_fix_starts_it() {
     let mut procs = Procs::new();
@@ -2308,14 +2308,16 @@ fn cra4_on_openssl3_is_named_and_its_fix_starts_it() {
         printed.contains("NODE_OPTIONS=--openssl-legacy-provider"),
         "{printed}"
     );
-    procs.spawn(
-        Command::new("sh")
-            .arg("-c")
-            .arg(printed)
-            .current_dir(stack.path())
-            .env("BROWSER", "none")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+    // Applied by `--fix --yes` (field gb fb P1 c9: after a stranger was
+    // ended, the frontend was left down): doctor starts it so, detached.
+    let out = doctor_in(
+        stack.path(),
+        &["--fix", "--yes", "--only", "node,ports", "--timeout", "1s"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !adopt_listeners(&mut procs, web).is_empty(),
+        "not started: {text}"
     );
     answers_200(web, "/");
 }

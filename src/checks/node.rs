@@ -140,10 +140,25 @@ fn webpack4_on_openssl3<'n>(
         .evidence("webpack", webpack.clone())
         .evidence("react_scripts", json!(react_scripts))
         .evidence("node", version.to_string())
-        .with_fix(Fix::manual(
-            format!("start {} with the OpenSSL legacy provider", service.name),
-            steps,
-        )),
+        // doctor can run it so, detached, with the user's consent: after a
+        // stranger on its port is ended the start round needs exactly this
+        // (field gb fb P1 c9: CRA was left down, NODE006 said why and
+        // offered nothing).
+        .with_fix(Fix {
+            title: format!(
+                "start {} with the OpenSSL legacy provider (doctor runs it detached; its output goes to .doctor/logs/{}.log)",
+                service.name, service.name
+            ),
+            safety: crate::finding::Safety::Confirm,
+            commands: steps,
+            action: Some(crate::finding::FixAction::Start {
+                command: with_legacy,
+                cwd: service.start_folder(&project.root),
+                path_first: None,
+                name: service.name.clone(),
+                port: service.port,
+            }),
+        }),
     )
 }
 

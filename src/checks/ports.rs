@@ -563,7 +563,9 @@ fn shared_port_variable(ctx: &Context, port: u16, started_for: &[Value], f: &mut
                 p.pid != pid
                     && !tree.contains(&p.pid)
                     && p.cwd.as_ref().is_some_and(|c| c.starts_with(root))
-                    && crate::platform::env_var_of(p.pid, "PORT").flatten().as_deref()
+                    && crate::platform::env_var_of(p.pid, "PORT")
+                        .flatten()
+                        .as_deref()
                         == Some(value.as_str())
             })
             .map(|p| p.pid)
