@@ -164,6 +164,7 @@ const FILES: &[&str] = &[
     "runs_at_start",
     "runtime",
     "set_at",
+    "sets",
     "should_go",
     "source",
     "specifier",

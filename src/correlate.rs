@@ -72,6 +72,13 @@ const RULES: &[Rule] = &[
         causes: &["ENV001"],
         related: same_service_only,
     },
+    // A tracked env file deleted from the working tree set the variable
+    // the code reads and nothing else sets: one fact, said by the file.
+    Rule {
+        consequence: &["ENV007"],
+        causes: &["ENV001"],
+        related: deleted_file_set_the_variable,
+    },
     // A server error the browser reports as CORS: the error status on the
     // same port is the root (its health endpoint fails the same way).
     Rule {
@@ -377,6 +384,15 @@ fn same_service(a: &Finding, b: &Finding) -> bool {
 fn same_service_only(a: &Finding, b: &Finding) -> bool {
     let theirs = b.services();
     !theirs.is_empty() && a.services().iter().any(|s| theirs.contains(s))
+}
+
+fn deleted_file_set_the_variable(env007: &Finding, env001: &Finding) -> bool {
+    let variable = env007.evidence.get("variable").and_then(|v| v.as_str());
+    env001
+        .evidence
+        .get("sets")
+        .and_then(|v| v.as_array())
+        .is_some_and(|keys| keys.iter().any(|k| k.as_str() == variable))
 }
 
 /// ENV007 as a warning (a read that fails at start-up, the service down)

@@ -2682,3 +2682,58 @@ fn a_public_key_in_a_file_vite_never_reads_is_context() {
     doctor_in(stack.path(), &["--fix", "--yes"]);
     assert_eq!(std::fs::read_to_string(stack.join(".env")).unwrap(), env);
 }
+
+/// Field round 7/10 (gd fd P2 G, partial): `client/.env.development`
+/// (`VITE_ENV=dev`, tracked by git) deleted; the client's `switch
+/// (import.meta.env.VITE_ENV)` then takes its `default:`, the production
+/// host. doctor said only "VITE_ENV is set nowhere" as info. git's copy
+/// says the file set it: ENV001 (warning) names the file and the key, the
+/// info folds under it, and `--fix --yes` restores the file (real vite).
+#[test]
+fn a_deleted_tracked_env_file_of_the_frontend_is_the_cause() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    install_framework(&stack.join("client"), "vite");
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    stack.write(
+        "client/vite.config.js",
+        &format!("export default {{ server: {{ port: {web} }} }}\n"),
+    );
+    stack.write(
+        "client/src/envSetup.js",
+        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
+    );
+    stack.write(
+        "client/src/main.js",
+        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
+    );
+    stack.write("client/.env.development", "VITE_ENV=dev\n");
+    stack.write(".gitignore", "node_modules/\n");
+    git(stack.path(), &["init", "-q"]);
+    git(stack.path(), &["add", "."]);
+    git(stack.path(), &["commit", "-q", "-m", "init"]);
+    std::fs::remove_file(stack.join("client/.env.development")).unwrap();
+    start_tool(&mut procs, &stack.join("client"), "vite", &[], web);
+
+    let (_, report) = stack.doctor(&[]);
+    let missing: Vec<&Value> = findings(&report, "ENV001")
+        .into_iter()
+        .filter(|f| f["evidence"]["missing"] == "client/.env.development")
+        .collect();
+    assert_eq!(missing.len(), 1, "{report:#}");
+    assert_eq!(missing[0]["severity"], "warning", "{report:#}");
+    assert_eq!(
+        missing[0]["evidence"]["sets"],
+        serde_json::json!(["VITE_ENV"])
+    );
+    for f in findings(&report, "ENV007") {
+        if f["evidence"]["variable"] == "VITE_ENV" {
+            assert!(!f["caused_by"].is_null(), "{report:#}");
+        }
+    }
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert_eq!(
+        std::fs::read_to_string(stack.join("client/.env.development")).unwrap(),
+        "VITE_ENV=dev\n"
+    );
+}

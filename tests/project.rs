@@ -420,6 +420,11 @@ fn env_url_points_at_the_wrong_port() {
             "frontend/src/api.js",
             "export const api = import.meta.env.VITE_API_URL;\n",
         ),
+        // A vite project: vite reads the env files of its own root.
+        (
+            "frontend/package.json",
+            r#"{"name": "web", "private": true, "scripts": {"dev": "vite"}, "devDependencies": {"vite": "^5.4.0"}}"#,
+        ),
     ]);
     // The seeds' backend, started by hand on another port.
     let mut procs = Procs::new();

@@ -64,6 +64,7 @@ impl Check for Env {
         }
         compose_env_files(ctx, &mut out);
         code_loaded_env_files(ctx, &mut out);
+        deleted_frontend_env_files(ctx, &mut out);
         out.extend(not_ignored(project, &with_values, ctx.config.timeout));
         out.extend(wrong_port(ctx));
         out.extend(proxy_without_loopback());
@@ -636,6 +637,116 @@ fn loads_an_env_file(ctx: &Context, server: &crate::project::Service) -> bool {
             .start
             .as_deref()
             .is_some_and(|s| s.contains("--env-file") || s.contains("dotenv"))
+}
+
+/// ENV001 for an env file of a frontend's dev mode that git tracks and that
+/// is gone from the working tree (`client/.env.development` with
+/// `VITE_ENV=dev`), when the frontend's code reads a key it set: the bundle
+/// gets `undefined` for it, and a `switch` on it takes its `default:`, the
+/// production host (field gd fd P2 G: an info ENV007 "set nowhere", while
+/// `git restore` was the whole fix). The keys are read from git's copy.
+fn deleted_frontend_env_files(ctx: &Context, out: &mut Vec<Finding>) {
+    let project = &ctx.project;
+    let Some(git) = run::which("git") else {
+        return;
+    };
+    let mut said = missing_said(out);
+    for s in project
+        .services
+        .iter()
+        .filter(|s| s.is_frontend() && s.expected)
+    {
+        let Some(folder) = s.folder.as_ref() else {
+            continue;
+        };
+        // The files its dev server reads in development mode.
+        let dev_files: &[&str] = match s.kind.as_deref() {
+            Some("vite") => &[
+                ".env",
+                ".env.local",
+                ".env.development",
+                ".env.development.local",
+            ],
+            Some("next" | "cra") => &[
+                ".env",
+                ".env.local",
+                ".env.development",
+                ".env.development.local",
+            ],
+            _ => continue,
+        };
+        let Ok(listed) = run::bounded(
+            Command::new(&git)
+                .args(["ls-files", "--deleted", "--"])
+                .args(dev_files)
+                .current_dir(folder),
+            ctx.config.timeout,
+        ) else {
+            continue;
+        };
+        if listed.status != Some(0) {
+            continue;
+        }
+        for name in listed
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let path = folder.join(name);
+            let rel = project.relative(&path);
+            if said.contains(&rel) || path.exists() {
+                continue;
+            }
+            let Ok(shown) = run::bounded(
+                Command::new(&git)
+                    .arg("show")
+                    .arg(format!("HEAD:./{name}"))
+                    .current_dir(folder),
+                ctx.config.timeout,
+            ) else {
+                continue;
+            };
+            let keys: Vec<String> = parse(&shown.stdout)
+                .entries
+                .into_iter()
+                .map(|e| e.key)
+                .filter(|k| project.code.reads_key(folder, k))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            said.push(rel.clone());
+            let shown_dir = project.shown(folder).unwrap_or_default();
+            out.push(
+                Finding::new(
+                    "ENV001",
+                    ID,
+                    format!(
+                        "{rel} is missing: git tracks it, so it was deleted; it set {}, which {}'s code reads (the bundle gets `undefined` for it)",
+                        keys.join(", "),
+                        s.name
+                    ),
+                )
+                .severity(Severity::Warning)
+                .evidence("missing", rel.clone())
+                .evidence("service", s.name.clone())
+                .evidence("port", s.port)
+                .evidence("git", "tracked, deleted from the working tree")
+                .evidence("sets", keys.clone())
+                .with_fix(Fix {
+                    title: format!("restore {rel} from git"),
+                    safety: Safety::Confirm,
+                    commands: crate::shell::in_folder(&shown_dir, &format!("git restore -- {name}")),
+                    action: Some(FixAction::Run {
+                        program: git.clone(),
+                        args: vec!["restore".into(), "--".into(), name.to_string()],
+                        cwd: folder.clone(),
+                    }),
+                }),
+            );
+        }
+    }
 }
 
 /// ENV001 for an env file a Python server's own code loads by path
