@@ -184,11 +184,13 @@ pub fn run(report: &Report, config: &Config, root: &Path) -> bool {
     applied
 }
 
-/// What the plan does after ending a port's holder, said ahead in a plan
-/// that is only shown: when the port is then free, the service's own start
-/// command is offered (the start round of `--fix`).
-fn follow_up_start(report: &Report, root: &Path, action: Option<&FixAction>) -> Option<String> {
-    let Some(FixAction::Terminate { pid, .. }) = action else {
+/// The pid a Terminate ends and the expected service whose port it holds:
+/// the one the start round of `--fix` starts once the port is free.
+fn started_after<'a>(
+    report: &'a Report,
+    action: &FixAction,
+) -> Option<(u32, &'a crate::project::Service)> {
+    let FixAction::Terminate { pid, .. } = action else {
         return None;
     };
     let ports: Vec<u16> = crate::platform::listeners_of(&[*pid])
@@ -201,6 +203,14 @@ fn follow_up_start(report: &Report, root: &Path, action: Option<&FixAction>) -> 
         .services
         .iter()
         .find(|s| s.expected && s.kind.is_some() && ports.contains(&s.port))?;
+    Some((*pid, service))
+}
+
+/// What the plan does after ending a port's holder, said ahead in a plan
+/// that is only shown: when the port is then free, the service's own start
+/// command is offered (the start round of `--fix`).
+fn follow_up_start(report: &Report, root: &Path, action: Option<&FixAction>) -> Option<String> {
+    let (_, service) = started_after(report, action?)?;
     let command = service.start_with_venv(root)?;
     let folder = crate::project::lexical(&service.start_folder(root));
     let shown = folder
@@ -230,22 +240,10 @@ fn replacement_cannot_run(
     root: &Path,
     action: &FixAction,
 ) -> Option<String> {
-    let FixAction::Terminate { pid, .. } = action else {
-        return None;
-    };
     if finding.code == "PORT002" {
         return None;
     }
-    let ports: Vec<u16> = crate::platform::listeners_of(&[*pid])
-        .ok()?
-        .iter()
-        .map(|s| s.local.port())
-        .collect();
-    let service = report
-        .project
-        .services
-        .iter()
-        .find(|s| s.expected && s.kind.is_some() && ports.contains(&s.port))?;
+    let (pid, service) = started_after(report, action)?;
     let command = service.start_with_venv(root)?;
     let folder = crate::project::lexical(&service.start_folder(root));
     let program = command

@@ -1331,13 +1331,33 @@ fn frontend_code_urls(project: &mut Project) {
 }
 
 /// Why no frontend dev server reads `key` from the env file at `path`,
-/// when the key is one a frontend exposes to the browser and the file's
-/// folder is not the root of a dev server of that kind. None when one may.
-fn public_key_read_by_no_frontend(path: &Path, key: &str) -> Option<String> {
+/// when the key is one a frontend exposes to the browser, the file's
+/// folder is not the root of a dev server of that kind, and another folder
+/// of the project is (`frontend/` with its vite, the `.env` at the root).
+/// None when one may read it, or when the project shows no such server.
+fn public_key_read_by_no_frontend(folders: &[PathBuf], path: &Path, key: &str) -> Option<String> {
     let dir = path.parent()?;
+    let reads_here = |dir: &Path| public_key_reader(dir, path, key);
+    let (tool, reads) = reads_here(dir)?;
+    let elsewhere = folders
+        .iter()
+        .filter(|f| f.as_path() != dir)
+        .any(|f| reads_here(f).is_some_and(|(_, r)| r));
+    (!reads && elsewhere).then(|| {
+        format!(
+            "{tool} reads env files from its own root only, and {} is none (no {tool} project there)",
+            dir.file_name().map_or(".".into(), |n| n.to_string_lossy().to_string() + "/")
+        )
+    })
+}
+
+/// For a frontend's public key: the tool that exposes it, and whether
+/// `dir` is the root of a project of that tool (or an envDir may point at
+/// the file at `path`).
+fn public_key_reader(dir: &Path, path: &Path, key: &str) -> Option<(&'static str, bool)> {
     let has = |names: &[&str]| names.iter().any(|n| dir.join(n).is_file());
     let package = read_bounded(&dir.join("package.json")).unwrap_or_default();
-    let (tool, reads) = if key.starts_with("VITE_") {
+    Some(if key.starts_with("VITE_") {
         let configs = [
             "vite.config.js",
             "vite.config.ts",
@@ -1371,12 +1391,6 @@ fn public_key_read_by_no_frontend(path: &Path, key: &str) -> Option<String> {
         ("react-scripts", package.contains("\"react-scripts\""))
     } else {
         return None;
-    };
-    (!reads).then(|| {
-        format!(
-            "{tool} reads env files from its own root only, and {} is none (no {tool} project there)",
-            dir.file_name().map_or(".".into(), |n| n.to_string_lossy().to_string() + "/")
-        )
     })
 }
 
@@ -1416,7 +1430,7 @@ fn env_file(project: &mut Project, path: &Path) {
         // is a compose or deploy file (field gd fd P1 H: ENV004 rewrote the
         // root `.env:8`, and the browser still called the old port).
         if s.expected {
-            if let Some(why) = public_key_read_by_no_frontend(path, &key) {
+            if let Some(why) = public_key_read_by_no_frontend(&project.folders, path, &key) {
                 s.expected = false;
                 let source = s.source.clone();
                 s.learn("note", format!("{key}: {why}"), &source);
