@@ -2737,3 +2737,43 @@ fn a_deleted_tracked_env_file_of_the_frontend_is_the_cause() {
         "VITE_ENV=dev\n"
     );
 }
+
+/// Field round 7/11 (gd fd P3 0, partial in round 11): the repo's pins
+/// predate the interpreter: Jinja2 2.10.1 on Python 3.10+ fails in its own
+/// code (`from collections import Mapping`). PY003 named the ImportError
+/// "at bunshi/__init__.py:1" with "correct the code" there, which cannot
+/// fix it. The package that fails, its installed version and its pin line
+/// are the place, and the fix is the upgrade (a real old Jinja2 in a venv
+/// of its own).
+#[test]
+fn a_dependency_older_than_the_interpreter_is_named_with_its_pin() {
+    let api = free_port();
+    let dir = project(&[
+        ("requirements.txt", "jinja2==2.10.1\nmarkupsafe==1.1.1\n"),
+        ("main.py", "import jinja2  # noqa\n\napp = None\n"),
+        ("Procfile", &format!("web: uvicorn main:app --port {api}\n")),
+    ]);
+    std::os::unix::fs::symlink(
+        common::frameworks::old_pins_venv(),
+        dir.path().join(".venv"),
+    )
+    .unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "python"]);
+    let crash = findings(&report, "PY003");
+    assert_eq!(crash.len(), 1, "{report:#}");
+    let title = crash[0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("inside jinja2 2.10.1") && title.contains("requirements.txt:1"),
+        "{title}"
+    );
+    assert_eq!(
+        crash[0]["evidence"]["location"], "requirements.txt:1",
+        "{report:#}"
+    );
+    assert!(
+        crash[0]["fix"]["commands"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("-m pip install -U jinja2")),
+        "{report:#}"
+    );
+}

@@ -1111,6 +1111,49 @@ fn project_frame(project: &Project, frames: &[Value]) -> Option<(String, u64)> {
     })
 }
 
+/// A package whose own import fails on this interpreter.
+struct TooOld {
+    package: String,
+    version: Option<String>,
+}
+
+/// `ImportError: cannot import name 'Mapping' from 'collections'
+/// (…/lib/python3.11/collections/__init__.py)` raised in a frame of
+/// site-packages: the name is one the standard library no longer has (its
+/// module's path is outside any site-packages), so the installed package
+/// is older than this Python. Its top-level package and installed version.
+fn dependency_too_old(kind: &str, message: &str, frames: &[Value]) -> Option<TooOld> {
+    if kind != "ImportError" || !message.starts_with("cannot import name") {
+        return None;
+    }
+    let from_path = message.rsplit_once('(')?.1.trim_end_matches(')');
+    if from_path.contains("site-packages") || from_path.contains("dist-packages") {
+        return None;
+    }
+    let innermost = Path::new(frames.last()?["file"].as_str()?);
+    let parts: Vec<String> = innermost
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    let i = parts
+        .iter()
+        .position(|c| c == "site-packages" || c == "dist-packages")?;
+    let package = parts.get(i + 1)?.trim_end_matches(".py").to_string();
+    let site: PathBuf = parts[..=i].iter().collect();
+    // `Jinja2-2.10.1.dist-info`: the distribution's name and version.
+    let version = std::fs::read_dir(&site).ok().and_then(|entries| {
+        entries.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let stem = name
+                .strip_suffix(".dist-info")
+                .or_else(|| name.strip_suffix(".egg-info"))?;
+            let (dist, version) = stem.rsplit_once('-')?;
+            (normalize(dist) == normalize(&package)).then(|| version.to_string())
+        })
+    });
+    Some(TooOld { package, version })
+}
+
 fn import_failure(
     project: &Project,
     folder: &Path,
@@ -1187,6 +1230,44 @@ fn import_failure(
     .evidence("folder", shown)
     .evidence("interpreter", interp.to_string())
     .evidence("exception", json!({"type": kind, "message": message}));
+    // An installed package that no longer imports on this Python: the
+    // name it wants is gone from the standard library (`from collections
+    // import Mapping`, removed in 3.10), raised in the package's own code.
+    // The app's first import is no place to fix it; the pin is (field gd fd
+    // P3 0: the repo's Jinja2 2.10.1 on Python 3.11).
+    if let Some(old) = dependency_too_old(kind, message, &frames) {
+        let declared_at = declared(project, folder)
+            .get(&normalize(&old.package))
+            .cloned();
+        let version = old.version.as_deref().unwrap_or("installed");
+        f.title = format!(
+            "importing {module} fails inside {} {version}{}: {kind}: {message} (a release older than this Python)",
+            old.package,
+            declared_at
+                .as_ref()
+                .map(|d| format!(", pinned at {d}"))
+                .unwrap_or_default()
+        );
+        f = f
+            .evidence("package", json!({"name": old.package, "version": old.version, "declared_at": declared_at}))
+            .with_fix(Fix::manual(
+                format!("upgrade {}: the installed release does not import on this Python", old.package),
+                vec![
+                    format!(
+                        "{install} -U {} (and raise its pin{}), then start the server again",
+                        old.package,
+                        declared_at.as_ref().map(|d| format!(" at {d}")).unwrap_or_default(),
+                        install = install_words(interp, uv)
+                    ),
+                    "or run the app with the Python its pins were made for (a virtual environment of that version)".to_string(),
+                ],
+            ));
+        if let Some(d) = &declared_at {
+            f = f.evidence("location", d.clone());
+        }
+        out.push(f);
+        return;
+    }
     let settings_source = at
         .as_ref()
         .map(|(file, _)| settings_source(project, folder, &project.root.join(file)));

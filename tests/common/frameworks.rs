@@ -170,12 +170,23 @@ pub fn pinned_set(tool: &str, range: &str) -> &'static str {
 /// The test virtual environment, made from tests/requirements.txt on first
 /// use into the cache (one per pinned set).
 pub fn venv() -> PathBuf {
-    let requirements = root().join("tests/requirements.txt");
+    venv_of("tests/requirements.txt")
+}
+
+/// A virtual environment of pins older than the machine's Python
+/// (tests/requirements-old-pins.txt: Jinja2 2.10.1 does not import on
+/// Python 3.10+), as a repo pinned years ago installs them.
+pub fn old_pins_venv() -> PathBuf {
+    venv_of("tests/requirements-old-pins.txt")
+}
+
+fn venv_of(file: &str) -> PathBuf {
+    let requirements = root().join(file);
     let dir = cache_dir().join("python").join(format!(
         "venv-{}",
         digest(std::slice::from_ref(&requirements))
     ));
-    once(&dir, "tests/requirements.txt", |dir| {
+    once(&dir, file, |dir| {
         eprintln!("creating the test venv in {}", dir.display());
         Command::new(super::python())
             .args(["-m", "venv", "--clear"])
