@@ -360,6 +360,22 @@ fn the_page_a_start_script_opens_is_a_client() {
             .is_some_and(|c| c.contains("--host 127.0.0.1")),
         "{report:#}"
     );
+    // The `flask run` line holds no URL: none is to be written there
+    // (field gd fd P3 E, round 11).
+    let flask_line = std::fs::read_to_string(stack.join("run.bat"))
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("flask run"))
+        .unwrap()
+        + 1;
+    for f in findings(&report, "PORT003") {
+        assert!(
+            !f["fix"]["commands"]
+                .to_string()
+                .contains(&format!("write the URL in run.bat:{flask_line}")),
+            "{f:#}"
+        );
+    }
 }
 
 /// Field round 7/10 (gd fd P3 0, missed): `run.bat` sets `FLASK_APP=bunshi`

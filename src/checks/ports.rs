@@ -167,7 +167,13 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
             }
             hosts.dedup_by(|a, b| a.0 == b.0);
             for (host, source) in &hosts {
-                if let Some(f) = address_mismatch(host, source, port, &listeners, &server_cmd) {
+                // A URL can be rewritten only where one is written: not in
+                // a start command's line (`flask run` in run.bat:11, whose
+                // host is the framework's default; field gd fd P3 E).
+                let url_written = source_line(project, source).is_some_and(|l| l.contains("://"));
+                if let Some(f) =
+                    address_mismatch(host, source, port, &listeners, &server_cmd, url_written)
+                {
                     out.push(f);
                 }
             }
@@ -1297,12 +1303,21 @@ pub fn covers(listen: IpAddr, client: IpAddr) -> bool {
     }
 }
 
+/// The text of a `file:line` source, when it is one.
+fn source_line(project: &Project, source: &str) -> Option<String> {
+    let (file, line) = source.rsplit_once(':')?;
+    let line: usize = line.parse().ok()?;
+    let text = crate::project::read_bounded(&project.root.join(file)).ok()?;
+    text.lines().nth(line.checked_sub(1)?).map(str::to_string)
+}
+
 fn address_mismatch(
     host_name: &str,
     source: &str,
     port: u16,
     listeners: &[&Socket],
     server_cmd: &str,
+    url_written: bool,
 ) -> Option<Finding> {
     let resolved = resolve(host_name, port);
     if resolved.is_empty() {
@@ -1386,8 +1401,9 @@ fn address_mismatch(
                 let compose = file.rsplit('/').next().is_some_and(|n| {
                     n.contains("compose") && (n.ends_with(".yml") || n.ends_with(".yaml"))
                 });
-                // A running process is no file to write a URL into.
-                if !compose && !source.starts_with("running pid") {
+                // A running process is no file to write a URL into, nor a
+                // line that holds no URL.
+                if !compose && url_written {
                     steps.push(format!(
                         "or write the URL in {} with the address it listens on: {}",
                         source,
