@@ -2777,3 +2777,58 @@ fn a_dependency_older_than_the_interpreter_is_named_with_its_pin() {
         "{report:#}"
     );
 }
+
+/// Field round 7/11 (gd fd P2 G, partial; the tree no git repo, as a
+/// download is): `client/.env.development` gone, `VITE_ENV` set only by
+/// `client/.env.production`, and the client's `switch` on it takes
+/// `default:`, the production host, while `case "dev"` returns the local
+/// server that runs. It was an info "set nowhere". Now a warning that names
+/// the switch, the case the dev server needs and the production-only file,
+/// and `--fix --yes` sets `VITE_ENV=dev` in `client/.env.development` (real
+/// vite, real express).
+#[test]
+fn an_unset_switch_variable_that_leaves_the_local_server_is_named() {
+    let mut procs = Procs::new();
+    let stack = Stack::new("express-vite");
+    install_node_tools(&stack.join("server"));
+    install_framework(&stack.join("client"), "vite");
+    let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
+    stack.write(
+        "client/vite.config.js",
+        &format!("export default {{ server: {{ port: {web} }} }}\n"),
+    );
+    stack.write(
+        "client/src/envSetup.js",
+        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
+    );
+    stack.write(
+        "client/src/main.js",
+        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
+    );
+    stack.write("client/.env.production", "VITE_ENV=prod\n");
+    start_node(
+        &mut procs,
+        &stack.join("server"),
+        &["index.js"],
+        &[("PORT", api.to_string())],
+        api,
+    );
+    start_tool(&mut procs, &stack.join("client"), "vite", &[], web);
+
+    let (_, report) = stack.doctor(&[]);
+    let unset: Vec<&Value> = findings(&report, "ENV007")
+        .into_iter()
+        .filter(|f| f["evidence"]["variable"] == "VITE_ENV")
+        .collect();
+    assert_eq!(unset.len(), 1, "{report:#}");
+    assert_eq!(unset[0]["severity"], "warning", "{report:#}");
+    assert_eq!(unset[0]["evidence"]["value_needed"], "dev", "{report:#}");
+    let title = unset[0]["title"].as_str().unwrap();
+    assert!(title.contains("client/.env.production"), "{title}");
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert!(
+        std::fs::read_to_string(stack.join("client/.env.development"))
+            .is_ok_and(|t| t.contains("VITE_ENV=dev")),
+        "not set"
+    );
+}

@@ -284,6 +284,9 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
                     frontend,
                 },
             );
+            if frontend {
+                branch_the_dev_server_needs(ctx, s, name, &files, &target, &mut f);
+            }
             if let Some(setting) = django_setting {
                 f.evidence.insert("django_setting".into(), json!(setting));
                 if up {
@@ -300,6 +303,132 @@ pub fn findings(ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// A frontend's variable that a `switch` on it reads (`switch
+/// (import.meta.env.VITE_ENV)`, or on a name assigned from it), unset: the
+/// switch takes its `default:`. When a `case` returns a local URL where the
+/// project's server listens, that case is the value the dev server needs
+/// and `default:` is not it (field gd fd P2 G: the production host was
+/// called, said only as info). Raised to a warning, with the value to set
+/// in the dev mode's env file, and the env files of other modes that set
+/// it named (`client/.env.production` is read by `vite build`, not `vite`).
+fn branch_the_dev_server_needs(
+    ctx: &Context,
+    s: &Service,
+    name: &str,
+    files: &[&(PathBuf, String)],
+    target: &Path,
+    f: &mut Finding,
+) {
+    let Ok(snapshot) = ctx.snapshot() else {
+        return;
+    };
+    let project = &ctx.project;
+    for (path, text) in files {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(expr) = line
+                .trim()
+                .strip_prefix("switch")
+                .and_then(|r| r.trim_start().strip_prefix('('))
+                .and_then(|r| r.split(')').next())
+                .map(str::trim)
+            else {
+                continue;
+            };
+            // The switch is on the variable, or on a name assigned from it
+            // in the lines above.
+            let on_it = expr.ends_with(name)
+                || lines[i.saturating_sub(8)..i].iter().any(|l| {
+                    l.contains(name)
+                        && l.split('=')
+                            .next()
+                            .is_some_and(|lhs| lhs.split_whitespace().last() == Some(expr))
+                });
+            if !on_it {
+                continue;
+            }
+            // Its cases, each with the first URL its branch returns.
+            let mut cases: Vec<(String, String, usize)> = Vec::new();
+            let mut default_url = None;
+            let mut label: Option<String> = None;
+            let mut is_default = false;
+            for (j, l) in lines.iter().enumerate().skip(i + 1).take(60) {
+                let t = l.trim();
+                if let Some(v) = t.strip_prefix("case ").and_then(|r| r.split(':').next()) {
+                    label = Some(v.trim().trim_matches(['"', '\'', '`']).to_string());
+                    is_default = false;
+                } else if t.starts_with("default") {
+                    is_default = true;
+                    label = None;
+                }
+                if let Some(url) = crate::project::quoted_urls(t).first() {
+                    if let Some(l) = label.take() {
+                        cases.push((l, url.to_string(), j + 1));
+                    } else if is_default && default_url.is_none() {
+                        default_url = Some(url.to_string());
+                    }
+                }
+                if t.starts_with('}') && !t.starts_with("},") && t.len() == 1 {
+                    break;
+                }
+            }
+            let served = cases.iter().find(|(_, url, _)| {
+                crate::project::parse_url(url).is_some_and(|u| {
+                    crate::project::is_local_host(&u.host) && snapshot.has_listener(u.port)
+                })
+            });
+            let Some((value, url, at)) = served else {
+                continue;
+            };
+            let dev_file = target
+                .parent()
+                .map_or(target.to_path_buf(), |d| d.join(".env.development"));
+            let other_modes: Vec<String> = [".env.production", ".env.staging", ".env.test"]
+                .iter()
+                .map(|n| target.parent().unwrap_or(target).join(n))
+                .filter(|p| {
+                    read_bounded(p).is_ok_and(|t| {
+                        t.lines().any(|l| {
+                            crate::project::parse_env_line(l).is_some_and(|(k, _)| k == name)
+                        })
+                    })
+                })
+                .map(|p| project.relative(&p))
+                .collect();
+            let shown = project.relative(&dev_file);
+            let rel = project.relative(path);
+            f.severity = Severity::Warning;
+            f.title = format!(
+                "{name} is unset for {}'s dev server{}: the switch at {rel}:{} takes `default:`{}, not `case \"{value}\"` ({url}, {rel}:{at}), where the project's server listens",
+                s.name,
+                if other_modes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (only {} sets it: read by a build, not by the dev server)", other_modes.join(", "))
+                },
+                i + 1,
+                default_url.map(|u| format!(" ({u})")).unwrap_or_default()
+            );
+            f.evidence
+                .insert("switch_at".into(), json!(format!("{rel}:{}", i + 1)));
+            f.evidence.insert("value_needed".into(), json!(value));
+            if !other_modes.is_empty() {
+                f.evidence.insert("set_only_in".into(), json!(other_modes));
+            }
+            f.fix = Some(Fix {
+                title: format!("set {name}={value} in {shown}, the file the dev server reads in development mode"),
+                safety: crate::finding::Safety::Confirm,
+                commands: vec![format!("echo '{name}={value}' >> {shown}")],
+                action: Some(crate::finding::FixAction::AppendKeys {
+                    path: dev_file,
+                    keys: vec![format!("{name}={value}")],
+                }),
+            });
+            return;
+        }
+    }
 }
 
 /// Of a Python service that is down, the one variable read at start-up in
