@@ -404,3 +404,33 @@ fn a_batch_scripts_flask_app_is_imported_by_the_probe() {
         "{first:#}"
     );
 }
+
+/// Field round 11 (gd fd P3 D, residual): `run.bat`'s `flask run` with
+/// `FLASK_APP=bunshi` in its environment serves old code (no reloader). The
+/// restart doctor runs keeps that environment; the command it prints for a
+/// person lacked it and failed by hand ("Could not locate a Flask
+/// application"). The printed command carries the framework's settings
+/// the process has and this shell does not (real flask).
+#[test]
+fn a_printed_restart_keeps_the_frameworks_settings() {
+    let stack = Stack::new("flask-runbat");
+    stack.link_venv("venv");
+    let api = stack.port("API_PORT");
+    let mut procs = Procs::new();
+    let flask = procs.spawn(
+        Command::new(venv().join("bin/flask"))
+            .args(["run", "--port", &api.to_string()])
+            .env("FLASK_APP", "shop")
+            .current_dir(stack.path())
+            .stderr(Stdio::null()),
+    );
+    answers_200(api, "/health");
+    until_an_edit_is_newer_than(flask);
+    let init = std::fs::read_to_string(stack.join("shop/__init__.py")).unwrap();
+    stack.write("shop/__init__.py", &format!("{init}\n# edited\n"));
+    let (_, report) = stack.doctor(&["--only", "processes"]);
+    let stale = findings(&report, "PROC004");
+    assert_eq!(stale.len(), 1, "{report:#}");
+    let printed = stale[0]["fix"]["commands"].to_string();
+    assert!(printed.contains("FLASK_APP=shop"), "{printed}");
+}

@@ -215,9 +215,26 @@ pub fn restart_fix(p: &ProcessInfo, port: u16, name: &str) -> Option<Fix> {
         return None;
     }
     let mut commands = terminate_commands(p.pid);
+    // The framework's settings it runs with that this shell lacks
+    // (`FLASK_APP=bunshi` from run.bat): the restart keeps them, and so
+    // does the command printed for a person (field gd fd P3 D, round 11:
+    // the printed one failed by hand, the one doctor ran did not).
+    let kept: Vec<String> = crate::project::launchers::FRAMEWORK_VARS
+        .iter()
+        .filter_map(|k| {
+            let v = crate::platform::env_var_of(p.pid, k).flatten()?;
+            (std::env::var(k).ok().as_deref() != Some(v.as_str())).then(|| {
+                if cfg!(windows) {
+                    format!("set {k}={v} && ")
+                } else {
+                    format!("{k}={} ", crate::shell::quote_arg(&v))
+                }
+            })
+        })
+        .collect();
     commands.push(crate::shell::inline(&crate::shell::in_folder(
         &crate::redact::home(&cwd),
-        &p.command(),
+        &format!("{}{}", kept.concat(), p.command()),
     )));
     Some(Fix {
         title: format!(

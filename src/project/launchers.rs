@@ -82,7 +82,7 @@ pub struct Launch {
 /// the command that needs them. `FLASK_ENV=development` is how Flask < 2.3
 /// turns on its debugger and reloader (field gd fd P3 A: Flask 1.1.4 under
 /// `run.bat`); newer Flask ignores it, so keeping it costs nothing.
-const FRAMEWORK_VARS: &[&str] = &[
+pub(crate) const FRAMEWORK_VARS: &[&str] = &[
     "FLASK_APP",
     "FLASK_ENV",
     "FLASK_DEBUG",

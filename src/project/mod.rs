@@ -742,7 +742,7 @@ pub mod compose;
 mod config_file;
 pub mod envreads;
 pub mod jsconfig;
-mod launchers;
+pub(crate) mod launchers;
 mod pyserve;
 mod running;
 mod sources;
