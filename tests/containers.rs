@@ -616,7 +616,7 @@ fn a_compose_name_in_the_running_servers_environment() {
         &mut procs,
         dir.path(),
         api,
-        &[],
+        &["--reload"],
         &[(
             "DATABASE_URL",
             "postgresql+asyncpg://postgres:hunter2pw@db:5432/app".into(),
@@ -638,6 +638,18 @@ fn a_compose_name_in_the_running_servers_environment() {
         .unwrap()
         .contains(&format!("localhost:{db}")));
     assert!(!text.contains("hunter2pw"));
+    // The restart is the command it runs with (`--reload` kept), not the
+    // Procfile's (field gd fd P1 D3, round 11).
+    assert!(
+        named[0]["fix"]["commands"]
+            .to_string()
+            .contains("main:app --host 127.0.0.1 --port"),
+        "{report:#}"
+    );
+    assert!(
+        named[0]["fix"]["commands"].to_string().contains("--reload"),
+        "{report:#}"
+    );
 }
 
 /// Field round 7/9 (gd fd P1 D3, partial): two URLs in the running

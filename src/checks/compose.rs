@@ -549,7 +549,6 @@ impl NativeCall<'_> {
                 p = self.port.unwrap_or(0)
             )],
         };
-        let _ = ctx;
         let mut steps = steps;
         // A server reads its env at start: a reloader restarts its worker
         // with the old environment. A dev server's own config (vite, next)
@@ -563,9 +562,13 @@ impl NativeCall<'_> {
             name.starts_with("vite.config.") || name.starts_with("next.config.")
         };
         if let (Some((s, _)), false) = (self.reader, own_config) {
-            steps.push(match &s.start {
+            // The command it runs with, as the user typed it (`uvicorn
+            // main:app --reload`), over the files' (`python main.py`, which
+            // drops --reload: field gd fd P1 D3).
+            let running = super::cors::running_server(ctx, s.port).map(|(_, c)| c);
+            steps.push(match running.as_ref().or(s.start.as_ref()) {
                 Some(start) => format!(
-                    "then restart {} from a shell with the new value: {start}",
+                    "then restart {} from a shell with the new value (Ctrl-C in its terminal): {start}",
                     s.name
                 ),
                 None => format!("then restart {} from a shell with the new value", s.name),

@@ -516,7 +516,7 @@ fn allow_origin_fix(ctx: &Context, backend: &Service, origin: &str) -> Fix {
 /// The project's server on `port` as it runs: whether it (or the
 /// reloader above it) reloads on an edit, and its command line from its
 /// folder, as the user would type it again.
-fn running_server(ctx: &Context, port: u16) -> Option<(bool, String)> {
+pub(crate) fn running_server(ctx: &Context, port: u16) -> Option<(bool, String)> {
     let snapshot = ctx.snapshot().ok()?;
     let listener = super::project_server(snapshot, &ctx.project.root, port)?;
     let parent = listener.parent.and_then(|pp| ctx.all_processes().get(&pp));
