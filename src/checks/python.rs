@@ -789,9 +789,38 @@ fn missing_requirements(
         .filter_map(|d| d.as_str())
         .map(normalize)
         .collect();
+    // A distribution whose module another installed one provides (the
+    // `bs4==0.0.1` shim, when beautifulsoup4 is there): the import works,
+    // nothing is missing for the app (field gd fd P3: bs4 in requirements).
+    let sites: Vec<PathBuf> = interp
+        .venv
+        .as_deref()
+        .and_then(|v| std::fs::read_dir(v.join("lib")).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .chain(
+            interp
+                .venv
+                .as_deref()
+                .map(|v| v.join("Lib").join("site-packages")),
+        )
+        .filter(|p| p.is_dir())
+        .collect();
+    let provided = |name: &str| {
+        crate::project::code::modules_of_distribution(name)
+            .iter()
+            .any(|m| {
+                sites.iter().any(|site| {
+                    site.join(m).join("__init__.py").is_file()
+                        || site.join(format!("{m}.py")).is_file()
+                })
+            })
+    };
     let missing: Vec<(String, String)> = declared(project, folder)
         .into_iter()
-        .filter(|(name, _)| !installed.contains(name))
+        .filter(|(name, _)| !installed.contains(name) && !provided(name))
         .collect();
     if missing.is_empty() {
         return;

@@ -41,7 +41,7 @@ impl CodeIndex {
                 return;
             }
             let rel = path.strip_prefix(root).unwrap_or(path);
-            if !is_app_code(rel) {
+            if !is_app_code(rel) && !in_app_package(root, rel) {
                 return;
             }
             if let Ok(text) = read_bounded(path) {
@@ -136,6 +136,35 @@ fn is_app_code(rel: &Path) -> bool {
         let c = c.as_os_str().to_string_lossy();
         NOT_APP.contains(&c.as_ref())
     })
+}
+
+/// A Python file under a `scripts/` folder that is a package of the app
+/// (it holds `__init__.py`, and so does the folder above it): imported by
+/// the app, not a tool run beside it (field gd fd P3: `bunshi/scripts/`,
+/// whose `from bs4 import …` was "imported nowhere"). Other tooling names
+/// (tests, migrations) stay out.
+fn in_app_package(root: &Path, rel: &Path) -> bool {
+    if rel.extension().is_none_or(|e| e != "py") {
+        return false;
+    }
+    let mut at = root.to_path_buf();
+    for c in rel.parent().into_iter().flat_map(|p| p.components()) {
+        let name = c.as_os_str().to_string_lossy().to_string();
+        let parent = at.clone();
+        at.push(&name);
+        if NOT_APP.contains(&name.as_str())
+            && !(name == "scripts"
+                && at.join("__init__.py").is_file()
+                && parent.join("__init__.py").is_file())
+        {
+            return false;
+        }
+    }
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    !(name.starts_with("test_") || name == "conftest.py")
 }
 
 fn contains_word(text: &str, word: &str) -> bool {
