@@ -1413,6 +1413,34 @@ fn a_key_missing_from_the_env_file_the_code_loads_is_the_cause() {
     );
 }
 
+/// Field round 11 (gb fb P1 c8, still partial): the same, in the
+/// project's shape: a settings class (`class Config: DATABASE_URI =
+/// environ.get(...)`) loaded by name with `app.config.from_object(
+/// 'config.Config')`, the crash in the app's package. The class was not
+/// reached from the entry's imports, so its read did not count as run at
+/// start-up, and the crash stayed the cause (real flask).
+#[test]
+fn a_key_missing_from_a_settings_class_loaded_by_name_is_the_cause() {
+    let stack = Stack::new("flask-flaskenv");
+    stack.link_venv(".venv");
+    stack.write(
+        "config.py",
+        "from os import environ, path\nfrom dotenv import load_dotenv\n\nbasedir = path.abspath(path.dirname(__file__))\nload_dotenv(path.join(basedir, \".env\"))\n\n\nclass Config:\n    SECRET_KEY = environ.get(\"SECRET_KEY\")\n    DATABASE_URI = environ.get(\"DATABASE_URI\")\n",
+    );
+    stack.write(
+        "app.py",
+        "from flask import Flask\n\napp = Flask(__name__)\napp.config.from_object(\"config.Config\")\nDRIVER = app.config[\"DATABASE_URI\"].split(\":\")[0]\n\n\n@app.get(\"/api/health\")\ndef health():\n    return {\"status\": \"ok\"}\n",
+    );
+    stack.write(".env", "SECRET_KEY=dev\n");
+    let (_, report) = stack.doctor(&["--timeout", "1s"]);
+    let cause = first_loud_root(&report);
+    assert_eq!(cause["code"], "ENV007", "{report:#}");
+    assert_eq!(cause["evidence"]["variable"], "DATABASE_URI", "{cause:#}");
+    for crash in findings(&report, "PY003") {
+        assert!(!crash["caused_by"].is_null(), "{report:#}");
+    }
+}
+
 /// Field round 7/9 (gd fd P3 B, missed): every page 500, Werkzeug's
 /// debugger page naming an ImportError in the project's own module. The
 /// finding was "answers 500" alone, its body cut before the `<title>`
@@ -2831,4 +2859,56 @@ fn an_unset_switch_variable_that_leaves_the_local_server_is_named() {
             .is_ok_and(|t| t.contains("VITE_ENV=dev")),
         "not set"
     );
+}
+
+/// Field round 7/11 (gd fd P3 0 and B): the app's own package has a
+/// `scripts/` subpackage (`bunshi/scripts/info.py`: `from bs4 import …`),
+/// and requirements.txt declares the `bs4` shim beside beautifulsoup4.
+/// The subpackage was left out as tooling, so bs4 was "imported nowhere"
+/// (false); and where beautifulsoup4 provides the module, the missing shim
+/// is nothing missing at all (real venvs: one with neither, one with
+/// beautifulsoup4).
+#[test]
+fn a_scripts_subpackage_of_the_app_is_the_apps_code() {
+    let api = free_port();
+    let files = [
+        (
+            "requirements.txt",
+            "beautifulsoup4\nbs4==0.0.1\n".to_string(),
+        ),
+        ("main.py", "from shop import app  # noqa\n".to_string()),
+        (
+            "shop/__init__.py",
+            "from .scripts import info  # noqa\n\napp = None\n".to_string(),
+        ),
+        ("shop/scripts/__init__.py", String::new()),
+        (
+            "shop/scripts/info.py",
+            "from bs4 import BeautifulSoup  # noqa\n".to_string(),
+        ),
+        ("Procfile", format!("web: uvicorn main:app --port {api}\n")),
+    ];
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    // Neither installed: bs4 is imported, its absence is the crash's cause.
+    let dir = project(&refs);
+    std::os::unix::fs::symlink(venv(), dir.path().join(".venv")).unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "python"]);
+    let declared: Vec<&Value> = findings(&report, "PY002");
+    assert!(!declared.is_empty(), "{report:#}");
+    for f in &declared {
+        assert!(
+            !f["title"].as_str().unwrap().contains("imported nowhere"),
+            "{report:#}"
+        );
+    }
+    // beautifulsoup4 installed: the module is there, nothing is missing.
+    let dir = project(&refs);
+    std::os::unix::fs::symlink(
+        common::frameworks::old_pins_venv(),
+        dir.path().join(".venv"),
+    )
+    .unwrap();
+    let (_, report) = doctor_json(dir.path(), &["--only", "python"]);
+    assert!(findings(&report, "PY002").is_empty(), "{report:#}");
+    assert!(findings(&report, "PY003").is_empty(), "{report:#}");
 }

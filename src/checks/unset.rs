@@ -782,6 +782,21 @@ fn startup_files(
                 }
             }
         } else {
+            // Modules loaded by name at start: Flask's
+            // `app.config.from_object('config.Config')`, importlib's
+            // `import_module("x")` (field gb fb P1 c8: the settings class
+            // that reads the key was reached only so).
+            for named in modules_named_in_calls(&text) {
+                let parts: Vec<&str> = named.split('.').collect();
+                for k in (1..=parts.len()).rev() {
+                    if let Some(p) = python_module(&bases, &parts[..k].join(".")) {
+                        if p.starts_with(&project.root) {
+                            queue.push_back(p);
+                        }
+                        break;
+                    }
+                }
+            }
             let Some(parsed) = python_reads(&text) else {
                 continue;
             };
@@ -818,6 +833,29 @@ fn startup_files(
         }
     }
     Some(seen)
+}
+
+/// The dotted names a module loads by name at its top level:
+/// `from_object("config.Config")`, `import_module('app.settings')`.
+fn modules_named_in_calls(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with([' ', '\t'])) {
+        for call in ["from_object(", "import_module("] {
+            let Some(at) = line.find(call) else { continue };
+            let rest = line[at + call.len()..].trim_start();
+            let Some(rest) = rest.strip_prefix(['"', '\'']) else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 fn python_module(bases: &[PathBuf], module: &str) -> Option<PathBuf> {
