@@ -573,3 +573,68 @@ fn one_port_variable_read_by_two_servers() {
     assert_eq!(down[0]["fix"]["safety"], "manual", "{report:#}");
     assert!(is_alive(nodemon));
 }
+
+/// Field round 11 (gb fb P3 c7, the other race): `PORT=4001 npm run dev`,
+/// `concurrently` (no `-k`) starting two servers that both read PORT; one
+/// took 4001, the other died with EADDRINUSE and is gone. doctor said
+/// "nothing listens, start it", and `--fix --yes` started a second copy
+/// beside the launcher, which later took the port the user's own restart
+/// needed. The cause is the launcher's PORT, with the sibling that holds
+/// it; nothing is started (real concurrently and express).
+#[test]
+fn a_sibling_that_took_the_launchers_port_is_named() {
+    let stack = Stack::new("express-start");
+    let (api, shared) = (stack.port("API_PORT"), free_port());
+    let server = std::fs::read_to_string(stack.join("server.js")).unwrap();
+    let web = free_port();
+    for (dir, port) in [("api", api), ("web", web)] {
+        stack.write(
+            &format!("{dir}/server.js"),
+            &server.replace(&api.to_string(), &port.to_string()),
+        );
+        stack.write(
+            &format!("{dir}/package.json"),
+            &format!("{{\"name\": \"{dir}\", \"private\": true, \"scripts\": {{\"dev\": \"node server.js\"}}, \"dependencies\": {{\"cors\": \"^2.8.5\", \"express\": \"^4.21.2\"}}}}"),
+        );
+        install_node_tools(&stack.join(dir));
+    }
+    std::fs::remove_file(stack.join("server.js")).unwrap();
+    stack.write(
+        "package.json",
+        r#"{"name": "root", "private": true, "scripts": {"dev": "concurrently \"npm run dev --prefix api\" \"npm run dev --prefix web\""}}"#,
+    );
+    install_node_tools(stack.path());
+    let mut procs = Procs::new();
+    procs.spawn(
+        Command::new("npm")
+            .args(["run", "dev"])
+            .current_dir(stack.path())
+            .env("PORT", shared.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_listening(&format!("127.0.0.1:{shared}"));
+    let holder = listener_pids(&[shared]);
+    assert_eq!(holder.len(), 1, "{holder:?}");
+    let (_, report) = stack.doctor(&[]);
+    let down: Vec<&Value> = findings(&report, "PORT001")
+        .into_iter()
+        .filter(|f| f["evidence"]["port"] == api || f["evidence"]["port"] == web)
+        .collect();
+    // Both: the one that moved to :shared and the one that lost it.
+    assert_eq!(down.len(), 2, "{report:#}");
+    for f in &down {
+        let title = f["title"].as_str().unwrap();
+        assert!(
+            title.contains(&format!("PORT={shared}"))
+                && title.contains(&format!("pid {}", holder[0])),
+            "{title}"
+        );
+        assert_eq!(f["fix"]["safety"], "manual", "{report:#}");
+    }
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert!(
+        listener_pids(&[api]).is_empty() && listener_pids(&[web]).is_empty(),
+        "a copy was started beside the launcher"
+    );
+}

@@ -606,6 +606,92 @@ fn shared_port_variable(ctx: &Context, port: u16, started_for: &[Value], f: &mut
     false
 }
 
+/// The service is one of several a `concurrently` script starts, its own
+/// process is gone, and a sibling of that launcher's tree listens on :N
+/// with `PORT=N` in its environment: the launcher's shell had PORT, every
+/// server it started read it, and this one lost the race for it (field gb
+/// fb P3 c7, round 11: `PORT=4001 npm run dev`, next dev died with
+/// EADDRINUSE). A start of this one alone would run beside the launcher;
+/// the fix is the launcher without PORT. True when said.
+fn port_taken_by_a_sibling(ctx: &Context, port: u16, f: &mut Finding) -> bool {
+    if !f.evidence.contains_key("launcher") {
+        return false;
+    }
+    let all = ctx.all_processes();
+    let root = &ctx.project.root;
+    let under_concurrently = |mut pid: u32| {
+        for _ in 0..8 {
+            let p = all.get(&pid)?;
+            if p.command().contains("concurrently") {
+                return Some(p.pid);
+            }
+            pid = p.parent?;
+        }
+        None
+    };
+    for p in all.values() {
+        if !p.cwd.as_ref().is_some_and(|c| c.starts_with(root)) {
+            continue;
+        }
+        let Some(value) = crate::platform::env_var_of(p.pid, "PORT").flatten() else {
+            continue;
+        };
+        let Ok(n) = value.trim().parse::<u16>() else {
+            continue;
+        };
+        if n == port {
+            continue;
+        }
+        let Some(launcher) = under_concurrently(p.pid) else {
+            continue;
+        };
+        let listens = crate::platform::listeners_of(&[p.pid]).is_ok_and(|l| {
+            l.iter()
+                .any(|s| s.state == crate::platform::TcpState::Listen && s.local.port() == n)
+        });
+        if !listens {
+            continue;
+        }
+        let Ok(snapshot) = ctx.snapshot() else {
+            return false;
+        };
+        // The holder may be this service's own server, moved to :N by the
+        // same PORT; else it is a sibling that took :N first.
+        let own = ctx.project.services_on(port).any(|s| {
+            [s.folder.clone(), Some(s.start_folder(root))]
+                .into_iter()
+                .flatten()
+                .any(|d| p.cwd.as_deref() == Some(d.as_path()))
+        });
+        f.title = if own {
+            format!(
+                "{}; its server, {}, listens on :{n} instead: PORT={n} in its environment, the PORT the launcher (pid {launcher}) gives every server it starts",
+                f.title,
+                describe_pid(snapshot, p.pid)
+            )
+        } else {
+            format!(
+                "{}; {} listens on :{n} with PORT={n} in its environment, the PORT the launcher (pid {launcher}) gives every server it starts: this one read it too and lost :{n}",
+                f.title,
+                describe_pid(snapshot, p.pid)
+            )
+        };
+        f.evidence.insert(
+            "shared_port_variable".into(),
+            json!({"value": n, "holder": p.pid, "launcher": launcher}),
+        );
+        f.fix = Some(Fix::manual(
+            format!("start the launcher (pid {launcher}) without PORT={n}: each server takes its own port then"),
+            vec![
+                "in its terminal: Ctrl-C, `unset PORT` (PowerShell: `Remove-Item Env:PORT`), then its start command again".to_string(),
+                "doctor does not start this one alone: it would run beside the launcher's".to_string(),
+            ],
+        ));
+        return true;
+    }
+    false
+}
+
 fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Vec<Finding>) {
     let root = &ctx.project.root;
     let folders: Vec<std::path::PathBuf> = ctx
@@ -737,6 +823,9 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
         return;
     }
     if shared_port_variable(ctx, port, &started_for, f) {
+        return;
+    }
+    if started_for.is_empty() && moved.is_none() && port_taken_by_a_sibling(ctx, port, f) {
         return;
     }
     if let Some(first) = started_for.first() {
