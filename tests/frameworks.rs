@@ -2709,6 +2709,27 @@ fn a_public_key_in_a_file_vite_never_reads_is_context() {
     }
     doctor_in(stack.path(), &["--fix", "--yes"]);
     assert_eq!(std::fs::read_to_string(stack.join(".env")).unwrap(), env);
+
+    // The field's shape (round 11, still partial): the root file names the
+    // backend's own port, and the backend runs on another one on purpose.
+    // The proxy line is the place to change; the root `.env` is not (it
+    // was folded into the backend as a caller and rewritten).
+    drop(procs);
+    let mut procs = Procs::new();
+    let (api, other) = (stack.port("API_PORT"), free_port());
+    let env = format!("POSTGRES_DB=app\nVITE_API_URL=http://localhost:{api}\n");
+    stack.write(".env", &env);
+    start_backend_of_procfile(&mut procs, &stack, other);
+    start_vite(&mut procs, &stack, "frontend");
+    let (_, report) = stack.doctor(&[]);
+    for f in report["findings"].as_array().unwrap() {
+        assert!(
+            !f.to_string().contains("\".env:2\""),
+            "a file vite never reads is cited: {f:#}"
+        );
+    }
+    doctor_in(stack.path(), &["--fix", "--yes"]);
+    assert_eq!(std::fs::read_to_string(stack.join(".env")).unwrap(), env);
 }
 
 /// Field round 7/10 (gd fd P2 G, partial): `client/.env.development`

@@ -177,6 +177,11 @@ pub struct Intent {
     pub other_ports: Vec<PortClaim>,
     /// Every fact doctor knows of it with where it learned it.
     pub sources: Vec<Fact>,
+    /// A frontend's public key in an env file no dev server of its kind
+    /// reads (the root `.env` beside `frontend/`'s vite): context, never a
+    /// caller of the server on its port nor a place to change that port.
+    #[serde(skip)]
+    pub read_by_no_frontend: bool,
 }
 
 /// One process of a service's tree, as the running system shows it.
@@ -255,6 +260,7 @@ impl Service {
                 routes: Vec::new(),
                 other_ports: Vec::new(),
                 sources: Vec::new(),
+                read_by_no_frontend: false,
             },
             running: Vec::new(),
         }
@@ -672,6 +678,12 @@ impl Project {
         );
         service.learn("url", url, &source);
         match self.services.iter_mut().find(|s| s.port == service.port) {
+            // A frontend's key in a file no dev server of its kind reads: a
+            // fact about the server, never its caller nor a place to change
+            // its port.
+            Some(existing) if service.read_by_no_frontend => {
+                existing.sources.extend(service.intent.sources);
+            }
             Some(existing) => {
                 let service = service.intent;
                 existing.clients.extend(service.clients);
@@ -709,6 +721,14 @@ impl Project {
                     let reference = self.services.remove(i).intent;
                     let t = if t > i { t - 1 } else { t };
                     let server = &mut self.services[t];
+                    // A frontend's key in a file its dev server never reads
+                    // is context: no client of the server, no place to
+                    // change its port (field gd fd P1 H: the root `.env:8`
+                    // was still cited).
+                    if reference.read_by_no_frontend {
+                        server.sources.extend(reference.sources);
+                        continue;
+                    }
                     server.clients.extend(reference.clients);
                     if server.url.is_none() {
                         server.url = reference.url;

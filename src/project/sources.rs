@@ -1432,6 +1432,7 @@ fn env_file(project: &mut Project, path: &Path) {
         if s.expected {
             if let Some(why) = public_key_read_by_no_frontend(&project.folders, path, &key) {
                 s.expected = false;
+                s.read_by_no_frontend = true;
                 let source = s.source.clone();
                 s.learn("note", format!("{key}: {why}"), &source);
             }
