@@ -2742,26 +2742,24 @@ fn a_public_key_in_a_file_vite_never_reads_is_context() {
 fn a_deleted_tracked_env_file_of_the_frontend_is_the_cause() {
     let mut procs = Procs::new();
     let stack = Stack::new("express-vite");
+    install_node_tools(&stack.join("server"));
     install_framework(&stack.join("client"), "vite");
     let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
-    stack.write(
-        "client/vite.config.js",
-        &format!("export default {{ server: {{ port: {web} }} }}\n"),
-    );
-    stack.write(
-        "client/src/envSetup.js",
-        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
-    );
-    stack.write(
-        "client/src/main.js",
-        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
-    );
+    write_client_switching_on_vite_env(&stack, web, api);
     stack.write("client/.env.development", "VITE_ENV=dev\n");
     stack.write(".gitignore", "node_modules/\n");
     git(stack.path(), &["init", "-q"]);
     git(stack.path(), &["add", "."]);
     git(stack.path(), &["commit", "-q", "-m", "init"]);
     std::fs::remove_file(stack.join("client/.env.development")).unwrap();
+    // The API runs (else `--fix --yes` starts it, detached, outside the test's hold).
+    start_node(
+        &mut procs,
+        &stack.join("server"),
+        &["index.js"],
+        &[("PORT", api.to_string())],
+        api,
+    );
     start_tool(&mut procs, &stack.join("client"), "vite", &[], web);
 
     let (_, report) = stack.doctor(&[]);
@@ -2842,18 +2840,7 @@ fn an_unset_switch_variable_that_leaves_the_local_server_is_named() {
     install_node_tools(&stack.join("server"));
     install_framework(&stack.join("client"), "vite");
     let (web, api) = (stack.port("WEB_PORT"), stack.port("API_PORT"));
-    stack.write(
-        "client/vite.config.js",
-        &format!("export default {{ server: {{ port: {web} }} }}\n"),
-    );
-    stack.write(
-        "client/src/envSetup.js",
-        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
-    );
-    stack.write(
-        "client/src/main.js",
-        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
-    );
+    write_client_switching_on_vite_env(&stack, web, api);
     stack.write("client/.env.production", "VITE_ENV=prod\n");
     start_node(
         &mut procs,
@@ -2932,4 +2919,22 @@ fn a_scripts_subpackage_of_the_app_is_the_apps_code() {
     let (_, report) = doctor_json(dir.path(), &["--only", "python"]);
     assert!(findings(&report, "PY002").is_empty(), "{report:#}");
     assert!(findings(&report, "PY003").is_empty(), "{report:#}");
+}
+
+/// The client of gd's fd P2 (its shape, our code): vite on `web`, and a
+/// `switch (import.meta.env.VITE_ENV)` whose `case "dev"` is the local API
+/// on `api` and whose `default:` is a production host.
+fn write_client_switching_on_vite_env(stack: &Stack, web: u16, api: u16) {
+    stack.write(
+        "client/vite.config.js",
+        &format!("export default {{ server: {{ port: {web} }} }}\n"),
+    );
+    stack.write(
+        "client/src/envSetup.js",
+        &format!("export function getEnvironment() {{\n  const environment = import.meta.env.VITE_ENV;\n  switch (environment) {{\n    case \"dev\":\n      return \"http://localhost:{api}\";\n    default:\n      return \"https://api.example.com/\";\n  }}\n}}\n"),
+    );
+    stack.write(
+        "client/src/main.js",
+        "import { getEnvironment } from \"./envSetup.js\"\nfetch(getEnvironment() + \"/api/health\")\n",
+    );
 }

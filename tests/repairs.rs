@@ -743,13 +743,7 @@ fn a_restart_of_a_flaskenv_app_that_would_not_start_ends_nothing() {
             .stderr(Stdio::null()),
     );
     answers_200(api, "/health");
-    std::fs::write(dir.path().join(".env"), "# DATABASE_URI removed\n").unwrap();
-    std::fs::File::options()
-        .append(true)
-        .open(dir.path().join(".env"))
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
-        .unwrap();
+    remove_the_key_after_the_start(dir.path());
     let (_, report) = doctor_json(dir.path(), &["--only", "processes"]);
     assert_eq!(findings(&report, "PROC004").len(), 1, "{report:#}");
     let out = doctor_in(dir.path(), &["--fix", "--yes", "--only", "processes"]);
@@ -788,15 +782,7 @@ fn a_restart_that_would_not_start_ends_nothing() {
             .stderr(Stdio::null()),
     );
     answers_200(api, "/health");
-    // The edit, dated a few seconds after the start as a user's is (the
-    // start time's resolution is a second): no sleep needed.
-    std::fs::write(dir.path().join(".env"), "# DATABASE_URI removed\n").unwrap();
-    std::fs::File::options()
-        .append(true)
-        .open(dir.path().join(".env"))
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
-        .unwrap();
+    remove_the_key_after_the_start(dir.path());
     let (_, report) = doctor_json(dir.path(), &["--only", "processes"]);
     assert_eq!(findings(&report, "PROC004").len(), 1, "{report:#}");
     let out = doctor_in(dir.path(), &["--fix", "--yes", "--only", "processes"]);
@@ -807,4 +793,17 @@ fn a_restart_that_would_not_start_ends_nothing() {
         "{text}"
     );
     answers_200(api, "/health");
+}
+
+/// The key deleted from `.env`, the edit dated a few seconds after the
+/// server's start as a user's is (the start time's resolution is a
+/// second): no sleep needed.
+fn remove_the_key_after_the_start(dir: &std::path::Path) {
+    std::fs::write(dir.join(".env"), "# DATABASE_URI removed\n").unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(dir.join(".env"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
 }

@@ -753,7 +753,23 @@ fn why_nothing_listens(ctx: &Context, port: u16, f: &mut Finding, extra: &mut Ve
                     .and_then(|s| Some((s.local.port(), *s.pids().first()?)))
             })
         };
-        let started = parsed.as_ref().and_then(|s| s.port) == Some(port) || watcher || default_here;
+        // The service's own dev server, whose port comes from its config:
+        // alive while it restarts itself (vite on an env file's change), so
+        // it is started for this port and a second copy is no repair
+        // (our suite: `--fix --yes` appended to `.env.development`, vite
+        // restarted, and the start round ran a second vite beside it).
+        let own_dev_server = parsed.as_ref().is_some_and(|c| {
+            matches!(c.kind, "vite" | "next" | "cra" | "nuxt" | "astro")
+                && p.cwd.as_ref().is_some_and(|cwd| folders.contains(cwd))
+                && ctx
+                    .project
+                    .services_on(port)
+                    .any(|s| s.kind.as_deref() == Some(c.kind))
+        });
+        let started = parsed.as_ref().and_then(|s| s.port) == Some(port)
+            || watcher
+            || default_here
+            || own_dev_server;
         // The service's own server started with another port on purpose
         // (`uvicorn main:app --reload --port 8001` in its folder): it runs,
         // there. A second copy on this port is no repair (field gd P1 H:
