@@ -68,14 +68,6 @@ impl Check for Browser {
     }
 }
 
-/// The line `source` (`frontend/.env:3`) points at.
-fn line_of(project: &Project, source: &str) -> Option<String> {
-    let (file, line) = source.rsplit_once(':')?;
-    let line: usize = line.parse().ok()?;
-    let text = crate::project::read_bounded(&project.root.join(file)).ok()?;
-    text.lines().nth(line.checked_sub(1)?).map(String::from)
-}
-
 /// Why the browser connects to this service, when it does: it is a
 /// frontend (or has an origin), or a frontend's env file names it, or an
 /// env key the bundler hands to the browser does. A proxy target (vite's
@@ -103,7 +95,7 @@ fn browser_reaches(project: &Project, s: &Service) -> Option<String> {
         if !name.starts_with(".env") {
             continue;
         }
-        let key = line_of(project, src)
+        let key = super::source_line(project, src)
             .and_then(|l| crate::project::parse_env_line(&l).map(|(k, _)| k.to_string()));
         if let Some(k) = key
             .as_deref()
@@ -127,7 +119,7 @@ fn blocked(project: &Project, s: &Service, why: String) -> Finding {
     let mut places: Vec<String> = std::iter::once(&s.source)
         .chain(&s.references)
         .chain(s.sources.iter().map(|f| &f.source))
-        .filter(|src| line_of(project, src).is_some_and(|l| l.contains(&text)))
+        .filter(|src| super::source_line(project, src).is_some_and(|l| l.contains(&text)))
         .cloned()
         .collect();
     places.sort();

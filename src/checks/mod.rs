@@ -199,6 +199,14 @@ pub fn terminate_commands(pid: u32) -> Vec<String> {
 /// End `p` and run its own command line again in its folder, detached:
 /// for a server of the project that serves old code (what the user started,
 /// `--reload` and all, comes back new).
+/// The line a `file:line` source (`frontend/.env:3`) points at.
+pub(crate) fn source_line(project: &crate::project::Project, source: &str) -> Option<String> {
+    let (file, line) = source.rsplit_once(':')?;
+    let line: usize = line.parse().ok()?;
+    let text = crate::project::read_bounded(&project.root.join(file)).ok()?;
+    text.lines().nth(line.checked_sub(1)?).map(String::from)
+}
+
 pub fn restart_fix(p: &ProcessInfo, port: u16, name: &str) -> Option<Fix> {
     let cwd = p.cwd.clone()?;
     // A worker whose reloader is gone (multiprocessing's `spawn_main`) or a

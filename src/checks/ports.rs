@@ -170,7 +170,8 @@ fn check_port(project: &Project, snapshot: &Snapshot, port: u16, out: &mut Vec<F
                 // A URL can be rewritten only where one is written: not in
                 // a start command's line (`flask run` in run.bat:11, whose
                 // host is the framework's default; field gd fd P3 E).
-                let url_written = source_line(project, source).is_some_and(|l| l.contains("://"));
+                let url_written =
+                    super::source_line(project, source).is_some_and(|l| l.contains("://"));
                 if let Some(f) =
                     address_mismatch(host, source, port, &listeners, &server_cmd, url_written)
                 {
@@ -535,6 +536,24 @@ const PYTHON_SERVERS: &[&str] = &[
     "python",
 ];
 
+/// The port `PORT` in a process's environment names, when it names one.
+fn env_port(pid: u32) -> Option<u16> {
+    crate::platform::env_var_of(pid, "PORT")
+        .flatten()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether `pid` itself listens on `port` (the snapshot holds the
+/// project's ports only).
+fn listens_on(pid: u32, port: u16) -> bool {
+    crate::platform::listeners_of(&[pid]).is_ok_and(|l| {
+        l.iter()
+            .any(|s| s.state == crate::platform::TcpState::Listen && s.local.port() == port)
+    })
+}
+
 /// One `PORT` read by two servers: the process started for this port has
 /// `PORT=N` in its environment, and another process of the project that
 /// has the same `PORT=N` took :N first (`PORT=4001 npm run dev` under a
@@ -550,15 +569,9 @@ fn shared_port_variable(ctx: &Context, port: u16, started_for: &[Value], f: &mut
         let Some(pid) = s["pid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
             continue;
         };
-        let Some(value) = crate::platform::env_var_of(pid, "PORT").flatten() else {
+        let Some(n) = env_port(pid).filter(|n| *n != port) else {
             continue;
         };
-        let Ok(n) = value.trim().parse::<u16>() else {
-            continue;
-        };
-        if n == port {
-            continue;
-        }
         let tree = crate::platform::descendants(pid, 32);
         // The snapshot's sockets are the project's ports: :N is asked of
         // the project's processes that have the same PORT.
@@ -569,19 +582,10 @@ fn shared_port_variable(ctx: &Context, port: u16, started_for: &[Value], f: &mut
                 p.pid != pid
                     && !tree.contains(&p.pid)
                     && p.cwd.as_ref().is_some_and(|c| c.starts_with(root))
-                    && crate::platform::env_var_of(p.pid, "PORT")
-                        .flatten()
-                        .as_deref()
-                        == Some(value.as_str())
+                    && env_port(p.pid) == Some(n)
             })
             .map(|p| p.pid)
-            .find(|h| {
-                crate::platform::listeners_of(&[*h]).is_ok_and(|l| {
-                    l.iter().any(|s| {
-                        s.state == crate::platform::TcpState::Listen && s.local.port() == n
-                    })
-                })
-            });
+            .find(|h| listens_on(*h, n));
         let Some(holder) = holder else { continue };
         let command = s["command"].as_str().unwrap_or_default();
         f.title = format!(
@@ -633,23 +637,13 @@ fn port_taken_by_a_sibling(ctx: &Context, port: u16, f: &mut Finding) -> bool {
         if !p.cwd.as_ref().is_some_and(|c| c.starts_with(root)) {
             continue;
         }
-        let Some(value) = crate::platform::env_var_of(p.pid, "PORT").flatten() else {
+        let Some(n) = env_port(p.pid).filter(|n| *n != port) else {
             continue;
         };
-        let Ok(n) = value.trim().parse::<u16>() else {
-            continue;
-        };
-        if n == port {
-            continue;
-        }
         let Some(launcher) = under_concurrently(p.pid) else {
             continue;
         };
-        let listens = crate::platform::listeners_of(&[p.pid]).is_ok_and(|l| {
-            l.iter()
-                .any(|s| s.state == crate::platform::TcpState::Listen && s.local.port() == n)
-        });
-        if !listens {
+        if !listens_on(p.pid, n) {
             continue;
         }
         let Ok(snapshot) = ctx.snapshot() else {
@@ -1406,14 +1400,6 @@ pub fn covers(listen: IpAddr, client: IpAddr) -> bool {
         IpAddr::V4(v4) if v4.is_unspecified() => client.is_ipv4(),
         _ => listen == client,
     }
-}
-
-/// The text of a `file:line` source, when it is one.
-fn source_line(project: &Project, source: &str) -> Option<String> {
-    let (file, line) = source.rsplit_once(':')?;
-    let line: usize = line.parse().ok()?;
-    let text = crate::project::read_bounded(&project.root.join(file)).ok()?;
-    text.lines().nth(line.checked_sub(1)?).map(str::to_string)
 }
 
 fn address_mismatch(
